@@ -1,0 +1,124 @@
+"""polykv: one Python API for key-value and record storage over pluggable backends.
+
+The public API is re-exported here and loaded on first use, so ``import polykv`` stays cheap and imports
+no plugin and no client library.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from importlib import import_module
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+__version__ = "1.0.0.dev0"
+
+if TYPE_CHECKING:
+    from .capabilities import Capability
+    from .codecs import Codec, get_codec, register_codec
+    from .errors import (
+        BackendNotFoundError,
+        BackendUnavailableError,
+        FilterError,
+        InvalidArgumentError,
+        InvalidKeyError,
+        InvalidURLError,
+        KeyNotFoundError,
+        NotSupportedError,
+        PluginLoadError,
+        PolyKVError,
+        PoolTimeoutError,
+        ReadOnlyError,
+        RecordError,
+        RecordExistsError,
+        RecordNotFoundError,
+        RegistrationError,
+        SerializationError,
+    )
+    from .records import BackendIntegrationMixin, Record
+    from .registry import BackendRegistry, StoreMeta
+    from .store import KeyValueStore
+    from .urls import connect
+
+    open_store = connect
+
+_EXPORTS: dict[str, str] = {
+    "Capability": "capabilities",
+    "Codec": "codecs",
+    "get_codec": "codecs",
+    "register_codec": "codecs",
+    "BackendNotFoundError": "errors",
+    "BackendUnavailableError": "errors",
+    "FilterError": "errors",
+    "InvalidArgumentError": "errors",
+    "InvalidKeyError": "errors",
+    "InvalidURLError": "errors",
+    "KeyNotFoundError": "errors",
+    "NotSupportedError": "errors",
+    "PluginLoadError": "errors",
+    "PolyKVError": "errors",
+    "PoolTimeoutError": "errors",
+    "ReadOnlyError": "errors",
+    "RecordError": "errors",
+    "RecordExistsError": "errors",
+    "RecordNotFoundError": "errors",
+    "RegistrationError": "errors",
+    "SerializationError": "errors",
+    "BackendIntegrationMixin": "records",
+    "Record": "records",
+    "BackendRegistry": "registry",
+    "StoreMeta": "registry",
+    "KeyValueStore": "store",
+    "connect": "urls",
+}
+
+__all__ = [*sorted(_EXPORTS), "default_registry", "open_store", "registry"]
+
+_default_registry: Any = None
+_default_registry_lock = threading.Lock()
+
+
+def default_registry() -> BackendRegistry:
+    """The process-wide registry behind ``polykv.registry``, created on first use."""
+    global _default_registry
+    if _default_registry is None:
+        with _default_registry_lock:
+            if _default_registry is None:
+                from .registry import BackendRegistry
+
+                _default_registry = BackendRegistry()
+    registry: BackendRegistry = _default_registry
+    return registry
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name on first access (PEP 562)."""
+    module = _EXPORTS.get(name)
+    if module is not None:
+        value = getattr(import_module(f".{module}", __name__), name)
+        globals()[name] = value
+        return value
+    if name == "open_store":
+        return __getattr__("connect")
+    raise AttributeError(f"module 'polykv' has no attribute {name!r}")
+
+
+class _Package(ModuleType):
+    """Keeps ``polykv.registry`` the default registry even after the ``polykv.registry`` module loads."""
+
+    @property
+    def registry(self) -> BackendRegistry:
+        return default_registry()
+
+    @registry.setter
+    def registry(self, value: object) -> None:
+        if not isinstance(value, ModuleType):  # the import system binds the submodule here; ignore it
+            raise AttributeError("polykv.registry is read-only; create a BackendRegistry() of your own")
+
+
+sys.modules[__name__].__class__ = _Package
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -1,0 +1,127 @@
+"""Value encodings: ``json`` (default), ``bytes`` (raw), ``msgpack`` (extra) and ``pickle`` (explicit opt-in only).
+
+A codec turns a value into ``bytes`` and back. The same codec gives the same bytes on every backend, so a
+value written through one backend reads back equal through any other. ``pickle`` executes code while
+decoding: use it only with stores that nobody untrusted can write to.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
+
+from .errors import SerializationError
+
+__all__ = ["Codec", "JSONCodec", "BytesCodec", "MsgpackCodec", "PickleCodec", "get_codec", "register_codec"]
+
+
+@runtime_checkable
+class Codec(Protocol):
+    """Turns values into bytes and back; ``encode`` raises TypeError/ValueError for what it cannot hold."""
+
+    name: str
+
+    def encode(self, value: Any) -> bytes: ...
+
+    def decode(self, data: bytes) -> Any: ...
+
+
+class JSONCodec:
+    """UTF-8 JSON (no NaN/Infinity); tuples read back as lists, dict keys must be ``str``."""
+
+    name = "json"
+
+    def __init__(self) -> None:
+        self._encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        self._decode = json.JSONDecoder().decode
+
+    def encode(self, value: Any) -> bytes:
+        if isinstance(value, dict) and any(not isinstance(k, str) for k in value):
+            raise TypeError("JSON object keys must be str")
+        return self._encoder.encode(value).encode("utf-8")
+
+    def decode(self, data: bytes) -> Any:
+        return self._decode(data.decode("utf-8") if not isinstance(data, str) else data)
+
+
+class BytesCodec:
+    """Raw bytes in, bytes out; anything else (``str`` included) is refused rather than guessed at."""
+
+    name = "bytes"
+
+    def encode(self, value: Any) -> bytes:
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return bytes(value)
+        raise TypeError(f"the bytes codec stores bytes only, not {type(value).__name__}; use codec='json'")
+
+    def decode(self, data: bytes) -> Any:
+        return bytes(data)
+
+
+class MsgpackCodec:
+    """MessagePack via the ``msgpack`` package (``pip install 'polykv[msgpack]'``); tuples read back as lists."""
+
+    name = "msgpack"
+
+    def __init__(self) -> None:
+        try:
+            import msgpack
+        except ImportError as exc:
+            raise SerializationError(
+                "the msgpack codec needs the msgpack package: pip install 'polykv[msgpack]'"
+            ) from exc
+        self._packb: Callable[..., bytes] = msgpack.packb
+        self._unpackb: Callable[..., Any] = msgpack.unpackb
+
+    def encode(self, value: Any) -> bytes:
+        return self._packb(value, use_bin_type=True)
+
+    def decode(self, data: bytes) -> Any:
+        return self._unpackb(data, raw=False, strict_map_key=False)
+
+
+class PickleCodec:
+    """Python pickle. Unsafe: decoding runs code chosen by whoever wrote the value. Never a default."""
+
+    name = "pickle"
+
+    def encode(self, value: Any) -> bytes:
+        import pickle
+
+        try:
+            return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        except (pickle.PicklingError, AttributeError) as exc:
+            raise TypeError(str(exc)) from exc
+
+    def decode(self, data: bytes) -> Any:
+        import pickle
+
+        return pickle.loads(data)  # noqa: S301 - explicit opt-in, documented as unsafe
+
+
+_CODEC_FACTORIES: dict[str, Callable[[], Codec]] = {
+    "json": JSONCodec,
+    "bytes": BytesCodec,
+    "msgpack": MsgpackCodec,
+    "pickle": PickleCodec,
+}
+
+
+def register_codec(name: str, factory: Callable[[], Codec]) -> None:
+    """Make ``codec=name`` available to every store; a name already taken raises ValueError."""
+    if name in _CODEC_FACTORIES and _CODEC_FACTORIES[name] is not factory:
+        raise ValueError(f"a codec named {name!r} is already registered")
+    _CODEC_FACTORIES[name] = factory
+
+
+def get_codec(codec: str | Codec) -> Codec:
+    """Return a codec instance for a name (``json``, ``bytes``, ``msgpack``, ``pickle``) or pass one through."""
+    if not isinstance(codec, str):
+        if isinstance(codec, Codec):
+            return codec
+        raise TypeError(f"codec must be a name or a Codec, got {type(codec).__name__}")
+    factory = _CODEC_FACTORIES.get(codec)
+    if factory is None:
+        raise SerializationError(f"unknown codec {codec!r}; known: {', '.join(sorted(_CODEC_FACTORIES))}")
+    return factory()

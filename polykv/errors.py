@@ -1,0 +1,129 @@
+"""The one polykv error hierarchy: every error names the backend, and the schema and key where there is one."""
+
+from __future__ import annotations
+
+__all__ = [
+    "PolyKVError",
+    "BackendNotFoundError",
+    "PluginLoadError",
+    "RegistrationError",
+    "NotSupportedError",
+    "InvalidArgumentError",
+    "InvalidKeyError",
+    "KeyNotFoundError",
+    "RecordError",
+    "RecordExistsError",
+    "RecordNotFoundError",
+    "FilterError",
+    "SerializationError",
+    "BackendUnavailableError",
+    "PoolTimeoutError",
+    "ReadOnlyError",
+    "InvalidURLError",
+]
+
+
+class PolyKVError(Exception):
+    """Root of every error polykv raises; carries ``backend``, ``schema`` and ``key`` when known."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        backend: str | None = None,
+        schema: str | None = None,
+        key: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.backend = backend
+        self.schema = schema
+        self.key = key
+
+    def __str__(self) -> str:
+        where = []
+        if self.backend is not None:
+            where.append(f"backend={self.backend!r}")
+        if self.schema is not None:
+            where.append(f"schema={self.schema!r}")
+        if self.key is not None:
+            where.append(f"key={self.key!r}")
+        return f"{self.message} [{', '.join(where)}]" if where else self.message
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild, (type(self), self.message, self.backend, self.schema, self.key))
+
+
+def _rebuild(
+    cls: type[PolyKVError], message: str, backend: str | None, schema: str | None, key: str | None
+) -> PolyKVError:
+    """Unpickle an error (exceptions with keyword-only arguments need help)."""
+    return cls(message, backend=backend, schema=schema, key=key)
+
+
+class BackendNotFoundError(PolyKVError, KeyError):
+    """No backend of that name is defined, built in or declared by an installed distribution."""
+
+
+class PluginLoadError(PolyKVError):
+    """An entry point named a module or class that could not be loaded as a polykv store."""
+
+
+class RegistrationError(PolyKVError, TypeError):
+    """A store class declares an invalid ``_backend_type`` or claims a key that another class owns."""
+
+
+class NotSupportedError(PolyKVError):
+    """The store does not declare the capability or operation that was asked for."""
+
+    def __init__(self, message: str, *, capability: str | None = None, **where: str | None) -> None:
+        super().__init__(message, **where)
+        self.capability = capability
+
+
+class InvalidArgumentError(PolyKVError, ValueError):
+    """An argument has the wrong type or value (a negative TTL, a non-integer increment); nothing was written."""
+
+
+class InvalidKeyError(InvalidArgumentError):
+    """A key or schema name is not acceptable (wrong type, empty, too long); nothing was written."""
+
+
+class KeyNotFoundError(PolyKVError, KeyError):
+    """The key is not in the store."""
+
+
+class RecordError(PolyKVError):
+    """Base of the record-surface errors."""
+
+
+class RecordExistsError(RecordError):
+    """``insert_record`` found a record under that key already; nothing was changed."""
+
+
+class RecordNotFoundError(RecordError, KeyError):
+    """No record exists under that schema and key."""
+
+
+class FilterError(RecordError, ValueError):
+    """A ``filter_record`` argument names an unknown field or lookup, or has a wrong value type."""
+
+
+class SerializationError(PolyKVError, ValueError):
+    """A value could not be encoded or decoded by the store's codec."""
+
+
+class BackendUnavailableError(PolyKVError, ConnectionError):
+    """The backend's server could not be reached within the configured timeout."""
+
+
+class PoolTimeoutError(BackendUnavailableError):
+    """No pooled connection became free within ``connection_timeout``."""
+
+
+class ReadOnlyError(PolyKVError):
+    """A write was attempted through a read-only store."""
+
+
+class InvalidURLError(PolyKVError, ValueError):
+    """A store URL could not be parsed or names no known scheme."""

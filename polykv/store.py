@@ -1,0 +1,492 @@
+"""``KeyValueStore``: the contract every polykv backend honours.
+
+The public surface (KV methods, ``MutableMapping``, the record API) is written once here, on top of a
+small set of byte-level primitives that a backend implements. Every primitive works in a *namespace*:
+``""`` holds the plain key-value pairs, any other namespace is a record schema. Keys and schema names are
+validated and values encoded before a primitive is called, so nothing invalid reaches a backend.
+
+Overloaded names: ``exists(key)`` asks the KV surface, ``exists(schema_name, record_key)`` the record
+surface; ``count()``/``count(prefix=...)`` count KV keys, ``count(schema_name)`` counts records.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
+from itertools import islice
+from typing import Any, ClassVar, TypeVar
+
+from .capabilities import Capability
+from .codecs import Codec, get_codec
+from .errors import (
+    KeyNotFoundError,
+    NotSupportedError,
+    InvalidArgumentError,
+    RecordError,
+    RecordExistsError,
+    RecordNotFoundError,
+    SerializationError,
+)
+from .keys import validate_key, validate_prefix, validate_schema_name
+from .records import (
+    Condition,
+    bind_record,
+    build_record,
+    compile_filter,
+    indexed_fields,
+    matches_all,
+    record_key_of,
+    record_state,
+    refresh_record,
+    schema_name_of,
+)
+from .registry import StoreMeta, store_registry_config
+
+__all__ = ["KV_NAMESPACE", "KeyValueStore", "MISSING"]
+
+T = TypeVar("T")
+
+#: The namespace of the plain key-value surface; record schemas are every other namespace.
+KV_NAMESPACE = ""
+
+#: Batch size used by the portable implementations of scans, clears and copies.
+DEFAULT_BATCH_SIZE = 500
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+#: Sentinel for "no default given".
+MISSING: Any = _Missing()
+
+
+class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
+    """Base class of every store: subclass it, set ``_backend_type``, implement the primitives.
+
+    Required primitives: ``_get``, ``_set``, ``_delete``, ``_scan``, ``_schemas``. The batch and
+    capability primitives have portable defaults or raise ``NotSupportedError``; override them where
+    the backend has a native, faster or atomic way.
+    """
+
+    __registry_config__ = store_registry_config
+
+    #: Registry key; only a value written in a class's own body registers that class.
+    _backend_type: ClassVar[str | None] = None
+    #: URL schemes this store serves through ``polykv.connect`` (e.g. ``("sqlite",)``).
+    url_schemes: ClassVar[tuple[str, ...]] = ()
+    #: Capabilities beyond the contract; see ``polykv.Capability``.
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+
+    def __init__(self, *, codec: str | Codec = "json") -> None:
+        self.codec: Codec = get_codec(codec)
+
+    # == primitives a backend implements ==========================================================
+    @abstractmethod
+    def _get(self, ns: str, key: str) -> bytes | None:
+        """The stored bytes, or None when absent (or expired)."""
+
+    @abstractmethod
+    def _set(self, ns: str, key: str, data: bytes, ttl: float | None) -> None:
+        """Store ``data``; ``ttl`` is None (no expiry, clearing any earlier one) or seconds > 0."""
+
+    @abstractmethod
+    def _delete(self, ns: str, key: str) -> bool:
+        """Remove the key; return whether it was there."""
+
+    @abstractmethod
+    def _scan(self, ns: str, prefix: str) -> Iterator[str]:
+        """Stream the keys that start with the literal ``prefix``, without loading them all at once."""
+
+    @abstractmethod
+    def _schemas(self) -> Iterator[str]:
+        """The record namespaces (never ``""``) that hold at least one record."""
+
+    # -- batch primitives: portable defaults ---------------------------------------------------
+    def _get_many(self, ns: str, keys: Sequence[str]) -> list[bytes | None]:
+        return [self._get(ns, key) for key in keys]
+
+    def _set_many(self, ns: str, items: Sequence[tuple[str, bytes]], ttl: float | None) -> None:
+        for key, data in items:
+            self._set(ns, key, data, ttl)
+
+    def _delete_many(self, ns: str, keys: Sequence[str]) -> int:
+        return sum(1 for key in keys if self._delete(ns, key))
+
+    def _count(self, ns: str, prefix: str) -> int:
+        return sum(1 for _ in self._scan(ns, prefix))
+
+    def _scan_items(self, ns: str, prefix: str) -> Iterator[tuple[str, bytes]]:
+        keys = self._scan(ns, prefix)
+        while batch := list(islice(keys, DEFAULT_BATCH_SIZE)):
+            for key, data in zip(batch, self._get_many(ns, batch)):
+                if data is not None:
+                    yield key, data
+
+    def _clear(self, ns: str, prefix: str) -> int:
+        removed = 0
+        while batch := list(islice(self._scan(ns, prefix), DEFAULT_BATCH_SIZE)):
+            deleted = self._delete_many(ns, batch)
+            removed += deleted
+            if deleted == 0:
+                break
+        return removed
+
+    def _drop_schema(self, ns: str) -> None:
+        self._clear(ns, "")
+
+    def _filter(self, ns: str, conditions: list[Condition], indexes: tuple[str, ...]) -> Iterator[
+        tuple[str, dict[str, Any]]
+    ]:
+        """Yield ``(key, state)`` of matching records; the default decodes and tests every record."""
+        for key, data in self._scan_items(ns, ""):
+            state = self._decode(data, ns, key)
+            if matches_all(state, conditions):
+                yield key, state
+
+    def _replace(self, ns: str, key: str, data: bytes, ttl: float | None) -> bool:
+        """Overwrite only an existing key; return whether it existed. Backends make this atomic."""
+        if self._get(ns, key) is None:
+            return False
+        self._set(ns, key, data, ttl)
+        return True
+
+    # -- capability primitives -----------------------------------------------------------------
+    def _add(self, ns: str, key: str, data: bytes, ttl: float | None) -> bool:
+        """Atomically store ``data`` only if the key is absent; return whether it was stored."""
+        raise self._unsupported(Capability.ADD)
+
+    def _compare_and_set(self, ns: str, key: str, expected: Any, data: bytes) -> bool:
+        """Atomically store ``data`` if the current decoded value equals ``expected``."""
+        raise self._unsupported(Capability.COMPARE_AND_SET)
+
+    def _incr(self, ns: str, key: str, amount: int) -> int:
+        """Atomically add ``amount`` to the integer under ``key`` (absent counts as 0)."""
+        raise self._unsupported(Capability.INCR)
+
+    def _ttl(self, ns: str, key: str) -> float | None | _Missing:
+        """Seconds left before ``key`` expires, None without expiry, MISSING when absent."""
+        raise self._unsupported(Capability.TTL)
+
+    def close(self) -> None:
+        """Release connections and files; the portable default has nothing to release."""
+
+    @classmethod
+    def from_url(cls: type[T], url: str, **options: Any) -> T:
+        """Build the store from a URL of one of its ``url_schemes``; stores that take URLs override it."""
+        raise NotSupportedError(f"{cls.__name__} cannot be opened from a URL", capability="from_url")
+
+    # == helpers ===================================================================================
+    @property
+    def backend_name(self) -> str:
+        """The backend type, or the class name for an unregistered store."""
+        return self._backend_type or type(self).__name__
+
+    def _unsupported(self, capability: Capability | str, what: str | None = None) -> NotSupportedError:
+        return NotSupportedError(
+            f"the {self.backend_name!r} store does not support {what or capability}",
+            capability=str(capability),
+            backend=self.backend_name,
+        )
+
+    def _require(self, capability: Capability) -> None:
+        if capability not in self.capabilities:
+            raise self._unsupported(capability)
+
+    def supports(self, capability: Capability | str) -> bool:
+        """Whether the store declares ``capability``."""
+        return Capability(capability) in self.capabilities
+
+    def _encode(self, value: Any, ns: str, key: str | None) -> bytes:
+        try:
+            return self.codec.encode(value)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise SerializationError(
+                f"the {self.codec.name} codec cannot encode a {type(value).__name__}: {exc}",
+                backend=self.backend_name,
+                schema=ns or None,
+                key=key,
+            ) from None
+
+    def _decode(self, data: bytes, ns: str, key: str) -> Any:
+        try:
+            return self.codec.decode(data)
+        except Exception as exc:
+            raise SerializationError(
+                f"the {self.codec.name} codec cannot decode the stored value: {type(exc).__name__}: {exc}",
+                backend=self.backend_name,
+                schema=ns or None,
+                key=key,
+            ) from None
+
+    def _key(self, key: object, ns: str = KV_NAMESPACE) -> str:
+        return validate_key(key, self.backend_name, ns or None)
+
+    def _schema(self, schema_name: object) -> str:
+        return validate_schema_name(schema_name, self.backend_name)
+
+    def _check_ttl(self, ttl: float | None) -> float | None:
+        if ttl is None:
+            return None
+        self._require(Capability.TTL)
+        if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not ttl > 0:
+            raise InvalidArgumentError(f"ttl must be a number of seconds > 0, got {ttl!r}", backend=self.backend_name)
+        return float(ttl)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} backend={self.backend_name!r} codec={self.codec.name!r}>"
+
+    def __enter__(self: T) -> T:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # == KV surface ================================================================================
+    def get(self, key: str, default: Any = None) -> Any:
+        """The value under ``key``, or ``default`` when absent."""
+        key = self._key(key)
+        data = self._get(KV_NAMESPACE, key)
+        return default if data is None else self._decode(data, KV_NAMESPACE, key)
+
+    def set(self, key: str, value: Any, ttl: float | None = None) -> None:
+        """Store ``value`` under ``key`` (replacing any value and expiry); ``ttl`` needs the TTL capability."""
+        key = self._key(key)
+        data = self._encode(value, KV_NAMESPACE, key)
+        self._set(KV_NAMESPACE, key, data, None if ttl is None else self._check_ttl(ttl))
+
+    def upsert(self, key: str, value: Any) -> None:
+        """Insert or replace ``value`` under ``key`` (KvStorage's name for ``set``)."""
+        self.set(key, value)
+
+    def delete(self, key: str) -> bool:
+        """Remove ``key``; deleting an absent key is not an error. Returns whether it existed."""
+        return self._delete(KV_NAMESPACE, self._key(key))
+
+    def keys(self, prefix: str = "") -> Iterator[str]:  # type: ignore[override]
+        """Stream the keys starting with the literal ``prefix`` (no glob characters)."""
+        return self._scan(KV_NAMESPACE, validate_prefix(prefix, self.backend_name))
+
+    def fetch_by_prefix(self, prefix: str = "") -> Iterator[tuple[str, Any]]:
+        """Stream ``(key, value)`` pairs whose key starts with the literal ``prefix``, in batches."""
+        prefix = validate_prefix(prefix, self.backend_name)
+        for key, data in self._scan_items(KV_NAMESPACE, prefix):
+            yield key, self._decode(data, KV_NAMESPACE, key)
+
+    def clear(self, prefix: str = "") -> int:  # type: ignore[override]
+        """Remove the keys starting with ``prefix`` (all KV keys when empty; records are untouched)."""
+        return self._clear(KV_NAMESPACE, validate_prefix(prefix, self.backend_name))
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
+        """The values of the keys that exist, in one batch where the backend can."""
+        wanted = [self._key(k) for k in keys]
+        found: dict[str, Any] = {}
+        for key, data in zip(wanted, self._get_many(KV_NAMESPACE, wanted)):
+            if data is not None:
+                found[key] = self._decode(data, KV_NAMESPACE, key)
+        return found
+
+    def set_many(self, mapping: Mapping[str, Any] | Iterable[tuple[str, Any]], ttl: float | None = None) -> None:
+        """Store every pair in one batch where the backend can; all are validated before any is written."""
+        pairs = mapping.items() if isinstance(mapping, Mapping) else mapping
+        items = []
+        for key, value in pairs:
+            key = self._key(key)
+            items.append((key, self._encode(value, KV_NAMESPACE, key)))
+        if items:
+            self._set_many(KV_NAMESPACE, items, None if ttl is None else self._check_ttl(ttl))
+
+    def delete_many(self, keys: Iterable[str]) -> int:
+        """Remove the keys; returns how many existed."""
+        wanted = [self._key(k) for k in keys]
+        return self._delete_many(KV_NAMESPACE, wanted) if wanted else 0
+
+    # -- capabilities -------------------------------------------------------------------------
+    def add(self, key: str, value: Any, ttl: float | None = None) -> bool:
+        """Atomically store ``value`` only if ``key`` is absent; returns whether it was stored."""
+        self._require(Capability.ADD)
+        key = self._key(key)
+        data = self._encode(value, KV_NAMESPACE, key)
+        return self._add(KV_NAMESPACE, key, data, None if ttl is None else self._check_ttl(ttl))
+
+    def compare_and_set(self, key: str, expected: Any, new: Any) -> bool:
+        """Atomically replace the value if it equals ``expected``; returns whether it was replaced."""
+        self._require(Capability.COMPARE_AND_SET)
+        key = self._key(key)
+        return self._compare_and_set(KV_NAMESPACE, key, expected, self._encode(new, KV_NAMESPACE, key))
+
+    def incr(self, key: str, amount: int = 1) -> int:
+        """Atomically add ``amount`` to an integer value (an absent key counts as 0); returns the result."""
+        self._require(Capability.INCR)
+        if isinstance(amount, bool) or not isinstance(amount, int):
+            raise InvalidArgumentError(f"incr amount must be an int, got {amount!r}", backend=self.backend_name)
+        return self._incr(KV_NAMESPACE, self._key(key), amount)
+
+    def ttl(self, key: str) -> float | None:
+        """Seconds until ``key`` expires, or None if it never does; KeyNotFoundError if absent."""
+        self._require(Capability.TTL)
+        key = self._key(key)
+        left = self._ttl(KV_NAMESPACE, key)
+        if isinstance(left, _Missing):
+            raise KeyNotFoundError("no such key", backend=self.backend_name, key=key)
+        return left
+
+    # -- MutableMapping -------------------------------------------------------------------------
+    def __getitem__(self, key: str) -> Any:
+        key = self._key(key)
+        data = self._get(KV_NAMESPACE, key)
+        if data is None:
+            raise KeyNotFoundError("no such key", backend=self.backend_name, key=key)
+        return self._decode(data, KV_NAMESPACE, key)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.set(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        key = self._key(key)
+        if not self._delete(KV_NAMESPACE, key):
+            raise KeyNotFoundError("no such key", backend=self.backend_name, key=key)
+
+    def __iter__(self) -> Iterator[str]:
+        return self._scan(KV_NAMESPACE, "")
+
+    def __len__(self) -> int:
+        return self._count(KV_NAMESPACE, "")
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and bool(key) and self._get(KV_NAMESPACE, self._key(key)) is not None
+
+    # == overloaded names ==========================================================================
+    def exists(self, key: str | None = None, record_key: str | None = None, *, schema_name: str | None = None) -> bool:
+        """``exists(key)``: is the KV key present? ``exists(schema_name, record_key)``: is the record?"""
+        if schema_name is not None:
+            if key is not None and record_key is None:
+                record_key = key
+            elif key is not None:
+                raise TypeError("exists() got the schema name twice")
+            key = schema_name
+        if key is None:
+            raise TypeError("exists() needs a key, or a schema name and a record key")
+        if record_key is None:
+            if schema_name is not None:
+                raise TypeError("exists(schema_name=...) also needs record_key")
+            return self._get(KV_NAMESPACE, self._key(key)) is not None
+        ns = self._schema(key)
+        return self._get(ns, self._key(record_key, ns)) is not None
+
+    def count(self, schema_name: str | None = None, *, prefix: str = "") -> int:
+        """``count(schema_name)``: records in a schema (0 if it has none); ``count(prefix=...)``: KV keys."""
+        if schema_name is None:
+            return self._count(KV_NAMESPACE, validate_prefix(prefix, self.backend_name))
+        if prefix:
+            raise TypeError("count() takes a schema name or a KV prefix, not both")
+        return self._count(self._schema(schema_name), "")
+
+    # == record surface ============================================================================
+    def _record_data(self, ns: str, record_key: object, record: object) -> tuple[str, bytes]:
+        key = self._key(record_key, ns)
+        return key, self._encode(record_state(record), ns, key)
+
+    def insert_record(self, schema_name: str, record_key: str, record: Any, *, ttl: float | None = None) -> None:
+        """Store a new record; ``RecordExistsError`` if one exists (atomic on stores with the ADD capability)."""
+        ns = self._schema(schema_name)
+        key, data = self._record_data(ns, record_key, record)
+        ttl = None if ttl is None else self._check_ttl(ttl)
+        if Capability.ADD in self.capabilities:
+            stored = self._add(ns, key, data, ttl)
+        elif self._get(ns, key) is None:
+            self._set(ns, key, data, ttl)
+            stored = True
+        else:
+            stored = False
+        if not stored:
+            raise RecordExistsError(
+                "a record with this key exists already", backend=self.backend_name, schema=ns, key=key
+            )
+        bind_record(record, self)
+
+    def update_record(self, schema_name: str, record_key: str, record: Any, *, ttl: float | None = None) -> None:
+        """Replace an existing record; ``RecordNotFoundError`` if there is none."""
+        ns = self._schema(schema_name)
+        key, data = self._record_data(ns, record_key, record)
+        if not self._replace(ns, key, data, None if ttl is None else self._check_ttl(ttl)):
+            raise RecordNotFoundError("no record with this key", backend=self.backend_name, schema=ns, key=key)
+        bind_record(record, self)
+
+    def upsert_record(self, schema_name: str, record_key: str, record: Any, *, ttl: float | None = None) -> None:
+        """Insert or replace a record."""
+        ns = self._schema(schema_name)
+        key, data = self._record_data(ns, record_key, record)
+        self._set(ns, key, data, None if ttl is None else self._check_ttl(ttl))
+        bind_record(record, self)
+
+    def delete_record(self, schema_name: str, record_key: str) -> bool:
+        """Delete a record; an absent record is not an error. Returns whether it existed."""
+        ns = self._schema(schema_name)
+        return self._delete(ns, self._key(record_key, ns))
+
+    def _load_state(self, ns: str, key: str) -> dict[str, Any]:
+        data = self._get(ns, key)
+        if data is None:
+            raise RecordNotFoundError("no record with this key", backend=self.backend_name, schema=ns, key=key)
+        state = self._decode(data, ns, key)
+        if not isinstance(state, dict):
+            raise RecordError(
+                f"stored value is a {type(state).__name__}, not a record", backend=self.backend_name, schema=ns, key=key
+            )
+        return state
+
+    def get_record(self, schema_name: str, klass: type[T], record_key: str) -> T:
+        """Load the record as a ``klass`` object; ``RecordNotFoundError`` if absent."""
+        ns = self._schema(schema_name)
+        key = self._key(record_key, ns)
+        record = build_record(klass, self._load_state(ns, key))
+        bind_record(record, self)
+        return record
+
+    def reload_record(self, schema_name: str, record: Any) -> None:
+        """Refresh ``record`` in place from the store (its key comes from its ``__record_key__`` field)."""
+        ns = self._schema(schema_name)
+        key = self._key(record_key_of(record), ns)
+        refresh_record(record, self._load_state(ns, key))
+        bind_record(record, self)
+
+    def filter_record(self, schema_name: str, record_klass: type[T], **filter_kwargs: Any) -> list[T]:
+        """Records matching every ``field`` / ``field__lookup`` term (lookups: see ``polykv.records.LOOKUPS``)."""
+        ns = self._schema(schema_name)
+        conditions = compile_filter(record_klass, filter_kwargs, schema=ns)
+        records = []
+        for _key, state in self._filter(ns, conditions, indexed_fields(record_klass)):
+            record = build_record(record_klass, state)
+            bind_record(record, self)
+            records.append(record)
+        return records
+
+    def iter_records(self, schema_name: str, record_klass: type[T]) -> Iterator[tuple[str, T]]:
+        """Stream every ``(record_key, record)`` of a schema."""
+        ns = self._schema(schema_name)
+        for key, data in self._scan_items(ns, ""):
+            record = build_record(record_klass, self._decode(data, ns, key))
+            bind_record(record, self)
+            yield key, record
+
+    def record_keys(self, schema_name: str, prefix: str = "") -> Iterator[str]:
+        """Stream the record keys of a schema that start with the literal ``prefix``."""
+        return self._scan(self._schema(schema_name), validate_prefix(prefix, self.backend_name))
+
+    def list_schemas(self) -> list[str]:
+        """Names of the schemas that hold at least one record, sorted."""
+        return sorted(self._schemas())
+
+    def drop_schema(self, schema_name: str) -> None:
+        """Delete every record of a schema (a schema with no records is not an error)."""
+        self._drop_schema(self._schema(schema_name))
+
+    def save(self, record: Any, schema_name: str | None = None) -> None:
+        """Upsert a record whose schema and key come from its class (``__schema_name__``/``__record_key__``)."""
+        schema = schema_name or schema_name_of(type(record))
+        if schema is None:
+            raise RecordError(f"{type(record).__name__} declares no __schema_name__; pass schema_name")
+        self.upsert_record(schema, record_key_of(record), record)
+
