@@ -1,0 +1,31 @@
+"""The memory store: the conformance suite plus what is particular to it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from polykv.backends.memory import MemoryStore
+from polykv.testing import StoreSuite
+
+
+class TestMemoryConformance(StoreSuite):
+    @pytest.fixture
+    def store(self) -> Iterator[MemoryStore]:
+        store = MemoryStore()
+        yield store
+        store.close()
+
+
+def test_instances_do_not_share_data() -> None:
+    a, b = MemoryStore(), MemoryStore()
+    a.set("k", 1)
+    assert b.get("k") is None
+
+
+def test_memory_url() -> None:
+    import polykv
+
+    store = polykv.connect("memory://")
+    assert isinstance(store, MemoryStore)
