@@ -1,0 +1,273 @@
+"""BackendRegistry: lazy discovery through entry points, caching, isolation, thread safety, errors."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+import textwrap
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+import polykv
+from polykv.backends.memory import MemoryStore
+from polykv.errors import BackendNotFoundError, InvalidURLError, PluginLoadError, RegistrationError
+from polykv.registry import STORE_CLASSES, BackendRegistry
+
+MakeDist = Callable[..., Path]
+
+
+@pytest.fixture
+def make_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MakeDist]:
+    """Install a throwaway distribution: a *.dist-info with entry_points.txt plus modules, on sys.path."""
+    created_modules: list[str] = []
+    before = dict(STORE_CLASSES)
+
+    def make(name: str, entry_points: Mapping[str, Mapping[str, str]], modules: Mapping[str, str]) -> Path:
+        root = tmp_path / name
+        info = root / f"{name.replace('-', '_')}-0.1.dist-info"
+        info.mkdir(parents=True)
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
+        lines = []
+        for group, eps in entry_points.items():
+            lines.append(f"[{group}]")
+            lines.extend(f"{ep} = {target}" for ep, target in eps.items())
+        (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+        for module, source in modules.items():
+            (root / f"{module}.py").write_text(textwrap.dedent(source))
+            created_modules.append(module)
+        monkeypatch.syspath_prepend(str(root))
+        importlib.invalidate_caches()
+        return root
+
+    yield make
+    for module in created_modules:
+        sys.modules.pop(module, None)
+    STORE_CLASSES.clear()
+    STORE_CLASSES.update(before)
+
+
+PLUGIN_SOURCE = """
+from polykv.backends.memory import MemoryStore
+
+class ThirdPartyStore(MemoryStore):
+    _backend_type = "thirdparty"
+    url_schemes = ("thirdparty",)
+
+    def __init__(self, *, greeting="hi", **kw):
+        super().__init__(**kw)
+        self.greeting = greeting
+
+    @classmethod
+    def from_url(cls, url, **options):
+        return cls(**options)
+"""
+
+
+def test_builtin_backends_listed_without_import() -> None:
+    registry = BackendRegistry()
+    assert {"memory", "sqlite"} <= set(registry.keys())
+    assert "memory" in registry and "nope" not in registry
+    assert len(registry) == len(registry.keys())
+
+
+def test_entry_point_plugin_is_listed_before_import_and_imported_on_access(make_dist: MakeDist) -> None:
+    make_dist("polykv-thirdparty", {"polykv.backends": {"thirdparty": "thirdparty_mod:ThirdPartyStore"}},
+              {"thirdparty_mod": PLUGIN_SOURCE})
+    registry = BackendRegistry(config={"thirdparty": {"greeting": "hello"}})
+    assert "thirdparty" in registry.keys()
+    assert "thirdparty_mod" not in sys.modules
+    declaration = registry.describe("thirdparty")
+    assert (declaration.source, declaration.distribution) == ("entry_point", "polykv-thirdparty")
+    assert "thirdparty_mod" not in sys.modules
+    store = registry["thirdparty"]
+    assert "thirdparty_mod" in sys.modules
+    assert store.greeting == "hello"
+    assert registry["thirdparty"] is store
+
+
+def test_plugin_installed_after_registry_creation_is_found(make_dist: MakeDist) -> None:
+    registry = BackendRegistry()
+    assert "late" not in registry.keys()
+    make_dist("polykv-late", {"polykv.backends": {"late": "late_mod:LateStore"}},
+              {"late_mod": "from polykv.backends.memory import MemoryStore\n"
+                           "class LateStore(MemoryStore):\n    _backend_type = 'late'\n"})
+    assert type(registry["late"]).__name__ == "LateStore"
+
+
+def test_broken_plugin_fails_only_itself(make_dist: MakeDist) -> None:
+    make_dist("polykv-broken", {"polykv.backends": {"broken": "broken_mod:Nothing", "wrongkey": "wrong_mod:Wrong",
+                                                    "notastore": "wrong_mod:NotAStore"}},
+              {"broken_mod": "raise ImportError('needs a missing dependency: pandas')",
+               "wrong_mod": "from polykv.backends.memory import MemoryStore\n"
+                            "class Wrong(MemoryStore):\n    _backend_type = 'other_name'\n"
+                            "class NotAStore:\n    pass\n"})
+    registry = BackendRegistry()
+    assert {"broken", "wrongkey", "notastore", "memory"} <= set(registry.keys())
+    with pytest.raises(PluginLoadError) as info:
+        registry["broken"]
+    assert "polykv-broken" in str(info.value) and "pandas" in str(info.value)
+    with pytest.raises(PluginLoadError, match="_backend_type"):
+        registry["wrongkey"]
+    with pytest.raises(PluginLoadError, match="not a polykv store class"):
+        registry["notastore"]
+    assert isinstance(registry["memory"], MemoryStore)
+
+
+def test_conflicting_entry_points_name_both_distributions(make_dist: MakeDist) -> None:
+    source = "from polykv.backends.memory import MemoryStore\nclass S{n}(MemoryStore):\n    pass\n"
+    make_dist("polykv-one", {"polykv.backends": {"twice": "one_mod:S1"}}, {"one_mod": source.format(n=1)})
+    make_dist("polykv-two", {"polykv.backends": {"twice": "two_mod:S2"}}, {"two_mod": source.format(n=2)})
+    with pytest.raises(PluginLoadError) as info:
+        BackendRegistry()["twice"]
+    assert "polykv-one" in str(info.value) and "polykv-two" in str(info.value)
+
+
+def test_unknown_backend_lists_names_and_install_hint() -> None:
+    registry = BackendRegistry()
+    with pytest.raises(BackendNotFoundError) as info:
+        registry["hdfs"]
+    message = str(info.value)
+    assert isinstance(info.value, KeyError)
+    assert "memory" in message and "sqlite" in message and "pip install polykv-fsspec" in message
+    assert registry.get("hdfs") is None
+
+
+def test_cached_instance_and_thread_safety() -> None:
+    created: list[object] = []
+    lock = threading.Lock()
+
+    class Counting(MemoryStore):
+        def __init__(self, **kw: object) -> None:
+            super().__init__()
+            with lock:
+                created.append(self)
+
+    registry = BackendRegistry()
+    registry.register("counting", Counting)
+    barrier = threading.Barrier(32)
+
+    def lookup(_: int) -> object:
+        barrier.wait()
+        return registry["counting"]
+
+    with ThreadPoolExecutor(32) as pool:
+        results = list(pool.map(lookup, range(32)))
+    assert len(created) == 1
+    assert all(r is created[0] for r in results)
+
+
+def test_independent_registries_share_no_instances() -> None:
+    a, b = BackendRegistry(), BackendRegistry()
+    assert a["memory"] is not b["memory"]
+    a["memory"].set("k", 1)
+    assert b["memory"].get("k") is None
+
+
+def test_read_only_mapping() -> None:
+    registry = BackendRegistry()
+    assert isinstance(registry, Mapping)
+    with pytest.raises(TypeError):
+        registry["memory"] = MemoryStore()  # type: ignore[index]
+    with pytest.raises(TypeError):
+        del registry["memory"]
+    with pytest.raises(TypeError):
+        registry.update({})
+
+
+def test_manual_registration_of_instance_and_class() -> None:
+    registry = BackendRegistry()
+    mine = MemoryStore()
+    registry.register("mine", mine)
+    registry.register("scratch", MemoryStore)
+    assert registry["mine"] is mine
+    assert isinstance(registry["scratch"], MemoryStore) and registry["scratch"] is not mine
+    assert {"mine", "scratch"} <= set(registry.keys())
+    assert "mine" not in BackendRegistry()
+    with pytest.raises(RegistrationError):
+        registry.register("mine", MemoryStore)
+    with pytest.raises(RegistrationError):
+        registry.register("Bad Name", MemoryStore)
+    with pytest.raises(RegistrationError):
+        registry.register("thing", object())  # type: ignore[arg-type]
+
+
+def test_close_closes_only_created_stores_and_allows_replacement() -> None:
+    closed: list[str] = []
+
+    class Closing(MemoryStore):
+        def close(self) -> None:
+            closed.append("created")
+
+    class External(MemoryStore):
+        def close(self) -> None:
+            closed.append("external")
+
+    with BackendRegistry() as registry:
+        registry.register("closing", Closing)
+        registry.register("external", External())
+        first = registry["closing"]
+    assert closed == ["created"]
+    assert registry["closing"] is not first  # a closed cache is replaced on next use
+
+
+def test_evict_replaces_one_store() -> None:
+    registry = BackendRegistry()
+    first = registry["memory"]
+    registry.evict("memory")
+    assert registry["memory"] is not first
+
+
+def test_default_registry_and_connect() -> None:
+    assert polykv.registry is polykv.registry
+    assert isinstance(polykv.registry["memory"], MemoryStore)
+    assert isinstance(polykv.connect("memory://"), MemoryStore)
+    assert polykv.open_store is polykv.connect
+
+
+def test_connect_through_entry_point_scheme(make_dist: MakeDist) -> None:
+    make_dist("polykv-scheme", {"polykv.url_schemes": {"thirdparty": "scheme_mod:ThirdPartyStore"}},
+              {"scheme_mod": PLUGIN_SOURCE})
+    store = polykv.connect("thirdparty://anything", greeting="yo")
+    assert store.greeting == "yo"
+
+
+@pytest.mark.parametrize("url", ["", "no-scheme", "unknown://x", 5])
+def test_bad_urls(url: object) -> None:
+    with pytest.raises(InvalidURLError):
+        polykv.connect(url)  # type: ignore[arg-type]
+
+
+def test_unknown_scheme_hint_and_password_redacted() -> None:
+    with pytest.raises(InvalidURLError) as info:
+        polykv.connect("redis://user:s3cret@127.0.0.1:1/0")
+    assert "s3cret" not in str(info.value)
+    assert "pip install polykv-redis" in str(info.value)
+
+
+def test_import_polykv_imports_no_plugin_or_client() -> None:
+    code = (
+        "import sys, json, polykv\n"
+        "heavy = ['redis', 'fsspec', 'pluggy', 'metaclass_registry', 'sqlite3', 'polykv.registry', 'importlib.metadata']\n"
+        "print(json.dumps([m for m in heavy if m in sys.modules]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out) == []
+
+
+def test_registry_construction_reads_no_entry_points_until_asked() -> None:
+    code = (
+        "import sys, polykv\n"
+        "from polykv.registry import BackendRegistry\n"
+        "r = BackendRegistry()\n"
+        "print('importlib.metadata' in sys.modules)\n"
+        "r.keys()\n"
+        "print('importlib.metadata' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "True"]
