@@ -13,7 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from .errors import SerializationError
 
-__all__ = ["Codec", "JSONCodec", "BytesCodec", "MsgpackCodec", "PickleCodec", "get_codec", "register_codec"]
+__all__ = ["BytesCodec", "Codec", "JSONCodec", "MsgpackCodec", "PickleCodec", "get_codec", "register_codec"]
 
 
 @runtime_checkable

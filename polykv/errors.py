@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 __all__ = [
-    "PolyKVError",
     "BackendNotFoundError",
-    "PluginLoadError",
-    "RegistrationError",
-    "NotSupportedError",
+    "BackendUnavailableError",
+    "FilterError",
     "InvalidArgumentError",
     "InvalidKeyError",
+    "InvalidURLError",
     "KeyNotFoundError",
+    "NotSupportedError",
+    "PluginLoadError",
+    "PolyKVError",
+    "PoolTimeoutError",
+    "ReadOnlyError",
     "RecordError",
     "RecordExistsError",
     "RecordNotFoundError",
-    "FilterError",
+    "RegistrationError",
     "SerializationError",
-    "BackendUnavailableError",
-    "PoolTimeoutError",
-    "ReadOnlyError",
-    "InvalidURLError",
 ]
 
 

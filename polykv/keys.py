@@ -19,9 +19,7 @@ def validate_key(key: object, backend: str | None = None, schema: str | None = N
     """Return ``key`` if it is a non-empty, UTF-8 encodable ``str`` of at most MAX_KEY_LENGTH characters."""
     if type(key) is not str:
         if not isinstance(key, str):
-            raise InvalidKeyError(
-                f"keys must be str, got {type(key).__name__} {key!r}", backend=backend, schema=schema
-            )
+            raise InvalidKeyError(f"keys must be str, got {type(key).__name__} {key!r}", backend=backend, schema=schema)
         key = str(key)
     if not key:
         raise InvalidKeyError("keys must not be empty", backend=backend, schema=schema)

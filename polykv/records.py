@@ -19,9 +19,9 @@ if TYPE_CHECKING:
     from .store import KeyValueStore
 
 __all__ = [
+    "LOOKUPS",
     "BackendIntegrationMixin",
     "Condition",
-    "LOOKUPS",
     "Record",
     "build_record",
     "compile_filter",
@@ -118,7 +118,7 @@ def record_state(record: object) -> dict[str, Any]:
     if isinstance(record, Mapping):
         return dict(record)
     if _overrides(klass, "__getstate__"):
-        state = record.__getstate__()
+        state = record.__getstate__()  # type: ignore[attr-defined]
         if not isinstance(state, dict):
             raise RecordError(f"{klass.__name__}.__getstate__ must return a dict, got {type(state).__name__}")
         return state
@@ -128,8 +128,7 @@ def record_state(record: object) -> dict[str, Any]:
         attributes = vars(record)
     except TypeError:
         raise RecordError(
-            f"cannot store a {klass.__name__}: use a dataclass, a dict, a Record, or define "
-            "__getstate__/__setstate__"
+            f"cannot store a {klass.__name__}: use a dataclass, a dict, a Record, or define __getstate__/__setstate__"
         ) from None
     return {k: v for k, v in attributes.items() if not k.startswith("_polykv")}
 

@@ -92,7 +92,8 @@ class StoreMeta(AutoRegisterMeta):
                     "lowercase letters, digits and '_', starting with a letter (e.g. 'redis_cluster')"
                 )
         try:
-            return super().__new__(mcs, name, bases, attrs, **kwargs)  # type: ignore[return-value]
+            cls: StoreMeta = super().__new__(mcs, name, bases, attrs, **kwargs)
+            return cls
         except DuplicateRegistryKeyError as exc:
             raise RegistrationError(
                 f"{exc} Declare __replaces_registered__ = <the registered class> in the new class body "
@@ -249,14 +250,12 @@ class BackendRegistry(dict[str, "KeyValueStore"]):
         except Exception as exc:
             origin = f"distribution {declaration.distribution!r}" if declaration.distribution else "polykv"
             raise PluginLoadError(
-                f"cannot load backend {name!r} from {declaration.target!r} ({origin}): "
-                f"{type(exc).__name__}: {exc}",
+                f"cannot load backend {name!r} from {declaration.target!r} ({origin}): {type(exc).__name__}: {exc}",
                 backend=name,
             ) from exc
         if not (isinstance(obj, type) and issubclass(obj, KeyValueStore)):
             raise PluginLoadError(
-                f"entry point {name!r} = {declaration.target!r} is not a polykv store class "
-                f"(got {obj!r})",
+                f"entry point {name!r} = {declaration.target!r} is not a polykv store class (got {obj!r})",
                 backend=name,
             )
         if obj._backend_type != name:
@@ -277,7 +276,7 @@ class BackendRegistry(dict[str, "KeyValueStore"]):
             self._owned.add(name)
             return store
 
-    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, name: str, default: Any = None) -> Any:
         """Return the store for ``name``, or ``default`` when no such backend is declared."""
         try:
             return self[name]
@@ -312,7 +311,7 @@ class BackendRegistry(dict[str, "KeyValueStore"]):
     def __eq__(self, other: object) -> bool:
         return self is other
 
-    def __hash__(self) -> int:
+    def __hash__(self) -> int:  # type: ignore[override]
         return id(self)
 
     def __repr__(self) -> str:
@@ -389,7 +388,7 @@ class BackendRegistry(dict[str, "KeyValueStore"]):
     popitem: Callable[..., NoReturn] = _read_only
     clear: Callable[..., NoReturn] = _read_only
 
-    def copy(self) -> NoReturn:  # type: ignore[override]
+    def copy(self) -> NoReturn:
         raise TypeError("BackendRegistry cannot be copied; create another BackendRegistry(config)")
 
     def __reduce__(self) -> NoReturn:
@@ -407,4 +406,4 @@ def _core_version() -> str | None:
 
 def iter_declarations(registry: BackendRegistry) -> Iterable[Declaration]:
     """Describe every backend ``registry`` knows, importing nothing."""
-    return [registry.describe(name) for name in registry.keys()]
+    return [registry.describe(name) for name in registry]

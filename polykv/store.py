@@ -19,9 +19,9 @@ from typing import Any, ClassVar, TypeVar
 from .capabilities import Capability
 from .codecs import Codec, get_codec
 from .errors import (
+    InvalidArgumentError,
     KeyNotFoundError,
     NotSupportedError,
-    InvalidArgumentError,
     RecordError,
     RecordExistsError,
     RecordNotFoundError,
@@ -42,7 +42,7 @@ from .records import (
 )
 from .registry import StoreMeta, store_registry_config
 
-__all__ = ["KV_NAMESPACE", "KeyValueStore", "MISSING"]
+__all__ = ["KV_NAMESPACE", "MISSING", "KeyValueStore"]
 
 T = TypeVar("T")
 
@@ -59,7 +59,7 @@ class _Missing:
 
 
 #: Sentinel for "no default given".
-MISSING: Any = _Missing()
+MISSING = _Missing()
 
 
 class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
@@ -120,7 +120,7 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
     def _scan_items(self, ns: str, prefix: str) -> Iterator[tuple[str, bytes]]:
         keys = self._scan(ns, prefix)
         while batch := list(islice(keys, DEFAULT_BATCH_SIZE)):
-            for key, data in zip(batch, self._get_many(ns, batch)):
+            for key, data in zip(batch, self._get_many(ns, batch), strict=True):
                 if data is not None:
                     yield key, data
 
@@ -136,9 +136,9 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
     def _drop_schema(self, ns: str) -> None:
         self._clear(ns, "")
 
-    def _filter(self, ns: str, conditions: list[Condition], indexes: tuple[str, ...]) -> Iterator[
-        tuple[str, dict[str, Any]]
-    ]:
+    def _filter(
+        self, ns: str, conditions: list[Condition], indexes: tuple[str, ...]
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
         """Yield ``(key, state)`` of matching records; the default decodes and tests every record."""
         for key, data in self._scan_items(ns, ""):
             state = self._decode(data, ns, key)
@@ -165,7 +165,7 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         """Atomically add ``amount`` to the integer under ``key`` (absent counts as 0)."""
         raise self._unsupported(Capability.INCR)
 
-    def _ttl(self, ns: str, key: str) -> float | None | _Missing:
+    def _ttl(self, ns: str, key: str) -> float | _Missing | None:
         """Seconds left before ``key`` expires, None without expiry, MISSING when absent."""
         raise self._unsupported(Capability.TTL)
 
@@ -282,7 +282,7 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         """The values of the keys that exist, in one batch where the backend can."""
         wanted = [self._key(k) for k in keys]
         found: dict[str, Any] = {}
-        for key, data in zip(wanted, self._get_many(KV_NAMESPACE, wanted)):
+        for key, data in zip(wanted, self._get_many(KV_NAMESPACE, wanted), strict=True):
             if data is not None:
                 found[key] = self._decode(data, KV_NAMESPACE, key)
         return found
@@ -489,4 +489,3 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         if schema is None:
             raise RecordError(f"{type(record).__name__} declares no __schema_name__; pass schema_name")
         self.upsert_record(schema, record_key_of(record), record)
-

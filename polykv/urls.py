@@ -16,7 +16,7 @@ from .registry import STORE_CLASSES, load_target
 if TYPE_CHECKING:
     from .store import KeyValueStore
 
-__all__ = ["SCHEME_ENTRY_POINT_GROUP", "BUILTIN_SCHEMES", "connect", "redact_url", "store_class_for_url"]
+__all__ = ["BUILTIN_SCHEMES", "SCHEME_ENTRY_POINT_GROUP", "connect", "redact_url", "store_class_for_url"]
 
 SCHEME_ENTRY_POINT_GROUP = "polykv.url_schemes"
 

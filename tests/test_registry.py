@@ -77,10 +77,13 @@ def test_builtin_backends_listed_without_import() -> None:
 
 
 def test_entry_point_plugin_is_listed_before_import_and_imported_on_access(make_dist: MakeDist) -> None:
-    make_dist("polykv-thirdparty", {"polykv.backends": {"thirdparty": "thirdparty_mod:ThirdPartyStore"}},
-              {"thirdparty_mod": PLUGIN_SOURCE})
+    make_dist(
+        "polykv-thirdparty",
+        {"polykv.backends": {"thirdparty": "thirdparty_mod:ThirdPartyStore"}},
+        {"thirdparty_mod": PLUGIN_SOURCE},
+    )
     registry = BackendRegistry(config={"thirdparty": {"greeting": "hello"}})
-    assert "thirdparty" in registry.keys()
+    assert "thirdparty" in registry.keys()  # noqa: SIM118
     assert "thirdparty_mod" not in sys.modules
     declaration = registry.describe("thirdparty")
     assert (declaration.source, declaration.distribution) == ("entry_point", "polykv-thirdparty")
@@ -93,20 +96,35 @@ def test_entry_point_plugin_is_listed_before_import_and_imported_on_access(make_
 
 def test_plugin_installed_after_registry_creation_is_found(make_dist: MakeDist) -> None:
     registry = BackendRegistry()
-    assert "late" not in registry.keys()
-    make_dist("polykv-late", {"polykv.backends": {"late": "late_mod:LateStore"}},
-              {"late_mod": "from polykv.backends.memory import MemoryStore\n"
-                           "class LateStore(MemoryStore):\n    _backend_type = 'late'\n"})
+    assert "late" not in registry.keys()  # noqa: SIM118
+    make_dist(
+        "polykv-late",
+        {"polykv.backends": {"late": "late_mod:LateStore"}},
+        {
+            "late_mod": "from polykv.backends.memory import MemoryStore\n"
+            "class LateStore(MemoryStore):\n    _backend_type = 'late'\n"
+        },
+    )
     assert type(registry["late"]).__name__ == "LateStore"
 
 
 def test_broken_plugin_fails_only_itself(make_dist: MakeDist) -> None:
-    make_dist("polykv-broken", {"polykv.backends": {"broken": "broken_mod:Nothing", "wrongkey": "wrong_mod:Wrong",
-                                                    "notastore": "wrong_mod:NotAStore"}},
-              {"broken_mod": "raise ImportError('needs a missing dependency: pandas')",
-               "wrong_mod": "from polykv.backends.memory import MemoryStore\n"
-                            "class Wrong(MemoryStore):\n    _backend_type = 'other_name'\n"
-                            "class NotAStore:\n    pass\n"})
+    make_dist(
+        "polykv-broken",
+        {
+            "polykv.backends": {
+                "broken": "broken_mod:Nothing",
+                "wrongkey": "wrong_mod:Wrong",
+                "notastore": "wrong_mod:NotAStore",
+            }
+        },
+        {
+            "broken_mod": "raise ImportError('needs a missing dependency: pandas')",
+            "wrong_mod": "from polykv.backends.memory import MemoryStore\n"
+            "class Wrong(MemoryStore):\n    _backend_type = 'other_name'\n"
+            "class NotAStore:\n    pass\n",
+        },
+    )
     registry = BackendRegistry()
     assert {"broken", "wrongkey", "notastore", "memory"} <= set(registry.keys())
     with pytest.raises(PluginLoadError) as info:
@@ -231,8 +249,11 @@ def test_default_registry_and_connect() -> None:
 
 
 def test_connect_through_entry_point_scheme(make_dist: MakeDist) -> None:
-    make_dist("polykv-scheme", {"polykv.url_schemes": {"thirdparty": "scheme_mod:ThirdPartyStore"}},
-              {"scheme_mod": PLUGIN_SOURCE})
+    make_dist(
+        "polykv-scheme",
+        {"polykv.url_schemes": {"thirdparty": "scheme_mod:ThirdPartyStore"}},
+        {"scheme_mod": PLUGIN_SOURCE},
+    )
     store = polykv.connect("thirdparty://anything", greeting="yo")
     assert store.greeting == "yo"
 
@@ -253,7 +274,8 @@ def test_unknown_scheme_hint_and_password_redacted() -> None:
 def test_import_polykv_imports_no_plugin_or_client() -> None:
     code = (
         "import sys, json, polykv\n"
-        "heavy = ['redis', 'fsspec', 'pluggy', 'metaclass_registry', 'sqlite3', 'polykv.registry', 'importlib.metadata']\n"
+        "heavy = ['redis', 'fsspec', 'pluggy', 'metaclass_registry', 'sqlite3',"
+        " 'polykv.registry', 'importlib.metadata']\n"
         "print(json.dumps([m for m in heavy if m in sys.modules]))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

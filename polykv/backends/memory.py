@@ -19,9 +19,7 @@ class MemoryStore(KeyValueStore):
 
     _backend_type = "memory"
     url_schemes = ("memory",)
-    capabilities = frozenset(
-        {Capability.TTL, Capability.ADD, Capability.COMPARE_AND_SET, Capability.INCR}
-    )
+    capabilities = frozenset({Capability.TTL, Capability.ADD, Capability.COMPARE_AND_SET, Capability.INCR})
 
     def __init__(self, *, codec: Any = "json") -> None:
         super().__init__(codec=codec)
@@ -158,12 +156,14 @@ class MemoryStore(KeyValueStore):
                 self._expires[(ns, key)] = deadline
             return value
 
-    def _ttl(self, ns: str, key: str) -> float | None | _Missing:
+    def _ttl(self, ns: str, key: str) -> float | _Missing | None:
         with self._lock:
             if self._live(ns, key) is None:
                 return MISSING
             deadline = self._expires.get((ns, key))
-            return None if deadline is None else max(0.0, deadline - time.monotonic())
+            if deadline is None:
+                return None
+            return max(0.0, deadline - time.monotonic())
 
     def close(self) -> None:
         """Nothing to release; the data stays readable."""
