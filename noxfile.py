@@ -1,0 +1,79 @@
+"""Project sessions: tests, lint, typecheck, docs, plugins, bench. ``nox -s tests`` is what CI runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["tests"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.default_venv_backend = "venv"
+
+ROOT = Path(__file__).parent
+PLUGINS = ["plugins/polykv-redis", "plugins/polykv-fsspec[s3,hdfs]"]
+
+
+def existing_plugins() -> list[str]:
+    """Plugin install specs whose folder exists (a plugin is optional until it is added)."""
+    return [spec for spec in PLUGINS if (ROOT / spec.split("[")[0]).is_dir()]
+
+
+def install_all(session: nox.Session, *extras: str) -> None:
+    names = ",".join(("test", *extras))
+    args = ["-e", f".[{names}]"]
+    for spec in existing_plugins():
+        args += ["-e", spec]
+    session.install(*args)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Every test: core and plugins, against real servers the tests start on 127.0.0.1."""
+    session.run("bash", "scripts/system-deps.sh", external=True)
+    install_all(session)
+    paths = ["tests", *[f"{spec.split('[')[0]}/tests" for spec in existing_plugins()]]
+    session.run("pytest", *paths, *session.posargs)
+
+
+@nox.session
+def plugins(session: nox.Session) -> None:
+    """Only the plugin distributions' tests."""
+    session.run("bash", "scripts/system-deps.sh", external=True)
+    install_all(session)
+    session.run("pytest", *[f"{spec.split('[')[0]}/tests" for spec in existing_plugins()], *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff over the whole tree."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", "polykv")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on the core package."""
+    session.install("-e", ".[test,msgpack]", "mypy>=1.11")
+    session.run("mypy", "--strict", "polykv")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the Sphinx site with warnings as errors, and run its doctests."""
+    install_all(session, "docs")
+    session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html")
+    session.run("sphinx-build", "-W", "--keep-going", "-b", "doctest", "docs", "docs/_build/doctest")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Run the benchmark scripts (they print ratios; they assert nothing about time)."""
+    session.run("bash", "scripts/system-deps.sh", external=True)
+    install_all(session, "bench")
+    for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
+        session.run("python", str(script))
+    for spec in existing_plugins():
+        for script in sorted((ROOT / spec.split("[")[0] / "benchmarks").glob("bench_*.py")):
+            session.run("python", str(script))
