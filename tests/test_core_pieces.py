@@ -1,0 +1,107 @@
+"""Errors, codecs, keys, records and URLs: the small pieces under the store contract."""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+from typing import Any
+
+import pytest
+
+from polykv.codecs import JSONCodec, get_codec, register_codec
+from polykv.errors import (
+    BackendNotFoundError,
+    FilterError,
+    InvalidKeyError,
+    KeyNotFoundError,
+    PolyKVError,
+    RecordExistsError,
+    SerializationError,
+)
+from polykv.keys import MAX_KEY_LENGTH, validate_key, validate_schema_name
+from polykv.records import build_record, compile_filter, record_state
+from polykv.urls import redact_url
+
+
+def test_errors_carry_context_and_pickle() -> None:
+    err = RecordExistsError("exists", backend="memory", schema="users", key="1")
+    assert str(err) == "exists [backend='memory', schema='users', key='1']"
+    copy = pickle.loads(pickle.dumps(err))
+    assert type(copy) is RecordExistsError and (copy.backend, copy.schema, copy.key) == ("memory", "users", "1")
+    assert issubclass(KeyNotFoundError, KeyError) and issubclass(BackendNotFoundError, KeyError)
+    assert str(KeyNotFoundError("no such key", key="k")) == "no such key [key='k']"  # no KeyError quoting
+    for cls in (KeyNotFoundError, BackendNotFoundError, RecordExistsError, SerializationError):
+        assert issubclass(cls, PolyKVError)
+
+
+@pytest.mark.parametrize("key", ["a", "ż", "k" * MAX_KEY_LENGTH, "with\x00nul"])
+def test_valid_keys(key: str) -> None:
+    assert validate_key(key) == key
+
+
+@pytest.mark.parametrize("key", ["", None, 3, b"x", "k" * (MAX_KEY_LENGTH + 1), "\ud800"])
+def test_invalid_keys(key: Any) -> None:
+    with pytest.raises(InvalidKeyError):
+        validate_key(key)
+
+
+@pytest.mark.parametrize("name", ["users", "a", "A.b-c_9", "x" * 128])
+def test_schema_names(name: str) -> None:
+    assert validate_schema_name(name) == name
+
+
+def test_json_codec_is_canonical_and_strict() -> None:
+    codec = JSONCodec()
+    assert codec.encode({"a": [1, "ż"]}) == '{"a":[1,"ż"]}'.encode()
+    for bad in (float("nan"), {1: "int key"}, object(), {"s": {1, 2}}):
+        with pytest.raises((TypeError, ValueError)):
+            codec.encode(bad)
+
+
+def test_pickle_is_never_the_default_and_unknown_codec_is_clear() -> None:
+    from polykv.backends.memory import MemoryStore
+
+    assert MemoryStore().codec.name == "json"
+    with pytest.raises(SerializationError, match="unknown codec 'yaml'"):
+        get_codec("yaml")
+
+
+def test_register_codec() -> None:
+    class Upper(JSONCodec):
+        name = "upper-json"
+
+    register_codec("upper-json", Upper)
+    assert get_codec("upper-json").name == "upper-json"
+    with pytest.raises(ValueError, match="already registered"):
+        register_codec("json", Upper)
+
+
+def test_redact_url() -> None:
+    assert redact_url("redis://user:secret@host:6379/0") == "redis://user:***@host:6379/0"
+    assert redact_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+@dataclasses.dataclass(frozen=True)
+class Frozen:
+    id: str
+    n: int = 0
+    computed: int = dataclasses.field(init=False, default=5)
+
+
+def test_dataclass_records_keep_non_init_fields() -> None:
+    state = record_state(Frozen("1", 2))
+    assert state == {"id": "1", "n": 2, "computed": 5}
+    state["computed"] = 9
+    assert build_record(Frozen, state).computed == 9
+
+
+def test_filter_terms_with_double_underscore_field_names() -> None:
+    @dataclasses.dataclass
+    class Odd:
+        id: str
+        a__b: int
+
+    (cond,) = compile_filter(Odd, {"a__b": 1})
+    assert (cond.field, cond.lookup) == ("a__b", "exact")
+    with pytest.raises(FilterError, match="cannot compare with None"):
+        compile_filter(Odd, {"a__b__gt": None})
