@@ -32,7 +32,7 @@ def tests(session: nox.Session) -> None:
     """Every test: core and plugins, against real servers the tests start on 127.0.0.1."""
     session.run("bash", "scripts/system-deps.sh", external=True)
     install_all(session)
-    paths = ["tests", *[f"{spec.split('[')[0]}/tests" for spec in existing_plugins()]]
+    paths = ["tests", "docs/examples", *[f"{spec.split('[')[0]}/tests" for spec in existing_plugins()]]
     session.run("pytest", *paths, *session.posargs)
 
 
