@@ -36,12 +36,15 @@ if TYPE_CHECKING:
         RegistrationError,
         SerializationError,
     )
+    from .manager import StoreManager
     from .records import BackendIntegrationMixin, Record
     from .registry import BackendRegistry, StoreMeta
     from .store import KeyValueStore
     from .urls import connect
+    from .wrappers import CachedStore, FallbackStore, PrefixStore, ReadOnlyStore
 
     open_store = connect
+    registry: BackendRegistry
 
 _EXPORTS: dict[str, str] = {
     "Capability": "capabilities",
@@ -71,9 +74,50 @@ _EXPORTS: dict[str, str] = {
     "StoreMeta": "registry",
     "KeyValueStore": "store",
     "connect": "urls",
+    "StoreManager": "manager",
+    "CachedStore": "wrappers",
+    "FallbackStore": "wrappers",
+    "PrefixStore": "wrappers",
+    "ReadOnlyStore": "wrappers",
 }
 
-__all__ = [*sorted(_EXPORTS), "default_registry", "open_store", "registry"]
+__all__ = [
+    "BackendIntegrationMixin",
+    "BackendNotFoundError",
+    "BackendRegistry",
+    "BackendUnavailableError",
+    "CachedStore",
+    "Capability",
+    "Codec",
+    "FallbackStore",
+    "FilterError",
+    "InvalidArgumentError",
+    "InvalidKeyError",
+    "InvalidURLError",
+    "KeyNotFoundError",
+    "KeyValueStore",
+    "NotSupportedError",
+    "PluginLoadError",
+    "PolyKVError",
+    "PoolTimeoutError",
+    "PrefixStore",
+    "ReadOnlyError",
+    "ReadOnlyStore",
+    "Record",
+    "RecordError",
+    "RecordExistsError",
+    "RecordNotFoundError",
+    "RegistrationError",
+    "SerializationError",
+    "StoreManager",
+    "StoreMeta",
+    "connect",
+    "default_registry",
+    "get_codec",
+    "open_store",
+    "register_codec",
+    "registry",
+]
 
 _default_registry: Any = None
 _default_registry_lock = threading.Lock()

@@ -122,6 +122,10 @@ def get_codec(codec: str | Codec) -> Codec:
             return codec
         raise TypeError(f"codec must be a name or a Codec, got {type(codec).__name__}")
     factory = _CODEC_FACTORIES.get(codec)
+    if factory is None:  # a hook plugin may offer it (polykv_codecs); loads pluggy only for unknown names
+        from .hooks import find_codec
+
+        factory = find_codec(codec)
     if factory is None:
         raise SerializationError(f"unknown codec {codec!r}; known: {', '.join(sorted(_CODEC_FACTORIES))}")
     return factory()

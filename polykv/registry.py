@@ -65,6 +65,22 @@ store_registry_config = RegistryConfig(
 )
 
 
+def _first_store_created(store: Any) -> None:
+    """Load hook plugins declared by entry points when the first store is created (then never again)."""
+    global _store_created_observer
+    _store_created_observer = None
+    from .hooks import autoload
+
+    autoload()  # may install a polykv_store_created observer
+    if _store_created_observer is not None:
+        _store_created_observer(store)
+
+
+#: Called with each new store once its ``__init__`` has run; ``polykv.hooks`` sets it while a
+#: ``polykv_store_created`` hook implementation is registered. Starts as a one-time hook-plugin check.
+_store_created_observer: Callable[[Any], None] | None = _first_store_created
+
+
 class StoreMeta(AutoRegisterMeta):
     """Registers a concrete store class under the ``_backend_type`` declared in its own class body.
 
@@ -95,11 +111,14 @@ class StoreMeta(AutoRegisterMeta):
             cls: StoreMeta = super().__new__(mcs, name, bases, attrs, **kwargs)
             return cls
         except DuplicateRegistryKeyError as exc:
-            raise RegistrationError(
-                f"{exc} Declare __replaces_registered__ = <the registered class> in the new class body "
-                "to replace it on purpose.",
-                backend=declared,
-            ) from None
+            raise RegistrationError(str(exc), backend=declared) from None
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        """Create the store, then tell the ``polykv_store_created`` hooks (if any are registered)."""
+        store = super().__call__(*args, **kwargs)
+        if _store_created_observer is not None:
+            _store_created_observer(store)
+        return store
 
     @staticmethod
     def _get_registration_key(name: str, cls: type, config: RegistryConfig) -> str | None:

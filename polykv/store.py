@@ -12,9 +12,9 @@ surface; ``count()``/``count(prefix=...)`` count KV keys, ``count(schema_name)``
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from itertools import islice
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from .capabilities import Capability
 from .codecs import Codec, get_codec
@@ -42,6 +42,9 @@ from .records import (
 )
 from .registry import StoreMeta, store_registry_config
 
+if TYPE_CHECKING:
+    from .changes import RawChange
+
 __all__ = ["KV_NAMESPACE", "MISSING", "KeyValueStore"]
 
 T = TypeVar("T")
@@ -51,6 +54,10 @@ KV_NAMESPACE = ""
 
 #: Batch size used by the portable implementations of scans, clears and copies.
 DEFAULT_BATCH_SIZE = 500
+
+#: Called as ``(store, op, schema, keys)`` after each completed public write; ``polykv.hooks`` sets it while a
+#: ``polykv_write_done`` hook implementation is registered. None (the default) costs one global lookup per write.
+_write_observer: Callable[[KeyValueStore, str, str | None, tuple[str, ...]], None] | None = None
 
 
 class _Missing:
@@ -169,6 +176,15 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         """Seconds left before ``key`` expires, None without expiry, MISSING when absent."""
         raise self._unsupported(Capability.TTL)
 
+    # -- change feed primitives (the WATCH capability; see polykv.changes) -------------------------
+    def _change_head(self) -> str:
+        """The cursor of the latest change in the store's change log (``changes.BEGINNING`` if none)."""
+        raise self._unsupported(Capability.WATCH)
+
+    def _changes(self, since: str, limit: int, wait: float) -> list[RawChange]:
+        """Up to ``limit`` changes after cursor ``since``, oldest first; may block ``wait`` s for one."""
+        raise self._unsupported(Capability.WATCH)
+
     def close(self) -> None:
         """Release connections and files; the portable default has nothing to release."""
 
@@ -255,6 +271,8 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         key = self._key(key)
         data = self._encode(value, KV_NAMESPACE, key)
         self._set(KV_NAMESPACE, key, data, None if ttl is None else self._check_ttl(ttl))
+        if _write_observer is not None:
+            _write_observer(self, "set", None, (key,))
 
     def upsert(self, key: str, value: Any) -> None:
         """Insert or replace ``value`` under ``key`` (KvStorage's name for ``set``)."""
@@ -262,7 +280,11 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
 
     def delete(self, key: str) -> bool:
         """Remove ``key``; deleting an absent key is not an error. Returns whether it existed."""
-        return self._delete(KV_NAMESPACE, self._key(key))
+        key = self._key(key)
+        existed = self._delete(KV_NAMESPACE, key)
+        if _write_observer is not None:
+            _write_observer(self, "delete", None, (key,))
+        return existed
 
     def keys(self, prefix: str = "") -> Iterator[str]:  # type: ignore[override]
         """Stream the keys starting with the literal ``prefix`` (no glob characters)."""
@@ -276,7 +298,10 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
 
     def clear(self, prefix: str = "") -> int:  # type: ignore[override]
         """Remove the keys starting with ``prefix`` (all KV keys when empty; records are untouched)."""
-        return self._clear(KV_NAMESPACE, validate_prefix(prefix, self.backend_name))
+        removed = self._clear(KV_NAMESPACE, validate_prefix(prefix, self.backend_name))
+        if _write_observer is not None:
+            _write_observer(self, "clear", None, (prefix,))
+        return removed
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
         """The values of the keys that exist, in one batch where the backend can."""
@@ -296,11 +321,18 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
             items.append((key, self._encode(value, KV_NAMESPACE, key)))
         if items:
             self._set_many(KV_NAMESPACE, items, None if ttl is None else self._check_ttl(ttl))
+            if _write_observer is not None:
+                _write_observer(self, "set", None, tuple(key for key, _ in items))
 
     def delete_many(self, keys: Iterable[str]) -> int:
         """Remove the keys; returns how many existed."""
         wanted = [self._key(k) for k in keys]
-        return self._delete_many(KV_NAMESPACE, wanted) if wanted else 0
+        if not wanted:
+            return 0
+        removed = self._delete_many(KV_NAMESPACE, wanted)
+        if _write_observer is not None:
+            _write_observer(self, "delete", None, tuple(wanted))
+        return removed
 
     # -- capabilities -------------------------------------------------------------------------
     def add(self, key: str, value: Any, ttl: float | None = None) -> bool:
@@ -308,20 +340,30 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         self._require(Capability.ADD)
         key = self._key(key)
         data = self._encode(value, KV_NAMESPACE, key)
-        return self._add(KV_NAMESPACE, key, data, None if ttl is None else self._check_ttl(ttl))
+        stored = self._add(KV_NAMESPACE, key, data, None if ttl is None else self._check_ttl(ttl))
+        if stored and _write_observer is not None:
+            _write_observer(self, "add", None, (key,))
+        return stored
 
     def compare_and_set(self, key: str, expected: Any, new: Any) -> bool:
         """Atomically replace the value if it equals ``expected``; returns whether it was replaced."""
         self._require(Capability.COMPARE_AND_SET)
         key = self._key(key)
-        return self._compare_and_set(KV_NAMESPACE, key, expected, self._encode(new, KV_NAMESPACE, key))
+        swapped = self._compare_and_set(KV_NAMESPACE, key, expected, self._encode(new, KV_NAMESPACE, key))
+        if swapped and _write_observer is not None:
+            _write_observer(self, "compare_and_set", None, (key,))
+        return swapped
 
     def incr(self, key: str, amount: int = 1) -> int:
         """Atomically add ``amount`` to an integer value (an absent key counts as 0); returns the result."""
         self._require(Capability.INCR)
         if isinstance(amount, bool) or not isinstance(amount, int):
             raise InvalidArgumentError(f"incr amount must be an int, got {amount!r}", backend=self.backend_name)
-        return self._incr(KV_NAMESPACE, self._key(key), amount)
+        key = self._key(key)
+        result = self._incr(KV_NAMESPACE, key, amount)
+        if _write_observer is not None:
+            _write_observer(self, "incr", None, (key,))
+        return result
 
     def ttl(self, key: str) -> float | None:
         """Seconds until ``key`` expires, or None if it never does; KeyNotFoundError if absent."""
@@ -347,6 +389,8 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         key = self._key(key)
         if not self._delete(KV_NAMESPACE, key):
             raise KeyNotFoundError("no such key", backend=self.backend_name, key=key)
+        if _write_observer is not None:
+            _write_observer(self, "delete", None, (key,))
 
     def __iter__(self) -> Iterator[str]:
         return self._scan(KV_NAMESPACE, "")
@@ -404,6 +448,8 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
             raise RecordExistsError(
                 "a record with this key exists already", backend=self.backend_name, schema=ns, key=key
             )
+        if _write_observer is not None:
+            _write_observer(self, "insert", ns, (key,))
         bind_record(record, self)
 
     def update_record(self, schema_name: str, record_key: str, record: Any, *, ttl: float | None = None) -> None:
@@ -412,6 +458,8 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         key, data = self._record_data(ns, record_key, record)
         if not self._replace(ns, key, data, None if ttl is None else self._check_ttl(ttl)):
             raise RecordNotFoundError("no record with this key", backend=self.backend_name, schema=ns, key=key)
+        if _write_observer is not None:
+            _write_observer(self, "update", ns, (key,))
         bind_record(record, self)
 
     def upsert_record(self, schema_name: str, record_key: str, record: Any, *, ttl: float | None = None) -> None:
@@ -419,12 +467,18 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         ns = self._schema(schema_name)
         key, data = self._record_data(ns, record_key, record)
         self._set(ns, key, data, None if ttl is None else self._check_ttl(ttl))
+        if _write_observer is not None:
+            _write_observer(self, "set", ns, (key,))
         bind_record(record, self)
 
     def delete_record(self, schema_name: str, record_key: str) -> bool:
         """Delete a record; an absent record is not an error. Returns whether it existed."""
         ns = self._schema(schema_name)
-        return self._delete(ns, self._key(record_key, ns))
+        key = self._key(record_key, ns)
+        existed = self._delete(ns, key)
+        if _write_observer is not None:
+            _write_observer(self, "delete", ns, (key,))
+        return existed
 
     def _load_state(self, ns: str, key: str) -> dict[str, Any]:
         data = self._get(ns, key)
@@ -481,7 +535,10 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
 
     def drop_schema(self, schema_name: str) -> None:
         """Delete every record of a schema (a schema with no records is not an error)."""
-        self._drop_schema(self._schema(schema_name))
+        ns = self._schema(schema_name)
+        self._drop_schema(ns)
+        if _write_observer is not None:
+            _write_observer(self, "drop_schema", ns, ())
 
     def save(self, record: Any, schema_name: str | None = None) -> None:
         """Upsert a record whose schema and key come from its class (``__schema_name__``/``__record_key__``)."""

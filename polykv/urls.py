@@ -61,8 +61,8 @@ def _scheme_entry_points() -> dict[str, str]:
     return {ep.name: ep.value for ep in entry_points(group=SCHEME_ENTRY_POINT_GROUP)}
 
 
-def store_class_for_url(url: str) -> type[KeyValueStore]:
-    """The store class that serves ``url``'s scheme."""
+def store_class_for_url(url: str, *, _follow_alias: bool = True) -> type[KeyValueStore]:
+    """The store class that serves ``url``'s scheme (or the scheme a hook plugin makes it an alias of)."""
     from .store import KeyValueStore
 
     if not isinstance(url, str):
@@ -78,6 +78,15 @@ def store_class_for_url(url: str) -> type[KeyValueStore]:
             return cls
     declared = _scheme_entry_points()
     target = BUILTIN_SCHEMES.get(scheme) or declared.get(scheme)
+    if target is None and "+" in scheme:
+        # a "family+" entry point serves every "family+anything" scheme (e.g. fsspec+memory://)
+        target = declared.get(scheme.split("+", 1)[0] + "+")
+    if target is None and _follow_alias:  # a hook plugin may declare it an alias (polykv_url_scheme_aliases)
+        from .hooks import scheme_alias
+
+        alias = scheme_alias(scheme)
+        if alias is not None:
+            return store_class_for_url(alias + url[len(scheme) :], _follow_alias=False)
     if target is None:
         known = sorted(set(BUILTIN_SCHEMES) | set(declared))
         hint = ""
@@ -98,6 +107,18 @@ def store_class_for_url(url: str) -> type[KeyValueStore]:
 def connect(url: str, **options: Any) -> KeyValueStore:
     """Open a new store for ``url`` (``memory://``, ``sqlite:///path.db``, plugin schemes such as
     ``redis://``); ``options`` go to the store's constructor. The caller closes it."""
+    if isinstance(url, str) and url[:1] in "rpcf" and "+" in url:  # wrappers: readonly+prefix:t1/+sqlite://...
+        from .wrappers import connect_stacked, is_stacked_url
+
+        if is_stacked_url(url):
+            return connect_stacked(url, **options)
     cls = store_class_for_url(url)
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in cls.url_schemes and scheme not in BUILTIN_SCHEMES:  # reached through a scheme alias
+        from .hooks import scheme_alias
+
+        alias = scheme_alias(scheme)
+        if alias is not None:
+            url = alias + url[len(scheme) :]
     store: KeyValueStore = cls.from_url(url, **options)
     return store

@@ -105,3 +105,11 @@ def test_filter_terms_with_double_underscore_field_names() -> None:
     assert (cond.field, cond.lookup) == ("a__b", "exact")
     with pytest.raises(FilterError, match="cannot compare with None"):
         compile_filter(Odd, {"a__b__gt": None})
+
+
+def test_root_exports_are_complete_and_resolve() -> None:
+    import polykv
+
+    assert set(polykv.__all__) == set(polykv._EXPORTS) | {"default_registry", "open_store", "registry"}
+    for name in polykv.__all__:
+        assert getattr(polykv, name) is not None

@@ -146,14 +146,17 @@ def test_conflicting_entry_points_name_both_distributions(make_dist: MakeDist) -
     assert "polykv-one" in str(info.value) and "polykv-two" in str(info.value)
 
 
-def test_unknown_backend_lists_names_and_install_hint() -> None:
+def test_unknown_backend_lists_names_and_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    from polykv.registry import KNOWN_DISTRIBUTIONS
+
+    monkeypatch.setitem(KNOWN_DISTRIBUTIONS, "couchdb", "polykv-couchdb")
     registry = BackendRegistry()
     with pytest.raises(BackendNotFoundError) as info:
-        registry["hdfs"]
+        registry["couchdb"]
     message = str(info.value)
     assert isinstance(info.value, KeyError)
-    assert "memory" in message and "sqlite" in message and "pip install polykv-fsspec" in message
-    assert registry.get("hdfs") is None
+    assert "memory" in message and "sqlite" in message and "pip install polykv-couchdb" in message
+    assert registry.get("couchdb") is None
 
 
 def test_cached_instance_and_thread_safety() -> None:
@@ -264,11 +267,14 @@ def test_bad_urls(url: object) -> None:
         polykv.connect(url)  # type: ignore[arg-type]
 
 
-def test_unknown_scheme_hint_and_password_redacted() -> None:
+def test_unknown_scheme_hint_and_password_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
+    from polykv.urls import KNOWN_SCHEME_DISTRIBUTIONS
+
+    monkeypatch.setitem(KNOWN_SCHEME_DISTRIBUTIONS, "couchdb", "polykv-couchdb")
     with pytest.raises(InvalidURLError) as info:
-        polykv.connect("redis://user:s3cret@127.0.0.1:1/0")
+        polykv.connect("couchdb://user:s3cret@127.0.0.1:1/0")
     assert "s3cret" not in str(info.value)
-    assert "pip install polykv-redis" in str(info.value)
+    assert "pip install polykv-couchdb" in str(info.value)
 
 
 def test_import_polykv_imports_no_plugin_or_client() -> None:

@@ -1,13 +1,20 @@
-"""``memory``: a thread-safe store in one process's memory, one dict per instance, every capability."""
+"""``memory``: a thread-safe store in one process's memory, one dict per instance, every capability.
+
+Change feed: every write appends to a bounded in-memory log (the last ``change_log_size`` changes, 10,000
+by default); ``polykv.ops.watch`` reads it. Expiry of a TTL is not reported as a change.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
+from itertools import islice
 from typing import Any
 
 from ..capabilities import Capability
+from ..changes import ChangeOp, CursorExpiredError, RawChange
 from ..errors import InvalidArgumentError
 from ..store import MISSING, KeyValueStore, _Missing
 
@@ -19,13 +26,24 @@ class MemoryStore(KeyValueStore):
 
     _backend_type = "memory"
     url_schemes = ("memory",)
-    capabilities = frozenset({Capability.TTL, Capability.ADD, Capability.COMPARE_AND_SET, Capability.INCR})
+    capabilities = frozenset(
+        {Capability.TTL, Capability.ADD, Capability.COMPARE_AND_SET, Capability.INCR, Capability.WATCH}
+    )
 
-    def __init__(self, *, codec: Any = "json") -> None:
+    def __init__(self, *, codec: Any = "json", change_log_size: int = 10_000) -> None:
         super().__init__(codec=codec)
+        if isinstance(change_log_size, bool) or not isinstance(change_log_size, int) or change_log_size < 1:
+            raise InvalidArgumentError(
+                f"change_log_size must be an int >= 1, got {change_log_size!r}", backend=self._backend_type
+            )
         self._data: dict[str, dict[str, bytes]] = {"": {}}
         self._expires: dict[tuple[str, str], float] = {}
         self._lock = threading.RLock()
+        # change log: (sequence number, op, ns, key, data); sequence numbers are the cursors
+        self._log: deque[tuple[int, ChangeOp, str, str, bytes | None]] = deque(maxlen=change_log_size)
+        self._seq = 0
+        self._log_waiters = 0
+        self._log_cond = threading.Condition(self._lock)
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> MemoryStore:
@@ -52,12 +70,21 @@ class MemoryStore(KeyValueStore):
             return None
         return data
 
+    def _record(self, op: ChangeOp, ns: str, key: str, data: bytes | None) -> None:
+        """Append to the change log; caller holds the lock."""
+        self._seq += 1
+        self._log.append((self._seq, op, ns, key, data))
+        if self._log_waiters:
+            self._log_cond.notify_all()
+
     def _put(self, ns: str, key: str, data: bytes, ttl: float | None) -> None:
         """Caller holds the lock."""
         bucket = self._data.get(ns)
         if bucket is None:
             bucket = self._data[ns] = {}
+        existed = key in bucket and not (self._expires and self._expired(ns, key))
         bucket[key] = data
+        self._record(ChangeOp.UPDATE if existed else ChangeOp.INSERT, ns, key, data)
         if ttl is not None:
             self._expires[(ns, key)] = time.monotonic() + ttl
         elif self._expires:
@@ -84,6 +111,8 @@ class MemoryStore(KeyValueStore):
             self._expires.pop((ns, key), None)
             if ns and ns in self._data and not self._data[ns]:
                 del self._data[ns]
+            if live:
+                self._record(ChangeOp.DELETE, ns, key, None)
             return live
 
     def _scan(self, ns: str, prefix: str) -> Iterator[str]:
@@ -118,9 +147,45 @@ class MemoryStore(KeyValueStore):
 
     def _drop_schema(self, ns: str) -> None:
         with self._lock:
+            live = [key for key in list(self._data.get(ns, {})) if self._live(ns, key) is not None]
             self._data.pop(ns, None)
             for expiring in [k for k in self._expires if k[0] == ns]:
                 del self._expires[expiring]
+            for key in live:
+                self._record(ChangeOp.DELETE, ns, key, None)
+
+    # -- change feed ------------------------------------------------------------------------------
+    def _change_head(self) -> str:
+        return str(self._seq)
+
+    def _changes(self, since: str, limit: int, wait: float) -> list[RawChange]:
+        try:
+            after = int(since)
+        except (TypeError, ValueError):
+            raise InvalidArgumentError(f"not a memory-store cursor: {since!r}", backend=self.backend_name) from None
+        with self._lock:
+            if after > self._seq:
+                raise InvalidArgumentError(
+                    f"cursor {since!r} is ahead of this store's change log (latest {self._seq}); "
+                    "it comes from another store",
+                    backend=self.backend_name,
+                )
+            if after == self._seq and wait > 0:
+                self._log_waiters += 1
+                try:
+                    self._log_cond.wait_for(lambda: self._seq > after, wait)
+                finally:
+                    self._log_waiters -= 1
+            oldest = self._log[0][0] if self._log else self._seq + 1
+            if after < oldest - 1:
+                raise CursorExpiredError(
+                    f"cursor {since!r} is older than the change log retains (oldest kept: {oldest}; "
+                    f"the log keeps the last {self._log.maxlen} changes)",
+                    backend=self.backend_name,
+                )
+            start = after - oldest + 1
+            entries = list(islice(self._log, start, start + limit))
+        return [RawChange(str(seq), op, ns, key, data) for seq, op, ns, key, data in entries]
 
     # -- capabilities -----------------------------------------------------------------------------
     def _add(self, ns: str, key: str, data: bytes, ttl: float | None) -> bool:

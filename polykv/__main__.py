@@ -1,0 +1,5 @@
+"""``python -m polykv``: the polykv command line."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,279 @@
+"""polykv.ops: dispatch rules, copy (batches, overwrite, codecs, resume), JSON lines, schema operations."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from polykv import ops
+from polykv.backends.memory import MemoryStore
+from polykv.capabilities import Capability
+from polykv.changes import BEGINNING, ChangeOp
+from polykv.errors import InvalidArgumentError, NotSupportedError, RegistrationError, SerializationError
+
+
+def filled(n: int = 2500, records: int = 30) -> MemoryStore:
+    store = MemoryStore()
+    store.set_many({f"k{i:05d}": {"n": i} for i in range(n)})
+    store.set_many({f"other{i}": i for i in range(5)})
+    for i in range(records):
+        store.upsert_record("users", f"u{i}", {"name": f"user{i}", "age": i})
+        store.upsert_record("orders", f"o{i}", {"total": i * 1.5})
+    return store
+
+
+class NoWatchMemory(MemoryStore):
+    """A memory store that declares no watch capability (not registered: no _backend_type of its own)."""
+
+    capabilities = MemoryStore.capabilities - {Capability.WATCH}
+
+
+class TestDispatch:
+    def test_operation_on_a_non_store_names_type_and_operation(self) -> None:
+        with pytest.raises(NotSupportedError) as info:
+            ops.copy(object(), MemoryStore())
+        assert "object" in str(info.value) and "'copy'" in str(info.value)
+        assert info.value.capability == "copy"
+
+    def test_every_generic_is_listed(self) -> None:
+        assert {"copy", "export_jsonl", "import_jsonl", "create_schema", "drop_schema", "list_schemas", "watch"} <= set(
+            ops.GENERIC_OPERATIONS
+        )
+
+    def test_registrar_rejects_unknown_operation(self) -> None:
+        register = ops.registrar(ops)
+        with pytest.raises(RegistrationError, match=r"no generic operation 'copy_fast'.*available: copy"):
+
+            @register(MemoryStore)
+            def copy_fast(src: object, dst: object) -> None: ...
+
+    def test_registrar_rejects_non_dispatchable(self) -> None:
+        register = ops.registrar(ops)
+        with pytest.raises(RegistrationError, match="count_items is not a single-dispatch"):
+
+            @register(MemoryStore)
+            def count_items(store: object) -> int:
+                return 0
+
+    def test_registrar_rejects_non_class(self) -> None:
+        with pytest.raises(RegistrationError):
+            ops.registrar(ops)("memory")  # type: ignore[arg-type]
+
+    def test_registered_fast_path_is_used_for_its_class_only(self) -> None:
+        class FastMemory(MemoryStore):
+            pass
+
+        @ops.implements(FastMemory)
+        def list_schemas(store: FastMemory) -> list[str]:
+            return ["from-fast-path"]
+
+        # FastMemory is local to this test, so the registration reaches no other test
+        assert ops.list_schemas(FastMemory()) == ["from-fast-path"]
+        assert ops.list_schemas(filled(1, 1)) == ["orders", "users"]
+
+    def test_registrar_works_for_another_module_of_generics(self) -> None:
+        module = types.ModuleType("thirdparty_ops")
+
+        @ops.generic
+        def vacuum(store: object) -> str:
+            raise NotSupportedError("no vacuum")
+
+        module.vacuum = vacuum  # type: ignore[attr-defined]
+        sys.modules["thirdparty_ops"] = module
+        try:
+
+            @ops.registrar(module)(MemoryStore)
+            def vacuum(store: MemoryStore) -> str:
+                return "vacuumed"
+
+            assert module.vacuum(MemoryStore()) == "vacuumed"  # type: ignore[attr-defined]
+            with pytest.raises(NotSupportedError):
+                module.vacuum(object())  # type: ignore[attr-defined]
+        finally:
+            del sys.modules["thirdparty_ops"]
+            ops.GENERIC_OPERATIONS.pop("vacuum", None)
+
+
+class TestCopy:
+    def test_copies_kv_and_every_schema(self) -> None:
+        src, dst = filled(), MemoryStore()
+        result = ops.copy(src, dst, batch_size=300)
+        assert result.copied == 2505 + 60 and result.skipped == 0 and result.resumed == 0
+        assert result.namespaces == ["", "orders", "users"]
+        assert dict(dst.fetch_by_prefix()) == dict(src.fetch_by_prefix())
+        assert dst.list_schemas() == ["orders", "users"]
+        assert dst.get_record("users", dict, "u7") == {"name": "user7", "age": 7}
+
+    def test_prefix_and_schemas(self) -> None:
+        src, dst = filled(), MemoryStore()
+        result = ops.copy(src, dst, prefix="other", schemas=[""])
+        assert result.copied == 5
+        assert sorted(dst.keys()) == [f"other{i}" for i in range(5)]
+        assert dst.list_schemas() == []
+        ops.copy(src, dst, schemas=["users"], prefix="u1")
+        assert sorted(dst.record_keys("users")) == sorted(k for k in src.record_keys("users") if k.startswith("u1"))
+
+    def test_overwrite_false_keeps_destination_values(self) -> None:
+        src, dst = filled(100, 0), MemoryStore()
+        dst.set("k00001", "mine")
+        result = ops.copy(src, dst)
+        assert dst.get("k00001") == "mine"
+        assert result.skipped == 1 and result.copied == 104
+        result = ops.copy(src, dst, overwrite=True)
+        assert dst.get("k00001") == {"n": 1} and result.copied == 105
+
+    def test_converts_between_codecs(self) -> None:
+        src, dst = filled(50, 2), MemoryStore(codec="msgpack")
+        ops.copy(src, dst)
+        assert dst.get("k00049") == {"n": 49}
+        assert dst._get("", "k00049") != src._get("", "k00049")  # re-encoded, not copied as JSON bytes
+
+    def test_unencodable_value_for_destination_codec_names_key(self) -> None:
+        src, dst = MemoryStore(), MemoryStore(codec="bytes")
+        src.set("a", {"x": 1})
+        with pytest.raises(SerializationError, match="key='a'"):
+            ops.copy(src, dst)
+
+    def test_bad_arguments(self) -> None:
+        src = filled(1, 0)
+        with pytest.raises(InvalidArgumentError, match="same store"):
+            ops.copy(src, src)
+        with pytest.raises(InvalidArgumentError, match="batch_size"):
+            ops.copy(src, MemoryStore(), batch_size=0)
+        with pytest.raises(InvalidArgumentError, match="list of names"):
+            ops.copy(src, MemoryStore(), schemas="users")
+        with pytest.raises(InvalidArgumentError, match="destination"):
+            ops.copy(src, {})
+
+    def test_progress_reports_every_item(self) -> None:
+        src = filled()
+        seen: list[int] = []
+        ops.copy(src, MemoryStore(), batch_size=1000, progress=seen.append)
+        assert sum(seen) == ops.count_items(src) == 2565
+
+    def test_resume_after_interruption_does_not_redo_finished_batches(self, tmp_path: Path) -> None:
+        src, dst = filled(), MemoryStore()
+        checkpoint = tmp_path / "copy.json"
+        batches = 0
+
+        def interrupt(_: int) -> None:
+            nonlocal batches
+            batches += 1
+            if batches == 2:
+                raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            ops.copy(src, dst, batch_size=1000, checkpoint=checkpoint, progress=interrupt)
+        assert checkpoint.exists() and len(dst) == 2000
+        state = json.loads(checkpoint.read_text())
+        assert state["ns"] == "" and state["position"] == 2000
+
+        result = ops.copy(src, dst, batch_size=1000, checkpoint=checkpoint)
+        assert result.resumed == 2000 and result.copied == 565
+        assert not checkpoint.exists()
+        # the destination's change log shows every key written exactly once over both runs
+        events = list(ops.watch(dst, since=BEGINNING, follow=False))
+        assert len(events) == 2565 and {e.op for e in events} == {ChangeOp.INSERT}
+        assert dict(dst.fetch_by_prefix()) == dict(src.fetch_by_prefix())
+
+    def test_resume_skips_finished_namespaces(self, tmp_path: Path) -> None:
+        src, dst = filled(10, 30), MemoryStore()
+        checkpoint = tmp_path / "copy.json"
+        seen: list[int] = []
+
+        def interrupt(n: int) -> None:
+            seen.append(n)
+            if len(seen) == 3:  # KV pairs done, both batches of orders written; orders not yet marked done
+                raise RuntimeError("network down")
+
+        with pytest.raises(RuntimeError):
+            ops.copy(src, dst, batch_size=20, checkpoint=checkpoint, progress=interrupt)
+        assert json.loads(checkpoint.read_text())["done"] == [""]
+        result = ops.copy(src, dst, batch_size=20, checkpoint=checkpoint)
+        assert result.resumed == 15 + 30
+        assert result.copied == 30
+        assert dst.count("users") == 30 and dst.count("orders") == 30
+
+    def test_changed_scan_order_falls_back_to_a_safe_redo(self, tmp_path: Path) -> None:
+        src, dst = filled(100, 0), MemoryStore()
+        checkpoint = tmp_path / "copy.json"
+        checkpoint.write_text(
+            json.dumps({"fingerprint": _fingerprint(src, dst), "done": [], "ns": "", "position": 50, "last_key": "zz"})
+        )
+        result = ops.copy(src, dst, checkpoint=checkpoint)
+        assert result.resumed == 0 and result.copied == 105
+
+    def test_checkpoint_of_another_copy_is_refused(self, tmp_path: Path) -> None:
+        checkpoint = tmp_path / "copy.json"
+        checkpoint.write_text(json.dumps({"fingerprint": "nope", "done": [""]}))
+        with pytest.raises(InvalidArgumentError, match="belongs to another copy"):
+            ops.copy(filled(1, 0), MemoryStore(), checkpoint=checkpoint)
+        assert checkpoint.exists()
+
+
+def _fingerprint(src: MemoryStore, dst: MemoryStore) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps([src.backend_name, dst.backend_name, "", None]).encode()).hexdigest()[:16]
+
+
+class TestJsonLines:
+    def test_round_trip(self, tmp_path: Path) -> None:
+        src = filled(200, 5)
+        path = tmp_path / "dump.jsonl"
+        assert ops.export_jsonl(src, path) == 205 + 10
+        first = json.loads(path.read_text().splitlines()[0])
+        assert first == {"schema": None, "key": "k00000", "value": {"n": 0}}
+        dst = MemoryStore()
+        assert ops.import_jsonl(dst, path, batch_size=64) == 215
+        assert dict(dst.fetch_by_prefix()) == dict(src.fetch_by_prefix())
+        assert dst.get_record("orders", dict, "o3") == {"total": 4.5}
+
+    def test_bytes_values(self) -> None:
+        src = MemoryStore(codec="bytes")
+        src.set("blob", b"\x00\xff")
+        buffer = io.StringIO()
+        ops.export_jsonl(src, buffer)
+        assert '"value_b64"' in buffer.getvalue()
+        dst = MemoryStore(codec="bytes")
+        ops.import_jsonl(dst, io.StringIO(buffer.getvalue()))
+        assert dst["blob"] == b"\x00\xff"
+
+    def test_overwrite_false(self) -> None:
+        dst = MemoryStore()
+        dst.set("a", "mine")
+        lines = '{"schema": null, "key": "a", "value": 1}\n{"schema": null, "key": "b", "value": 2}\n'
+        assert ops.import_jsonl(dst, io.StringIO(lines), overwrite=False) == 1
+        assert dst.get_many(["a", "b"]) == {"a": "mine", "b": 2}
+
+    @pytest.mark.parametrize(
+        "line", ['{"key": "a"}', "[1, 2]", "not json", '{"schema": "bad name!", "key": "a", "value": 1}', '{"key": ""}']
+    )
+    def test_bad_line_names_its_number(self, line: str) -> None:
+        dst = MemoryStore()
+        text = '{"schema": null, "key": "ok", "value": 1}\n\n' + line + "\n"
+        with pytest.raises(InvalidArgumentError, match="line 3"):
+            ops.import_jsonl(dst, io.StringIO(text))
+
+
+class TestSchemas:
+    def test_create_list_drop(self) -> None:
+        store = filled(1, 3)
+        ops.create_schema(store, "empty")
+        assert ops.list_schemas(store) == ["orders", "users"]  # schemas are listed once they hold a record
+        ops.drop_schema(store, "users")
+        assert ops.list_schemas(store) == ["orders"]
+        with pytest.raises(InvalidArgumentError):
+            ops.create_schema(store, "bad name")
+
+
+def test_watch_needs_the_capability() -> None:
+    store = NoWatchMemory()
+    with pytest.raises(NotSupportedError, match="watch") as info:
+        ops.watch(store)
+    assert info.value.capability == "watch" and info.value.backend == "memory"
