@@ -1,0 +1,639 @@
+"""The sqlite store: the conformance suite (file and in-memory) plus what is particular to it."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import multiprocessing
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import polykv
+from polykv.backends import sqlite as sqlite_backend
+from polykv.backends.sqlite import SQLiteStore, index_name, prefix_successor
+from polykv.errors import (
+    BackendUnavailableError,
+    InvalidArgumentError,
+    InvalidURLError,
+)
+from polykv.records import Record
+from polykv.testing import StoreSuite
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Poll ``condition`` until it holds; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met within the deadline")
+        time.sleep(0.01)
+
+
+class TestSQLiteFileConformance(StoreSuite):
+    @pytest.fixture
+    def store(self, tmp_path: Path) -> Iterator[SQLiteStore]:
+        store = SQLiteStore(tmp_path / "suite.db")
+        yield store
+        store.close()
+
+
+class TestSQLiteMemoryConformance(StoreSuite):
+    @pytest.fixture
+    def store(self) -> Iterator[SQLiteStore]:
+        store = SQLiteStore(":memory:")
+        yield store
+        store.close()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[SQLiteStore]:
+    store = SQLiteStore(tmp_path / "t.db")
+    yield store
+    store.close()
+
+
+@dataclasses.dataclass
+class Person(Record):
+    __schema_name__ = "people"
+    __indexes__ = ("email", "age")
+    id: str
+    email: str
+    age: int
+    city: str = "x"
+
+
+def plan(store: SQLiteStore, sql: str, args: tuple[Any, ...]) -> str:
+    rows = store._con().execute("EXPLAIN QUERY PLAN " + sql, args).fetchall()
+    return " | ".join(row[-1] for row in rows)
+
+
+# == persistence and settings =======================================================================
+def test_data_survives_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "persist.db"
+    with SQLiteStore(path) as store:
+        store.set("k", {"v": [1, 2]})
+        store.insert_record("people", "p1", Person("p1", "a@x", 30))
+        store.set("short", 1, ttl=60)
+    with SQLiteStore(path) as again:
+        assert again.get("k") == {"v": [1, 2]}
+        assert again.get_record("people", Person, "p1") == Person("p1", "a@x", 30)
+        left = again.ttl("short")
+        assert left is not None and 0 < left <= 60
+
+
+def test_file_is_in_wal_mode_with_chosen_synchronous(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "w.db", synchronous="full")
+    try:
+        con = store._con()
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert con.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        assert store.synchronous == "FULL"
+    finally:
+        store.close()
+    raw = sqlite3.connect(tmp_path / "w.db")
+    assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # persistent in the file
+    raw.close()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "word"),
+    [({"synchronous": "SOMETIMES"}, "synchronous"), ({"timeout": -1}, "timeout"), ({"timeout": "x"}, "timeout")],
+)
+def test_bad_settings_rejected(tmp_path: Path, kwargs: dict[str, Any], word: str) -> None:
+    with pytest.raises(InvalidArgumentError, match=word):
+        SQLiteStore(tmp_path / "s.db", **kwargs)
+
+
+def test_missing_folder_names_the_path(tmp_path: Path) -> None:
+    bad = tmp_path / "no" / "such" / "x.db"
+    with pytest.raises(InvalidArgumentError) as info:
+        SQLiteStore(bad)
+    assert str(bad) in str(info.value) and info.value.backend == "sqlite"
+    assert not bad.parent.exists()
+
+
+def test_folder_as_path_names_the_path(tmp_path: Path) -> None:
+    with pytest.raises(InvalidArgumentError, match="folder"):
+        SQLiteStore(tmp_path)
+
+
+def test_not_a_database_names_the_path(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not sqlite" * 400)
+    with pytest.raises(InvalidArgumentError) as info:
+        SQLiteStore(junk)
+    assert str(junk) in str(info.value)
+    assert junk.read_bytes() == b"this is not sqlite" * 400  # nothing stored is lost
+
+
+def test_read_only_database_gives_read_only_error(db: SQLiteStore) -> None:
+    db.set("k", 1)
+    db._con().execute("PRAGMA query_only = ON")  # what a read-only file or mount does to writes
+    with pytest.raises(polykv.ReadOnlyError) as info:
+        db.set("k", 2)
+    assert info.value.key == "k" and "t.db" in str(info.value)
+    assert db.get("k") == 1
+
+
+def test_close_releases_connections_and_store_reopens(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "c.db")
+    store.set("k", 1)
+    threads = [threading.Thread(target=store.get, args=("k",)) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    opened = [con for _owner, con in store._connections]
+    assert len(opened) >= 1
+    store.close()
+    for con in opened:
+        with pytest.raises(sqlite3.ProgrammingError):
+            con.execute("SELECT 1")
+    assert store._connections == []
+    assert store.get("k") == 1  # reopened on use
+    store.close()
+
+
+def test_connections_of_finished_threads_are_closed(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "th.db")
+    try:
+        for _ in range(5):
+            t = threading.Thread(target=store.set, args=("k", 1))
+            t.start()
+            t.join()
+        assert len(store._connections) <= 2  # this thread's and the last finished thread's
+    finally:
+        store.close()
+
+
+def test_memory_store_is_private_and_shared_by_threads() -> None:
+    a, b = SQLiteStore(":memory:"), SQLiteStore(":memory:")
+    try:
+        a.set("k", 1)
+        assert b.get("k") is None
+        seen: list[Any] = []
+        t = threading.Thread(target=lambda: seen.append(a.get("k")))
+        t.start()
+        t.join()
+        assert seen == [1]
+    finally:
+        a.close()
+        b.close()
+
+
+def test_repr_names_path_not_more(tmp_path: Path, db: SQLiteStore) -> None:
+    assert "t.db" in repr(db) and "NORMAL" in repr(db)
+
+
+# == URLs ==========================================================================================
+def test_url_relative_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = polykv.connect("sqlite:///rel.db")
+    try:
+        assert isinstance(store, SQLiteStore) and store.path == "rel.db"
+        store.set("k", 1)
+        assert (tmp_path / "rel.db").exists()
+    finally:
+        store.close()
+
+
+def test_url_absolute_path_and_parameters(tmp_path: Path) -> None:
+    path = tmp_path / "abs dir" / "a.db"
+    path.parent.mkdir()
+    url = "sqlite:///" + str(path).replace(" ", "%20") + "?synchronous=full&timeout=2.5&codec=msgpack"
+    pytest.importorskip("msgpack")
+    store = polykv.connect(url)
+    try:
+        assert isinstance(store, SQLiteStore)
+        assert store.path == str(path) and store.synchronous == "FULL" and store.timeout == 2.5
+        assert store.codec.name == "msgpack"
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("url", ["sqlite:///:memory:", "sqlite://"])
+def test_url_memory(url: str) -> None:
+    store = polykv.connect(url)
+    try:
+        assert isinstance(store, SQLiteStore) and store.in_memory
+    finally:
+        store.close()
+
+
+def test_url_keywords_override_query(tmp_path: Path) -> None:
+    store = SQLiteStore.from_url(f"sqlite:///{tmp_path}/k.db?synchronous=FULL", synchronous="OFF")
+    try:
+        assert store.synchronous == "OFF"
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite://somehost/x.db", "sqlite:///x.db?color=red", "sqlite:///x.db?timeout=soon", "memory://"]
+)
+def test_bad_urls(url: str) -> None:
+    with pytest.raises(InvalidURLError):
+        SQLiteStore.from_url(url)
+
+
+def test_registry_default_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    registry = polykv.BackendRegistry()
+    try:
+        store = registry["sqlite"]
+        assert isinstance(store, SQLiteStore) and store.path == sqlite_backend.DEFAULT_PATH
+    finally:
+        registry.close()
+
+
+# == prefixes and query plans ========================================================================
+@pytest.mark.parametrize(
+    ("prefix", "successor"),
+    [
+        ("", None),
+        ("a", "b"),
+        ("ab", "ac"),
+        ("a\U0010ffff", "b"),
+        ("\U0010ffff\U0010ffff", None),
+        ("a\ud7ff", "a\ue000"),
+        ("\x00", "\x01"),
+    ],
+)
+def test_prefix_successor(prefix: str, successor: str | None) -> None:
+    assert prefix_successor(prefix) == successor
+
+
+def test_prefix_scans_at_the_top_of_unicode(db: SQLiteStore) -> None:
+    keys = ["a", "a\U0010ffff", "a\U0010ffffz", "a\U0010ffff\U0010ffff", "b", "\U0010ffff", "\ud7ff", "\ue000x"]
+    for k in keys:
+        db.set(k, 1)
+    for prefix in ["", "a", "a\U0010ffff", "a\U0010ffff\U0010ffff", "\U0010ffff", "\ud7ff", "\ue000", "b"]:
+        expected = sorted(k for k in keys if k.startswith(prefix))
+        assert list(db.keys(prefix)) == expected, prefix
+        assert db.count(prefix=prefix) == len(expected)
+    assert list(db.keys("\ud800")) == [] and db.count(prefix="\ud800") == 0 and db.clear("\ud800") == 0
+
+
+def test_like_and_glob_characters_are_literal(db: SQLiteStore) -> None:
+    keys = ["a%b", "a_b", "axb", "a*b", "a[b", "A%B"]
+    for k in keys:
+        db.set(k, k)
+    assert list(db.keys("a%")) == ["a%b"]
+    assert list(db.keys("a_")) == ["a_b"]
+    assert list(db.keys("a*")) == ["a*b"]
+    assert list(db.keys("a[")) == ["a[b"]
+    assert db.clear("a_") == 1 and "axb" in db
+
+
+def test_keys_with_nul_characters(db: SQLiteStore) -> None:
+    db.set("a\x00b", 1)
+    db.set("a", 2)
+    assert db.get("a\x00b") == 1
+    assert list(db.keys("a\x00")) == ["a\x00b"]
+
+
+def test_prefix_queries_use_the_primary_key(db: SQLiteStore) -> None:
+    statements = [
+        (sqlite_backend._SCAN_KEYS[(True, True)], ("", "a", "b", 0.0, 10)),
+        (sqlite_backend._SCAN_KEYS[(False, False)], ("", "a", 0.0, 10)),
+        (sqlite_backend._SCAN_ITEMS[(True, True)], ("", "a", "b", 0.0, 10)),
+        (sqlite_backend._COUNT[True], ("", "a", "b", 0.0)),
+        (sqlite_backend._CLEAR_LIVE[True], ("", "a", "b", 0.0)),
+        (sqlite_backend._NEXT_SCHEMA, ("", 0.0)),
+        (sqlite_backend._GET_MANY[4], ("", "a", "b", "c", "d")),
+        (sqlite_backend._GET, ("", "a")),
+    ]
+    for sql, args in statements:
+        text = plan(db, sql, args)
+        assert "USING INDEX sqlite_autoindex_polykv_items_1" in text, (sql, text)  # the (ns, key) primary key
+        assert "SCAN" not in text.replace("SEARCH", ""), (sql, text)
+    assert "(ns=? AND key>? AND key<?)" in plan(db, *statements[0])
+
+
+def test_scan_streams_in_pages(db: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sqlite_backend, "_PAGE", 7)
+    db.set_many({f"k{i:03}": i for i in range(50)})
+    keys = db.keys("k")
+    first = [next(keys) for _ in range(3)]
+    db.set("k000a", "added after the first page was read")  # a later page sees writes made meanwhile
+    rest = list(keys)
+    assert first == ["k000", "k001", "k002"]
+    assert len(first + rest) == 50  # k000a sorts before the resume point: not seen, nothing repeated
+    assert sorted(first + rest) == first + rest
+    assert dict(db.fetch_by_prefix("k04")) == {f"k04{i}": 40 + i for i in range(10)}
+
+
+def test_get_many_beyond_one_chunk(db: SQLiteStore) -> None:
+    data = {f"k{i}": i for i in range(1300)}
+    db.set_many(data)
+    wanted = [*data, "missing", "k5", "k5"]
+    assert db.get_many(wanted) == data
+
+
+# == TTL ============================================================================================
+def test_expired_rows_are_invisible_everywhere_and_purged(db: SQLiteStore) -> None:
+    db.set("gone", 1, ttl=0.05)
+    db.set("kept", 2)
+    db.insert_record("people", "p", Person("p", "e@x", 1), ttl=0.05)
+    wait_for(lambda: db.get("gone") is None)
+    wait_for(lambda: not db.exists("people", "p"))
+    assert "gone" not in db and list(db.keys()) == ["kept"] and db.count() == 1 and len(db) == 1
+    assert dict(db.fetch_by_prefix("")) == {"kept": 2} and db.get_many(["gone", "kept"]) == {"kept": 2}
+    assert db.list_schemas() == [] and db.count("people") == 0
+    assert db.filter_record("people", Person, email="e@x") == []
+    assert db.delete("gone") is False
+    with pytest.raises(polykv.KeyNotFoundError):
+        db.ttl("gone")
+    # an expired key counts as absent for add and update, and the write replaces it
+    assert db.add("gone", 3) is True and db.get("gone") == 3 and db.ttl("gone") is None
+    db.insert_record("people", "p", Person("p", "new@x", 2))
+    assert db.get_record("people", Person, "p").email == "new@x"
+    db.set("later", 1, ttl=0.05)
+    wait_for(lambda: db.get("later") is None)
+    rows = db._con().execute("SELECT count(*) FROM polykv_items WHERE key = 'later'").fetchone()[0]
+    assert rows == 0  # the read that found it expired deleted it
+    db.set_many({"x1": 1, "x2": 2}, ttl=0.05)
+    wait_for(lambda: db.count(prefix="x") == 0)
+    assert db.purge_expired() == 2
+
+
+def test_expiry_is_seen_by_other_processes_and_connections(tmp_path: Path) -> None:
+    path = tmp_path / "ttl.db"
+    with SQLiteStore(path) as a, SQLiteStore(path) as b:
+        a.set("k", 1, ttl=0.1)
+        assert b.get("k") == 1
+        wait_for(lambda: b.get("k") is None)
+
+
+def test_compare_and_set_and_incr_keep_the_expiry(db: SQLiteStore) -> None:
+    db.set("c", 1, ttl=60)
+    assert db.compare_and_set("c", 1, 2) and db.incr("c", 5) == 7
+    left = db.ttl("c")
+    assert left is not None and 59 < left <= 60
+
+
+def test_incr_refuses_non_integers(db: SQLiteStore) -> None:
+    db.set("s", "text")
+    with pytest.raises(InvalidArgumentError, match="str"):
+        db.incr("s")
+    assert db.get("s") == "text"
+    assert not db._con().in_transaction
+
+
+# == indexes =========================================================================================
+@pytest.fixture
+def people(db: SQLiteStore) -> SQLiteStore:
+    for i in range(300):
+        db.insert_record("people", f"p{i:03}", Person(f"p{i:03}", f"u{i % 30}@x", i % 50, "c" if i % 2 else "d"))
+    db.set("kv", {"email": "u1@x"})  # KV values never show up in record filters
+    return db
+
+
+def traced(store: SQLiteStore, action: Callable[[], object]) -> list[str]:
+    """The statements (with their parameters expanded) that ``action`` runs on this thread's connection."""
+    statements: list[str] = []
+    con = store._con()
+    con.set_trace_callback(statements.append)
+    try:
+        action()
+    finally:
+        con.set_trace_callback(None)
+    return statements
+
+
+def test_indexed_equality_uses_an_expression_index(people: SQLiteStore) -> None:
+    found: list[Person] = []
+    statements = traced(people, lambda: found.extend(people.filter_record("people", Person, email="u7@x", city="c")))
+    assert [p.id for p in found] == sorted(f"p{i:03}" for i in range(300) if i % 30 == 7 and i % 2)
+    name = index_name("people", "email")
+    listed = people._con().execute("SELECT name FROM sqlite_master WHERE type = 'index'").fetchall()
+    assert (name,) in listed
+    (query,) = [s for s in statements if s.startswith("SELECT")]
+    text = plan(people, query, ())
+    assert f"USING INDEX {name}" in text and "SCAN polykv_items" not in text, text
+
+
+def test_indexed_filter_reads_only_matching_rows(people: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    decoded: list[bytes] = []
+    original = people._decode
+
+    def counting(data: bytes, ns: str, key: str) -> Any:
+        decoded.append(data)
+        return original(data, ns, key)
+
+    monkeypatch.setattr(people, "_decode", counting)
+    assert len(people.filter_record("people", Person, age=7)) == 6
+    assert len(decoded) == 6
+    decoded.clear()
+    assert len(people.filter_record("people", Person, age__in=[7, 8], email__startswith="u")) == 12
+    assert len(decoded) == 12
+    decoded.clear()
+    assert len(people.filter_record("people", Person, city="c", age__gt=45)) == 12  # not indexed: a scan
+    assert len(decoded) == 300
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"age": 7},
+        {"age": 7.0},
+        {"age": True},
+        {"email": "u3@x", "age__gte": 10},
+        {"age__in": [1, 2, 49]},
+        {"email": "nobody"},
+        {"email__in": ["u1@x", 5]},
+    ],
+)
+def test_indexed_filters_match_the_scan(people: SQLiteStore, filters: dict[str, Any]) -> None:
+    @dataclasses.dataclass
+    class Unindexed(Record):
+        id: str
+        email: str
+        age: int
+        city: str = "x"
+
+    indexed = [p.id for p in people.filter_record("people", Person, **filters)]
+    scanned = [p.id for p in people.filter_record("people", Unindexed, **filters)]
+    assert indexed == scanned
+
+
+def test_rows_that_are_not_json_do_not_break_indexed_writes(db: SQLiteStore) -> None:
+    db.insert_record("people", "a", Person("a", "a@x", 1))
+    assert db.filter_record("people", Person, email="a@x")  # creates the index
+    db.codec = polykv.get_codec("bytes")
+    db._set("people", "raw", b"\xff not json", None)  # written by a store with another codec
+    db.codec = polykv.get_codec("json")
+    assert [p.id for p in db.filter_record("people", Person, email="a@x")] == ["a"]
+
+
+def test_other_codecs_fall_back_to_the_scan(tmp_path: Path) -> None:
+    pytest.importorskip("msgpack")
+    with SQLiteStore(tmp_path / "m.db", codec="msgpack") as store:
+        store.insert_record("people", "a", Person("a", "a@x", 1))
+        assert [p.id for p in store.filter_record("people", Person, email="a@x")] == ["a"]
+        indexes = store._con().execute("SELECT name FROM sqlite_master WHERE name LIKE 'polykv_ix_%'").fetchall()
+        assert indexes == []
+
+
+def test_index_names_are_sanitised_and_distinct() -> None:
+    a, b = index_name("a.b", "f"), index_name("a_b", "f")
+    assert a != b
+    for name in (a, b):
+        assert name.replace("_", "").isalnum()
+
+
+def test_drop_schema_is_one_delete_and_keeps_the_rest(people: SQLiteStore) -> None:
+    people.insert_record("other", "o", {"id": "o"})
+    people.drop_schema("people")
+    assert people.list_schemas() == ["other"] and people.count("people") == 0 and people.get("kv")
+
+
+# == concurrency across processes =====================================================================
+def _count_up(store: SQLiteStore, n: int) -> None:
+    """Runs in a forked child with the parent's store object: it must open connections of its own."""
+    for i in range(n):
+        store.incr("counter")
+        store.set(f"w{os.getpid()}-{i}", i)
+    store.close()
+
+
+def _join(processes: list[multiprocessing.process.BaseProcess]) -> None:
+    """Wait for started processes; kill any that hang, and require that all exited cleanly."""
+    try:
+        for p in processes:
+            p.join(60)
+        assert all(p.exitcode == 0 for p in processes), [p.exitcode for p in processes]
+    finally:
+        for p in processes:
+            if p.is_alive():
+                p.kill()
+                p.join()
+
+
+_RACER = """
+import json, pathlib, sys, time
+from polykv.backends.sqlite import SQLiteStore
+from polykv.errors import RecordExistsError
+path, folder, me = sys.argv[1], pathlib.Path(sys.argv[2]), int(sys.argv[3])
+store = SQLiteStore(path, timeout=30)
+(folder / f"ready-{me}").touch()
+deadline = time.monotonic() + 60
+while not (folder / "go").exists() and time.monotonic() < deadline:
+    time.sleep(0.001)
+won = store.add("prize", me)
+try:
+    store.insert_record("people", "prize", {"id": "prize", "who": me})
+    inserted = True
+except RecordExistsError:
+    inserted = False
+store.close()
+print(json.dumps([me, won, inserted]))
+"""
+
+
+def test_processes_racing_add_exactly_one_wins(tmp_path: Path) -> None:
+    """Separate interpreters open the file, wait at a barrier, then race add and insert_record."""
+    path = str(tmp_path / "race.db")
+    SQLiteStore(path).close()  # created up front so that the race is about the row, not the file
+    workers = 6
+    processes = [
+        subprocess.Popen([sys.executable, "-c", _RACER, path, str(tmp_path), str(i)], stdout=subprocess.PIPE, text=True)
+        for i in range(workers)
+    ]
+    try:
+        wait_for(lambda: all((tmp_path / f"ready-{i}").exists() for i in range(workers)), timeout=60)
+        (tmp_path / "go").touch()
+        outcomes = [json.loads(p.communicate(timeout=60)[0]) for p in processes]
+    finally:
+        for p in processes:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert all(p.returncode == 0 for p in processes)
+    assert sum(won for _, won, _ in outcomes) == 1
+    assert sum(inserted for _, _, inserted in outcomes) == 1
+    winner = next(me for me, won, _ in outcomes if won)
+    with SQLiteStore(path) as store:
+        assert store.get("prize") == winner
+
+
+def _race_add_forked(path: str, start: Any, results: Any, me: int) -> None:
+    store = SQLiteStore(path, timeout=30)
+    try:
+        start.wait()
+        results.put((me, store.add("prize", me)))
+    finally:
+        store.close()
+
+
+def test_forked_processes_racing_add_exactly_one_wins(tmp_path: Path) -> None:
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork start method here")
+    context = multiprocessing.get_context("fork")
+    path = str(tmp_path / "race.db")
+    SQLiteStore(path).close()
+    start, results = context.Event(), context.Queue()
+    processes = [context.Process(target=_race_add_forked, args=(path, start, results, i)) for i in range(4)]
+    try:
+        for p in processes:
+            p.start()
+        start.set()
+        outcomes = [results.get(timeout=60) for _ in processes]
+    finally:
+        for p in processes:
+            p.join(60)
+            if p.is_alive():
+                p.kill()
+                p.join()
+    assert sorted(won for _, won in outcomes) == [False, False, False, True]
+
+
+def test_processes_and_threads_writing_lose_nothing(tmp_path: Path) -> None:
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork start method here")
+    parent = SQLiteStore(str(tmp_path / "many.db"))  # opened before the fork and inherited by the children
+    parent.set("before", 1)
+    context = multiprocessing.get_context("fork")
+    processes = [context.Process(target=_count_up, args=(parent, 50)) for _ in range(3)]
+    # fork first: forking while this process's threads are inside SQLite could copy a held mutex
+    for p in processes:
+        p.start()
+    threads = [threading.Thread(target=lambda: [parent.incr("counter") for _ in range(50)]) for _ in range(2)]
+    try:
+        for t in threads:
+            t.start()
+        _join(processes)
+    finally:
+        for t in threads:
+            t.join()
+    try:
+        assert parent.get("counter") == 3 * 50 + 2 * 50
+        assert parent.count(prefix="w") == 150
+        assert parent.get("before") == 1
+    finally:
+        parent.close()
+
+
+def test_a_writer_holding_the_lock_too_long_gives_unavailable(tmp_path: Path) -> None:
+    path = tmp_path / "lock.db"
+    store = SQLiteStore(path, timeout=0.05)
+    blocker = sqlite3.connect(path, isolation_level=None)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")
+        with pytest.raises(BackendUnavailableError, match="locked"):
+            store.set("k", 1)
+        blocker.execute("ROLLBACK")
+        store.set("k", 1)
+        assert store.get("k") == 1
+    finally:
+        blocker.close()
+        store.close()
