@@ -13,10 +13,12 @@ from collections.abc import Iterator, Sequence
 from itertools import islice
 from typing import Any
 
+from .. import store as _store_module
 from ..capabilities import Capability
 from ..changes import ChangeOp, CursorExpiredError, RawChange
 from ..errors import InvalidArgumentError
-from ..store import MISSING, KeyValueStore, _Missing
+from ..keys import MAX_KEY_LENGTH
+from ..store import KV_NAMESPACE, MISSING, KeyValueStore, _Missing
 
 __all__ = ["MemoryStore"]
 
@@ -89,6 +91,28 @@ class MemoryStore(KeyValueStore):
             self._expires[(ns, key)] = time.monotonic() + ttl
         elif self._expires:
             self._expires.pop((ns, key), None)
+
+    def set(self, key: str, value: Any, ttl: float | None = None) -> None:
+        """``KeyValueStore.set`` with the common case (plain key, no TTL) inlined; same checks, same result."""
+        if (
+            ttl is not None
+            or type(key) is not str
+            or not 0 < len(key) <= MAX_KEY_LENGTH
+            or not key.isascii()
+            or type(self)._set is not MemoryStore._set
+        ):
+            super().set(key, value, ttl)
+            return
+        try:
+            data = self.codec.encode(value)
+        except (TypeError, ValueError, OverflowError):
+            super().set(key, value)  # raises the SerializationError that names key and type
+            return
+        with self._lock:
+            self._put(KV_NAMESPACE, key, data, None)
+        observer = _store_module._write_observer
+        if observer is not None:
+            observer(self, "set", None, (key,))
 
     # -- primitives -------------------------------------------------------------------------------
     def _get(self, ns: str, key: str) -> bytes | None:
