@@ -17,6 +17,7 @@ __version__ = "1.0.0.dev0"
 if TYPE_CHECKING:
     from .capabilities import Capability
     from .codecs import Codec, get_codec, register_codec
+    from .connectors import BackendConnectorBase, ConnectionMode, ConnectorManagerFactory
     from .errors import (
         BackendNotFoundError,
         BackendUnavailableError,
@@ -74,6 +75,9 @@ _EXPORTS: dict[str, str] = {
     "StoreMeta": "registry",
     "KeyValueStore": "store",
     "connect": "urls",
+    "BackendConnectorBase": "connectors",
+    "ConnectionMode": "connectors",
+    "ConnectorManagerFactory": "connectors",
     "StoreManager": "manager",
     "CachedStore": "wrappers",
     "FallbackStore": "wrappers",
@@ -82,6 +86,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "BackendConnectorBase",
     "BackendIntegrationMixin",
     "BackendNotFoundError",
     "BackendRegistry",
@@ -89,6 +94,8 @@ __all__ = [
     "CachedStore",
     "Capability",
     "Codec",
+    "ConnectionMode",
+    "ConnectorManagerFactory",
     "FallbackStore",
     "FilterError",
     "InvalidArgumentError",

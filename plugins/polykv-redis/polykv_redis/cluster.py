@@ -1,0 +1,97 @@
+"""``redis_cluster``: the Redis store on a Redis Cluster (``redis+cluster://`` / ``rediss+cluster://``).
+
+Same layout and scripts as ``redis``: each script touches one hash tag, so it runs in one slot. Batches
+use redis-py's non-atomic cross-slot forms (``mget_nonatomic``/``mset_nonatomic``, cluster pipelines);
+SCAN runs on every primary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, ClassVar
+
+from redis import exceptions as rexc
+
+from polykv.connectors import BackendConnectorBase
+
+from .connector import RedisClusterConnector
+from .scripts import LuaScript
+from .store import SCAN_COUNT, RedisStore
+
+__all__ = ["RedisClusterStore"]
+
+
+class RedisClusterStore(RedisStore):
+    """A polykv store on a Redis Cluster; reach it through any node (``host``/``port``).
+
+    ``max_connections`` is per node. Multi-key batches are not atomic across slots (nor are they on a
+    single server: MSET is, pipelines are not).
+    """
+
+    _backend_type = "redis_cluster"
+    url_schemes = ("redis+cluster", "rediss+cluster")
+    connector_class: ClassVar[type[BackendConnectorBase]] = RedisClusterConnector
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 6379, db: int = 0, *args: Any, **kwargs: Any) -> None:
+        super().__init__(host, port, db, *args, **kwargs)
+        self._where = self._where.replace("redis", "redis+cluster", 1)
+
+    def _mget(self, client: Any, names: Sequence[str]) -> list[bytes | None]:
+        result: list[bytes | None] = client.mget_nonatomic(names)
+        return result
+
+    def _mset(self, client: Any, mapping: dict[str, bytes]) -> None:
+        client.mset_nonatomic(mapping)
+
+    def _pipeline(self, client: Any) -> Any:
+        return client.pipeline()
+
+    def _eval_many(
+        self,
+        client: Any,
+        calls: Sequence[tuple[LuaScript, Sequence[str], Sequence[Any]]],
+        raise_on_error: bool = True,
+    ) -> list[Any]:
+        """Scripts grouped by the node serving their slot, one pipeline per node (redis-py's cluster
+        pipeline refuses EVALSHA); a script answered with a redirection (MOVED/ASK) runs again singly."""
+        by_node: dict[str, list[int]] = {}
+        nodes: dict[str, Any] = {}
+        for i, (_, keys, _) in enumerate(calls):
+            node = client.nodes_manager.get_node_from_slot(client.keyslot(keys[0]))
+            by_node.setdefault(node.name, []).append(i)
+            nodes[node.name] = node
+        results: list[Any] = [None] * len(calls)
+        for name, indexes in by_node.items():
+            node_client = client.get_redis_connection(nodes[name])
+            replies = super()._eval_many(node_client, [calls[i] for i in indexes], raise_on_error=False)
+            for i, reply in zip(indexes, replies, strict=True):
+                if isinstance(reply, rexc.ResponseError) and str(reply).startswith(("MOVED", "ASK", "TRYAGAIN")):
+                    script, keys, args = calls[i]
+                    reply = self._eval(client, script, keys, args)
+                elif isinstance(reply, Exception) and raise_on_error:
+                    raise reply
+                results[i] = reply
+        return results
+
+    def _unlink(self, names: list[str], ns: str) -> None:
+        self._run(lambda c: c.delete(*names), ns=ns)
+
+    def _scan_names(self, pattern: str) -> Iterator[str]:
+        """SCAN every primary, one call per batch; keys are returned once each."""
+        seen: set[bytes] = set()
+        primaries = self._run(lambda c: [n.name for n in c.get_primaries()])
+        for node_name in primaries:
+            cursor = 0
+            while True:
+
+                def scan(c: Any, cur: int = cursor, node_name: str = node_name) -> Any:
+                    node = c.get_node(node_name=node_name)
+                    return c.get_redis_connection(node).scan(cur, match=pattern, count=SCAN_COUNT)
+
+                cursor, batch = self._run(scan)
+                for raw in batch:
+                    if raw not in seen:
+                        seen.add(raw)
+                        yield raw.decode("utf-8")
+                if cursor == 0:
+                    break

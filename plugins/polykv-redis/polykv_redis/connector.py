@@ -1,0 +1,264 @@
+"""``RedisConnector`` / ``RedisClusterConnector``: polykv connectors over redis-py, using redis-py's own pool.
+
+redis-py already pools connections, so ``PooledConnectorManager`` sizes that pool (``configure_pool``)
+instead of adding a second one; ``SingleConnectorManager`` gets a pool of one connection. redis-py's own
+command retry is switched off: polykv's manager retries transient faults itself, and only where a retry is
+safe (idempotent commands, or a request that was never sent).
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+from typing import Any, ClassVar
+
+import redis
+from redis import exceptions as rexc
+from redis.backoff import ExponentialBackoff, NoBackoff
+from redis.retry import Retry
+
+from polykv.connectors import BackendConnectorBase
+from polykv.errors import PoolTimeoutError
+
+__all__ = ["RedisClusterConnector", "RedisConnector"]
+
+#: redis-py faults that mean "not reachable / not answering now"; authentication failures are not among them.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    rexc.ConnectionError,
+    rexc.TimeoutError,
+    rexc.ClusterDownError,
+    rexc.TryAgainError,
+    ConnectionError,
+    TimeoutError,
+)
+_PERMANENT_ERRORS: tuple[type[BaseException], ...] = (rexc.AuthenticationError, rexc.AuthorizationError)
+
+#: How long a caller waits for a free connection in SINGLE mode (the one connection is busy).
+DEFAULT_POOL_TIMEOUT = 20.0
+
+
+class PolyBlockingConnectionPool(redis.BlockingConnectionPool):
+    """redis-py's blocking pool plus: a free-connection wait that ends in ``PoolTimeoutError``, and
+    per-connection idle stamps so idle connections can be closed (redis-py has no idle timeout)."""
+
+    def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().get_connection(*args, **kwargs)  # type: ignore[no-untyped-call]
+        except rexc.ConnectionError as exc:
+            if isinstance(exc.__context__, queue.Empty):
+                raise PoolTimeoutError(
+                    f"no Redis connection became free within {self.timeout}s "
+                    f"(max_connections={self.max_connections})",
+                    backend="redis",
+                ) from None
+            raise
+
+    def release(self, connection: Any) -> None:
+        connection._polykv_idle_since = time.monotonic()
+        super().release(connection)  # type: ignore[no-untyped-call]
+
+    def reap_idle(self, idle_timeout: float) -> int:
+        """Disconnect idle (never checked-out) connections unused for ``idle_timeout`` seconds."""
+        now = time.monotonic()
+        closed = 0
+        with self.pool.mutex:  # holding the queue's lock: no one can check these out meanwhile
+            for connection in list(self.pool.queue):
+                if connection is None or getattr(connection, "_sock", None) is None:
+                    continue
+                if now - getattr(connection, "_polykv_idle_since", now) > idle_timeout:
+                    connection.disconnect()
+                    closed += 1
+        return closed
+
+    def stats(self) -> dict[str, int]:
+        """``total`` connection objects, ``open`` sockets, ``in_use`` and ``idle`` counts."""
+        with self.pool.mutex:
+            idle = [c for c in self.pool.queue if c is not None]
+        connections = list(self._connections)
+        return {
+            "total": len(connections),
+            "open": sum(1 for c in connections if getattr(c, "_sock", None) is not None),
+            "in_use": len(connections) - len(idle),
+            "idle": len(idle),
+        }
+
+
+class _RedisConnectorMixin:
+    backend_name: ClassVar[str] = "redis"
+    native_pool: ClassVar[bool] = True
+    thread_safe: ClassVar[bool] = True
+    transient_errors: ClassVar[tuple[type[BaseException], ...]] = TRANSIENT_ERRORS
+
+    def is_transient(self, exc: BaseException) -> bool:
+        return isinstance(exc, TRANSIENT_ERRORS) and not isinstance(exc, (*_PERMANENT_ERRORS, PoolTimeoutError))
+
+    def was_sent(self, exc: BaseException) -> bool:
+        """False when the fault happened while connecting: then the command never left this process."""
+        if isinstance(exc.__context__, ConnectionRefusedError) or isinstance(exc, ConnectionRefusedError):
+            return False
+        text = str(exc)
+        return not ("connecting to" in text or "Timeout connecting" in text)
+
+
+class RedisConnector(_RedisConnectorMixin, BackendConnectorBase):
+    """One Redis server (``redis://`` or, with ``ssl=True``, ``rediss://``); ``connect`` returns a
+    ``redis.Redis`` client on a ``PolyBlockingConnectionPool``.
+
+    Options: ``socket_timeout`` (seconds per command), ``ssl`` plus redis-py's ``ssl_*`` settings,
+    ``pool_timeout`` (SINGLE mode wait), ``health_check_interval``, ``client_name``.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int | None = 6379,
+        username: str | None = None,
+        password: Any = None,
+        db: int | str | None = 0,
+        *,
+        connect_timeout: float = 5.0,
+        socket_timeout: float = 5.0,
+        ssl: bool = False,
+        **options: Any,
+    ) -> None:
+        super().__init__(host, port, username, password, db, connect_timeout=connect_timeout, **options)
+        self.socket_timeout = float(socket_timeout)
+        self.ssl = bool(ssl)
+        self._max_connections = 1
+        self._pool_timeout = float(options.pop("pool_timeout", DEFAULT_POOL_TIMEOUT))
+        self._pool: PolyBlockingConnectionPool | None = None
+
+    def configure_pool(self, max_connections: int, connection_timeout: float, idle_timeout: float) -> None:
+        self._max_connections = max_connections
+        self._pool_timeout = connection_timeout
+
+    def connect(self) -> redis.Redis:
+        kwargs: dict[str, Any] = {
+            "host": self.host,
+            "port": self.port or 6379,
+            "db": int(self.db or 0),
+            "username": self.username,
+            "password": self.password.reveal() if self.password is not None else None,
+            "socket_connect_timeout": self.connect_timeout,
+            "socket_timeout": self.socket_timeout,
+            "retry": Retry(NoBackoff(), 0),
+            "max_connections": self._max_connections,
+            "timeout": self._pool_timeout,
+        }
+        extra = dict(self.options)
+        if self.ssl:
+            kwargs["connection_class"] = redis.SSLConnection
+        else:
+            extra = {k: v for k, v in extra.items() if not k.startswith("ssl_")}
+        kwargs.update(extra)
+        self._pool = PolyBlockingConnectionPool(**kwargs)  # type: ignore[no-untyped-call]
+        return redis.Redis(connection_pool=self._pool)
+
+    def disconnect(self) -> None:
+        pool, self._pool = self._pool, None
+        self._connection = None
+        if pool is not None:
+            pool.disconnect()
+
+    def is_connected(self) -> bool:
+        """True once the client exists: redis-py checks each pooled socket when it is checked out."""
+        return self._pool is not None
+
+    def reap_idle(self, idle_timeout: float) -> int:
+        pool = self._pool
+        return pool.reap_idle(idle_timeout) if pool is not None else 0
+
+    def pool_stats(self) -> dict[str, int]:
+        pool = self._pool
+        return pool.stats() if pool is not None else {"total": 0, "open": 0, "in_use": 0, "idle": 0}
+
+    def forget(self) -> None:
+        self._pool = None
+        super().forget()
+
+
+class RedisClusterConnector(_RedisConnectorMixin, BackendConnectorBase):
+    """A Redis Cluster reached through any of its nodes; ``connect`` returns a ``redis.cluster.RedisCluster``.
+
+    redis-py keeps one pool per node; ``max_connections`` applies per node. Cluster redirections (MOVED,
+    ASK, TRYAGAIN) are retried by redis-py itself, a few times with a short backoff.
+    """
+
+    backend_name: ClassVar[str] = "redis_cluster"
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int | None = 6379,
+        username: str | None = None,
+        password: Any = None,
+        db: int | str | None = 0,
+        *,
+        connect_timeout: float = 5.0,
+        socket_timeout: float = 5.0,
+        ssl: bool = False,
+        **options: Any,
+    ) -> None:
+        super().__init__(host, port, username, password, db, connect_timeout=connect_timeout, **options)
+        if db not in (None, 0, "0"):
+            from polykv.errors import InvalidArgumentError
+
+            raise InvalidArgumentError("Redis Cluster has only database 0", backend=self.backend_name)
+        self.socket_timeout = float(socket_timeout)
+        self.ssl = bool(ssl)
+        self._max_connections = 1
+        self._pool_timeout = float(options.pop("pool_timeout", DEFAULT_POOL_TIMEOUT))
+        self._client: Any = None
+
+    def configure_pool(self, max_connections: int, connection_timeout: float, idle_timeout: float) -> None:
+        self._max_connections = max_connections
+        self._pool_timeout = connection_timeout
+
+    def connect(self) -> Any:
+        from redis.cluster import RedisCluster
+
+        kwargs: dict[str, Any] = {
+            "host": self.host,
+            "port": self.port or 6379,
+            "username": self.username,
+            "password": self.password.reveal() if self.password is not None else None,
+            "socket_connect_timeout": self.connect_timeout,
+            "socket_timeout": self.socket_timeout,
+            "retry": Retry(ExponentialBackoff(cap=0.2, base=0.01), 3),
+            "max_connections": max(self._max_connections, 4),
+            "ssl": self.ssl,
+        }
+        kwargs.update(self.options)
+        self._client = RedisCluster(**kwargs)
+        return self._client
+
+    def disconnect(self) -> None:
+        client, self._client = self._client, None
+        self._connection = None
+        if client is not None:
+            client.close()
+
+    def is_connected(self) -> bool:
+        return self._client is not None
+
+    def pool_stats(self) -> dict[str, int]:
+        client = self._client
+        totals = {"total": 0, "open": 0, "in_use": 0, "idle": 0}
+        if client is None:
+            return totals
+        for node in client.get_nodes():
+            pool = node.redis_connection.connection_pool if node.redis_connection is not None else None
+            if pool is None:
+                continue
+            connections = list(getattr(pool, "_available_connections", [])) + list(
+                getattr(pool, "_in_use_connections", [])
+            )
+            totals["total"] += len(connections)
+            totals["open"] += sum(1 for c in connections if getattr(c, "_sock", None) is not None)
+            totals["in_use"] += len(getattr(pool, "_in_use_connections", []))
+            totals["idle"] += len(getattr(pool, "_available_connections", []))
+        return totals
+
+    def forget(self) -> None:
+        self._client = None
+        super().forget()

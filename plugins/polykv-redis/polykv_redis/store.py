@@ -1,0 +1,524 @@
+"""``redis``: the polykv contract on one Redis server, with TTL, ADD, COMPARE_AND_SET, INCR and INDEX.
+
+Key layout: see ``polykv_redis.layout``. Single-key operations are one command; record writes are one Lua
+script that also keeps the bucket's counter, expiries and index sets (so ``count(schema)`` reads one
+counter per bucket and ``filter_record`` on an indexed field reads only the matching records). Batches use
+MGET/MSET or pipelines; listings use SCAN with a glob-escaped literal prefix, never KEYS.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from functools import partial
+from typing import Any, ClassVar, TypeVar
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from redis import exceptions as rexc
+
+from polykv.capabilities import Capability
+from polykv.codecs import JSONCodec
+from polykv.connectors import BackendConnectorBase, BaseConnectorManager, ConnectionMode, ConnectorManagerFactory
+from polykv.errors import (
+    InvalidArgumentError,
+    InvalidURLError,
+    PolyKVError,
+    PoolTimeoutError,
+)
+from polykv.records import Condition, indexed_fields, matches_all
+from polykv.store import MISSING, KeyValueStore, _Missing
+from polykv.urls import redact_url
+
+from . import scripts
+from .connector import RedisConnector
+from .layout import KeyLayout, index_token, query_token
+from .scripts import LuaScript
+
+__all__ = ["RedisStore"]
+
+T = TypeVar("T")
+
+#: Keys asked for per SCAN call, and records/keys per MGET or pipeline batch.
+SCAN_COUNT = 1000
+BATCH_SIZE = 500
+
+_INT_OPTIONS = {"buckets", "max_connections", "db"}
+_FLOAT_OPTIONS = {"connection_timeout", "idle_timeout", "socket_timeout", "connect_timeout", "pool_timeout"}
+
+
+def _scan_page(client: Any, *, cursor: int, pattern: str) -> tuple[int, list[bytes]]:
+    cursor, batch = client.scan(cursor, match=pattern, count=SCAN_COUNT)
+    return int(cursor), list(batch)
+
+
+def _delete_names(client: Any, *, names: Sequence[str]) -> int:
+    return int(client.delete(*names))
+
+
+def _ttl_ms(ttl: float | None) -> str:
+    return "" if ttl is None else str(max(1, round(ttl * 1000)))
+
+
+class RedisStore(KeyValueStore):
+    """A polykv store on a Redis server (``redis://`` / ``rediss://``).
+
+    ``prefix`` namespaces every key so several stores can share one server; ``buckets`` is how many
+    cluster slots a schema's records spread over (every client of the same data must use the same value);
+    ``indexes`` maps schema -> fields to index in addition to those record classes declare in
+    ``__indexes__``. Connections: ``connection_mode`` ``"pooled"`` (default, redis-py's pool sized by
+    ``max_connections``/``connection_timeout``/``idle_timeout``) or ``"single"``.
+    """
+
+    _backend_type = "redis"
+    url_schemes = ("redis", "rediss")
+    capabilities = frozenset(
+        {Capability.TTL, Capability.ADD, Capability.COMPARE_AND_SET, Capability.INCR, Capability.INDEX}
+    )
+    connector_class: ClassVar[type[BackendConnectorBase]] = RedisConnector
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 6379,
+        db: int = 0,
+        username: str | None = None,
+        password: str | None = None,
+        *,
+        prefix: str = "polykv",
+        buckets: int = 16,
+        indexes: Mapping[str, Iterable[str]] | None = None,
+        connection_mode: ConnectionMode | str = ConnectionMode.POOLED,
+        max_connections: int = 16,
+        connection_timeout: float = 5.0,
+        idle_timeout: float = 300.0,
+        connect_timeout: float = 5.0,
+        socket_timeout: float = 5.0,
+        ssl: bool = False,
+        codec: Any = "json",
+        **connector_options: Any,
+    ) -> None:
+        super().__init__(codec=codec)
+        self.layout = KeyLayout(prefix, buckets)
+        self._indexes: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in (indexes or {}).items()}
+        config: dict[str, Any] = {
+            "host": host,
+            "port": port,
+            "db": db,
+            "username": username,
+            "password": password,
+            "connect_timeout": connect_timeout,
+            "socket_timeout": socket_timeout,
+            "ssl": ssl,
+            **connector_options,
+        }
+        pool: dict[str, Any] = {}
+        if ConnectionMode(connection_mode) is ConnectionMode.POOLED:
+            pool = {
+                "max_connections": max_connections,
+                "connection_timeout": connection_timeout,
+                "idle_timeout": idle_timeout,
+            }
+        self._manager: BaseConnectorManager = ConnectorManagerFactory.create_manager(
+            self.connector_class, config, connection_mode, **pool
+        )
+        self._where = f"{'rediss' if ssl else 'redis'}://{host}:{port}/{db}"
+        self._pipeline_kwargs: dict[str, Any] = {"transaction": False}
+
+    # -- construction -------------------------------------------------------------------------------
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> RedisStore:
+        """``redis://[user[:password]@]host[:port][/db][?prefix=...&buckets=...&connection_mode=...]``;
+        ``rediss://`` turns on TLS. Keyword ``options`` win over query parameters."""
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError as exc:
+            raise InvalidURLError(f"cannot parse {redact_url(url)!r}: {exc}", backend=cls._backend_type) from None
+        scheme = parts.scheme.lower()
+        if scheme not in cls.url_schemes:
+            raise InvalidURLError(
+                f"{cls.__name__} serves {', '.join(cls.url_schemes)} URLs, not {redact_url(url)!r}",
+                backend=cls._backend_type,
+            )
+        kwargs: dict[str, Any] = {"host": parts.hostname or "127.0.0.1", "port": port or 6379}
+        if parts.username:
+            kwargs["username"] = unquote(parts.username)
+        if parts.password is not None:
+            kwargs["password"] = unquote(parts.password)
+        path = parts.path.strip("/")
+        if path:
+            if not path.isdigit():
+                raise InvalidURLError(
+                    f"the path of {redact_url(url)!r} must be a database number", backend=cls._backend_type
+                )
+            kwargs["db"] = int(path)
+        for name, value in parse_qsl(parts.query):
+            try:
+                if name in _INT_OPTIONS:
+                    kwargs[name] = int(value)
+                elif name in _FLOAT_OPTIONS:
+                    kwargs[name] = float(value)
+                else:
+                    kwargs[name] = value
+            except ValueError:
+                raise InvalidURLError(
+                    f"query parameter {name}={value!r} of {redact_url(url)!r} is not a number",
+                    backend=cls._backend_type,
+                ) from None
+        if scheme.startswith("rediss"):
+            kwargs["ssl"] = True
+        kwargs.update(options)
+        return cls(**kwargs)
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} {self._where} prefix={self.layout.prefix!r} "
+            f"codec={self.codec.name!r} manager={type(self._manager).__name__}>"
+        )
+
+    @property
+    def manager(self) -> BaseConnectorManager:
+        """The connection manager (``stats()``, ``close()``)."""
+        return self._manager
+
+    def close(self) -> None:
+        """Close every connection; the store reconnects if used again."""
+        self._manager.close()
+
+    # -- running commands ---------------------------------------------------------------------------
+    def _run(
+        self, operation: Callable[[Any], T], *, idempotent: bool = True, ns: str = "", key: str | None = None
+    ) -> T:
+        try:
+            return self._manager.execute(operation, idempotent=idempotent)
+        except PolyKVError:
+            raise
+        except rexc.RedisError as exc:
+            raise self._translate(exc, ns, key) from exc
+
+    def _translate(self, exc: rexc.RedisError, ns: str, key: str | None) -> PolyKVError:
+        where: dict[str, Any] = {"backend": self.backend_name, "schema": ns or None, "key": key}
+        if isinstance(exc, rexc.MaxConnectionsError):
+            return PoolTimeoutError(f"connection pool exhausted at {self._where}", **where)
+        if isinstance(exc, (rexc.AuthenticationError, rexc.AuthorizationError)):
+            from polykv.errors import BackendUnavailableError
+
+            return BackendUnavailableError(
+                f"{self._where} refused the credentials: {type(exc).__name__} (check username/password)", **where
+            )
+        text = str(exc)
+        if "not an integer" in text or "out of range" in text:
+            return InvalidArgumentError(f"cannot increment the stored value: {text}", **where)
+        return PolyKVError(f"Redis at {self._where} answered {type(exc).__name__}: {text}", **where)
+
+    def _eval(self, client: Any, script: LuaScript, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        try:
+            return client.evalsha(script.sha, len(keys), *keys, *args)
+        except rexc.NoScriptError:  # a restarted or new server: load and run again (nothing ran)
+            client.script_load(script.body)
+            return client.evalsha(script.sha, len(keys), *keys, *args)
+
+    def _pipeline(self, client: Any) -> Any:
+        return client.pipeline(**self._pipeline_kwargs)
+
+    def _eval_many(
+        self,
+        client: Any,
+        calls: Sequence[tuple[LuaScript, Sequence[str], Sequence[Any]]],
+        raise_on_error: bool = True,
+    ) -> list[Any]:
+        """Run many scripts in one pipeline; any that hit NOSCRIPT are loaded and run again. With
+        ``raise_on_error=False`` other failures are returned in place of their results."""
+        results: list[Any] = [None] * len(calls)
+        pending = list(range(len(calls)))
+        for _ in range(2):
+            pipe = client.pipeline(transaction=False)
+            for i in pending:
+                script, keys, args = calls[i]
+                pipe.evalsha(script.sha, len(keys), *keys, *args)
+            replies = pipe.execute(raise_on_error=False)
+            missing = []
+            for i, reply in zip(pending, replies, strict=False):
+                if isinstance(reply, rexc.NoScriptError):
+                    missing.append(i)
+                elif isinstance(reply, Exception) and raise_on_error:
+                    raise reply
+                else:
+                    results[i] = reply
+            if not missing:
+                return results
+            for script in {calls[i][0] for i in missing}:
+                client.script_load(script.body)
+            pending = missing
+        raise PolyKVError("scripts could not be loaded on the server", backend=self.backend_name)
+
+    # -- batches (overridden by the cluster store) --------------------------------------------------
+    def _mget(self, client: Any, names: Sequence[str]) -> list[bytes | None]:
+        result: list[bytes | None] = client.mget(names)
+        return result
+
+    def _mset(self, client: Any, mapping: dict[str, bytes]) -> None:
+        client.mset(mapping)
+
+    def _scan_names(self, pattern: str) -> Iterator[str]:
+        """Every key name matching ``pattern``, once each, one SCAN call per batch."""
+        seen: set[bytes] = set()
+        cursor = 0
+        while True:
+            cursor, batch = self._run(partial(_scan_page, cursor=cursor, pattern=pattern))
+            for raw in batch:
+                if raw not in seen:
+                    seen.add(raw)
+                    yield raw.decode("utf-8")
+            if cursor == 0:
+                return
+
+    # -- indexes ------------------------------------------------------------------------------------
+    def _record_data(self, ns: str, record_key: object, record: object) -> tuple[str, bytes]:
+        fields = indexed_fields(type(record))
+        if fields:
+            self._learn_indexes(ns, fields)
+        return super()._record_data(ns, record_key, record)
+
+    def _learn_indexes(self, ns: str, fields: Iterable[str]) -> None:
+        known = self._indexes.get(ns, ())
+        new = tuple(f for f in fields if f not in known)
+        if new:
+            self._indexes[ns] = known + new
+
+    def _index_pairs(self, ns: str, key: str, data: bytes) -> str:
+        fields = self._indexes.get(ns)
+        if not fields:
+            return ""
+        state = self._decode(data, ns, key)
+        if not isinstance(state, dict):
+            return ""
+        bucket = self.layout.bucket_of(key)
+        pairs: list[str] = []
+        for field in fields:
+            token = index_token(state.get(field))
+            if token is not None:
+                pairs += [field, self.layout.index_set(ns, bucket, field, token)]
+        return json.dumps(pairs, ensure_ascii=False) if pairs else ""
+
+    def _write_call(self, ns: str, mode: str, key: str, data: bytes, ttl: float | None) -> tuple[
+        LuaScript, list[str], list[Any]
+    ]:
+        bucket = self.layout.bucket_of(key)
+        h, m, x = self.layout.bookkeeping(ns, bucket)
+        keys = [self.layout.record_prefix(ns, bucket) + key, h, m, x]
+        return scripts.WRITE, keys, [mode, data, _ttl_ms(ttl), key, self._index_pairs(ns, key, data)]
+
+    def _delete_call(self, ns: str, key: str) -> tuple[LuaScript, list[str], list[Any]]:
+        bucket = self.layout.bucket_of(key)
+        h, m, x = self.layout.bookkeeping(ns, bucket)
+        return scripts.DELETE, [self.layout.record_prefix(ns, bucket) + key, h, m, x], [key]
+
+    def _record_write(self, ns: str, mode: str, key: str, data: bytes, ttl: float | None, idempotent: bool) -> bool:
+        script, keys, args = self._write_call(ns, mode, key, data, ttl)
+        return bool(self._run(lambda c: self._eval(c, script, keys, args), idempotent=idempotent, ns=ns, key=key))
+
+    def _name(self, ns: str, key: str) -> str:
+        return self.layout.kv(key) if not ns else self.layout.record(ns, key)
+
+    # -- primitives ---------------------------------------------------------------------------------
+    def _get(self, ns: str, key: str) -> bytes | None:
+        name = self.layout.kv(key) if not ns else self.layout.record(ns, key)
+        data: bytes | None = self._run(lambda c: c.get(name), ns=ns, key=key)
+        return data
+
+    def _set(self, ns: str, key: str, data: bytes, ttl: float | None) -> None:
+        if ns:
+            self._record_write(ns, "set", key, data, ttl, idempotent=True)
+            return
+        name = self.layout.kv(key)
+        if ttl is None:
+            self._run(lambda c: c.set(name, data), key=key)
+        else:
+            px = max(1, round(ttl * 1000))
+            self._run(lambda c: c.set(name, data, px=px), key=key)
+
+    def _delete(self, ns: str, key: str) -> bool:
+        if ns:
+            script, keys, args = self._delete_call(ns, key)
+            return bool(self._run(lambda c: self._eval(c, script, keys, args), ns=ns, key=key))
+        name = self.layout.kv(key)
+        return bool(self._run(lambda c: c.delete(name), key=key))
+
+    def _scan(self, ns: str, prefix: str) -> Iterator[str]:
+        if not ns:
+            for name in self._scan_names(self.layout.kv_pattern(prefix)):
+                yield self.layout.kv_key_of(name)
+            return
+        for name in self._scan_names(self.layout.record_pattern(ns, prefix)):
+            key = self.layout.record_key_of(name)
+            if key.startswith(prefix) and name.startswith(self.layout.tag(ns, self.layout.bucket_of(key))):
+                yield key
+
+    def _schemas(self) -> Iterator[str]:
+        names = {self.layout.schema_of_counter(n) for n in self._scan_names(self.layout.schema_pattern())}
+        for ns in sorted(n for n in names if n):
+            if self._count(ns, "") > 0:
+                yield ns
+
+    def _get_many(self, ns: str, keys: Sequence[str]) -> list[bytes | None]:
+        if ns:
+            names = [self.layout.record(ns, k) for k in keys]
+        else:
+            head = self.layout.kv("")
+            names = [head + k for k in keys]
+        if len(names) <= BATCH_SIZE:
+            return self._run(partial(self._mget, names=names), ns=ns)
+        out: list[bytes | None] = []
+        for start in range(0, len(names), BATCH_SIZE):
+            chunk = names[start : start + BATCH_SIZE]
+            out += self._run(partial(self._mget, names=chunk), ns=ns)
+        return out
+
+    def _set_many(self, ns: str, items: Sequence[tuple[str, bytes]], ttl: float | None) -> None:
+        for start in range(0, len(items), BATCH_SIZE):
+            chunk = items[start : start + BATCH_SIZE]
+            if ns:
+                calls = [self._write_call(ns, "set", k, d, ttl) for k, d in chunk]
+                self._run(partial(self._eval_many, calls=calls), ns=ns)
+            elif ttl is None:
+                mapping = {self.layout.kv(k): d for k, d in chunk}
+                self._run(partial(self._mset, mapping=mapping))
+            else:
+                px = max(1, round(ttl * 1000))
+
+                def write(c: Any, chunk: Sequence[tuple[str, bytes]] = chunk, px: int = px) -> None:
+                    pipe = self._pipeline(c)
+                    for k, d in chunk:
+                        pipe.set(self.layout.kv(k), d, px=px)
+                    pipe.execute()
+
+                self._run(write)
+
+    def _delete_many(self, ns: str, keys: Sequence[str]) -> int:
+        removed = 0
+        for start in range(0, len(keys), BATCH_SIZE):
+            chunk = keys[start : start + BATCH_SIZE]
+            if ns:
+                calls = [self._delete_call(ns, k) for k in chunk]
+                removed += sum(self._run(partial(self._eval_many, calls=calls), ns=ns))
+            else:
+                names = [self.layout.kv(k) for k in chunk]
+                removed += int(self._run(partial(_delete_names, names=names)))
+        return removed
+
+    def _count(self, ns: str, prefix: str) -> int:
+        if not ns or prefix:
+            return super()._count(ns, prefix)
+        calls = []
+        for bucket in range(self.layout.buckets):
+            h, m, x = self.layout.bookkeeping(ns, bucket)
+            calls.append((scripts.COUNT, [h, m, x], [self.layout.record_prefix(ns, bucket)]))
+        return sum(int(n) for n in self._run(lambda c: self._eval_many(c, calls), ns=ns))
+
+    def _drop_schema(self, ns: str) -> None:
+        """Unlink every key of the schema (records and bookkeeping), in SCAN batches. Not atomic against
+        concurrent writers of the same schema."""
+        batch: list[str] = []
+        for name in self._scan_names(self.layout.schema_pattern(ns)):
+            batch.append(name)
+            if len(batch) >= BATCH_SIZE:
+                self._unlink(batch, ns)
+                batch = []
+        if batch:
+            self._unlink(batch, ns)
+
+    def _unlink(self, names: list[str], ns: str) -> None:
+        self._run(lambda c: c.unlink(*names), ns=ns)
+
+    def _replace(self, ns: str, key: str, data: bytes, ttl: float | None) -> bool:
+        if ns:
+            return self._record_write(ns, "replace", key, data, ttl, idempotent=False)
+        name = self.layout.kv(key)
+        px = None if ttl is None else max(1, round(ttl * 1000))
+        return bool(self._run(lambda c: c.set(name, data, xx=True, px=px), idempotent=False, key=key))
+
+    def _filter(self, ns: str, conditions: list[Condition], indexes: tuple[str, ...]) -> Iterator[
+        tuple[str, dict[str, Any]]
+    ]:
+        if indexes:
+            self._learn_indexes(ns, indexes)
+        lookup = next(
+            (
+                c
+                for c in conditions
+                if c.lookup == "exact" and c.field in indexes and query_token(c.operand) is not None
+            ),
+            None,
+        )
+        if lookup is None:
+            yield from super()._filter(ns, conditions, indexes)
+            return
+        token = query_token(lookup.operand)
+        assert token is not None
+        calls = []
+        for bucket in range(self.layout.buckets):
+            h, m, x = self.layout.bookkeeping(ns, bucket)
+            index = self.layout.index_set(ns, bucket, lookup.field, token)
+            calls.append((scripts.FILTER, [h, m, x, index], [self.layout.record_prefix(ns, bucket), lookup.field]))
+        replies = self._run(lambda c: self._eval_many(c, calls), ns=ns)
+        if any(int(reply[0]) == 0 for reply in replies):  # some record is not indexed on the field: scan
+            yield from super()._filter(ns, conditions, indexes)
+            return
+        keys = sorted(member.decode("utf-8") for reply in replies for member in reply[1])
+        for key, data in zip(keys, self._get_many(ns, keys), strict=False):
+            if data is None:
+                continue
+            state = self._decode(data, ns, key)
+            if isinstance(state, dict) and matches_all(state, conditions):
+                yield key, state
+
+    # -- capabilities -------------------------------------------------------------------------------
+    def _add(self, ns: str, key: str, data: bytes, ttl: float | None) -> bool:
+        if ns:
+            return self._record_write(ns, "add", key, data, ttl, idempotent=False)
+        name = self.layout.kv(key)
+        px = None if ttl is None else max(1, round(ttl * 1000))
+        return bool(self._run(lambda c: c.set(name, data, nx=True, px=px), idempotent=False, key=key))
+
+    def _cas_bytes(self, ns: str, key: str, old: bytes, new: bytes) -> bool:
+        name = self._name(ns, key)
+        return bool(
+            self._run(lambda c: self._eval(c, scripts.CAS, [name], [old, new]), idempotent=False, ns=ns, key=key)
+        )
+
+    def _compare_and_set(self, ns: str, key: str, expected: Any, data: bytes) -> bool:
+        while True:
+            current = self._get(ns, key)
+            if current is None or self._decode(current, ns, key) != expected:
+                return False
+            if self._cas_bytes(ns, key, current, data):
+                return True
+
+    def _incr(self, ns: str, key: str, amount: int) -> int:
+        name = self._name(ns, key)
+        if isinstance(self.codec, JSONCodec) and not ns:  # a JSON int is Redis's integer text: INCRBY
+            return int(self._run(lambda c: c.incrby(name, amount), idempotent=False, key=key))
+        while True:
+            current = self._get(ns, key)
+            if current is None:
+                if self._add(ns, key, self._encode(amount, ns, key), None):
+                    return amount
+                continue
+            value = self._decode(current, ns, key)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise InvalidArgumentError(
+                    f"cannot increment a {type(value).__name__}", backend=self.backend_name, key=key
+                )
+            if self._cas_bytes(ns, key, current, self._encode(value + amount, ns, key)):
+                return value + amount
+
+    def _ttl(self, ns: str, key: str) -> float | _Missing | None:
+        name = self._name(ns, key)
+        left = int(self._run(lambda c: c.pttl(name), ns=ns, key=key))
+        if left == -2:
+            return MISSING
+        if left == -1:
+            return None
+        return left / 1000.0
+

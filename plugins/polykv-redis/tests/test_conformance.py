@@ -1,0 +1,42 @@
+"""The polykv conformance suite on a real Redis server and a real Redis Cluster."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from polykv_redis.cluster import RedisClusterStore
+from polykv_redis.store import RedisStore
+from polykv_redis.testing import RedisClusterServers, RedisServer
+
+from polykv.testing import StoreSuite
+
+
+class TestRedisConformance(StoreSuite):
+    @pytest.fixture
+    def store(self, redis_server: RedisServer, key_prefix: str) -> Iterator[RedisStore]:
+        store = RedisStore(port=redis_server.port, prefix=key_prefix)
+        try:
+            yield store
+        finally:
+            store.close()
+
+
+class TestRedisSingleModeConformance(StoreSuite):
+    @pytest.fixture
+    def store(self, redis_server: RedisServer, key_prefix: str) -> Iterator[RedisStore]:
+        store = RedisStore(port=redis_server.port, prefix=key_prefix, connection_mode="single", buckets=4)
+        try:
+            yield store
+        finally:
+            store.close()
+
+
+class TestRedisClusterConformance(StoreSuite):
+    @pytest.fixture
+    def store(self, redis_cluster: RedisClusterServers, key_prefix: str) -> Iterator[RedisClusterStore]:
+        store = RedisClusterStore(port=redis_cluster.port, prefix=key_prefix)
+        try:
+            yield store
+        finally:
+            store.close()
