@@ -27,7 +27,7 @@ from .errors import (
     RecordNotFoundError,
     SerializationError,
 )
-from .keys import validate_key, validate_prefix, validate_schema_name
+from .keys import MAX_KEY_LENGTH, validate_key, validate_prefix, validate_schema_name
 from .records import (
     Condition,
     bind_record,
@@ -303,22 +303,36 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
             _write_observer(self, "clear", None, (prefix,))
         return removed
 
+    def _valid_keys(self, keys: Iterable[str], ns: str = KV_NAMESPACE) -> list[str]:
+        """Validate a batch of keys; plain ASCII keys are checked inline, anything else by ``validate_key``."""
+        wanted = list(keys)
+        for key in wanted:
+            if not (type(key) is str and 0 < len(key) <= MAX_KEY_LENGTH and key.isascii()):
+                return [self._key(k, ns) for k in wanted]
+        return wanted
+
     def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
         """The values of the keys that exist, in one batch where the backend can."""
-        wanted = [self._key(k) for k in keys]
-        found: dict[str, Any] = {}
-        for key, data in zip(wanted, self._get_many(KV_NAMESPACE, wanted), strict=True):
-            if data is not None:
-                found[key] = self._decode(data, KV_NAMESPACE, key)
-        return found
+        wanted = self._valid_keys(keys)
+        datas = self._get_many(KV_NAMESPACE, wanted)
+        decode = self.codec.decode
+        try:
+            return {key: decode(data) for key, data in zip(wanted, datas, strict=True) if data is not None}
+        except Exception:
+            for key, data in zip(wanted, datas, strict=True):
+                if data is not None:
+                    self._decode(data, KV_NAMESPACE, key)  # raises SerializationError naming the key
+            raise
 
     def set_many(self, mapping: Mapping[str, Any] | Iterable[tuple[str, Any]], ttl: float | None = None) -> None:
         """Store every pair in one batch where the backend can; all are validated before any is written."""
-        pairs = mapping.items() if isinstance(mapping, Mapping) else mapping
-        items = []
-        for key, value in pairs:
-            key = self._key(key)
-            items.append((key, self._encode(value, KV_NAMESPACE, key)))
+        pairs = list(mapping.items() if isinstance(mapping, Mapping) else mapping)
+        keys = self._valid_keys(key for key, _ in pairs)
+        encode = self.codec.encode
+        try:
+            items = [(key, encode(value)) for key, (_, value) in zip(keys, pairs, strict=True)]
+        except (TypeError, ValueError, OverflowError):
+            items = [(key, self._encode(value, KV_NAMESPACE, key)) for key, (_, value) in zip(keys, pairs, strict=True)]
         if items:
             self._set_many(KV_NAMESPACE, items, None if ttl is None else self._check_ttl(ttl))
             if _write_observer is not None:
