@@ -98,6 +98,19 @@ def main() -> None:
                             300, args.rounds, unit=100)  # fmt: skip
         compare("set_many(100) keys/s vs MSET", lambda: raw.mset(encoded), lambda: store.set_many(values), 300,
                 args.rounds, unit=100)  # fmt: skip
+        # the same batches with the bytes codec: no JSON on either side, so only polykv's own layer differs
+        raw_store = RedisStore(port=port, prefix="benchb", codec="bytes")
+        try:
+            blobs = {k: b"x" * 100 for k in keys}
+            raw_store.set_many(blobs)
+            bnames = [raw_store.layout.kv(k) for k in keys]
+            bencoded = {raw_store.layout.kv(k): v for k, v in blobs.items()}
+            compare("bytes codec: get_many(100) vs MGET", lambda: raw.mget(bnames), lambda: raw_store.get_many(keys),
+                    300, args.rounds, unit=100)  # fmt: skip
+            compare("bytes codec: set_many(100) vs MSET", lambda: raw.mset(bencoded),
+                    lambda: raw_store.set_many(blobs), 300, args.rounds, unit=100)  # fmt: skip
+        finally:
+            raw_store.close()
         limit = redis_benchmark(port)
         print(f"{'redis-benchmark -c 1 -P 16 -t get':<34} {limit:>10,.0f}/s  get_many(100)/limit = "
               f"{ours_mget / limit:.2f}x")  # fmt: skip
