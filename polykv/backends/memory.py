@@ -22,6 +22,9 @@ from ..store import KV_NAMESPACE, MISSING, KeyValueStore, _Missing
 
 __all__ = ["MemoryStore"]
 
+# Enum member lookups cost as much as a dict write on the hot path: bind them once.
+_INSERT, _UPDATE, _DELETE = ChangeOp.INSERT, ChangeOp.UPDATE, ChangeOp.DELETE
+
 
 class MemoryStore(KeyValueStore):
     """Keeps encoded values (so a stored value is a copy) in a dict per namespace; nothing persists."""
@@ -86,7 +89,10 @@ class MemoryStore(KeyValueStore):
             bucket = self._data[ns] = {}
         existed = key in bucket and not (self._expires and self._expired(ns, key))
         bucket[key] = data
-        self._record(ChangeOp.UPDATE if existed else ChangeOp.INSERT, ns, key, data)
+        self._seq += 1
+        self._log.append((self._seq, _UPDATE if existed else _INSERT, ns, key, data))
+        if self._log_waiters:
+            self._log_cond.notify_all()
         if ttl is not None:
             self._expires[(ns, key)] = time.monotonic() + ttl
         elif self._expires:
@@ -136,7 +142,7 @@ class MemoryStore(KeyValueStore):
             if ns and ns in self._data and not self._data[ns]:
                 del self._data[ns]
             if live:
-                self._record(ChangeOp.DELETE, ns, key, None)
+                self._record(_DELETE, ns, key, None)
             return live
 
     def _scan(self, ns: str, prefix: str) -> Iterator[str]:
@@ -176,7 +182,7 @@ class MemoryStore(KeyValueStore):
             for expiring in [k for k in self._expires if k[0] == ns]:
                 del self._expires[expiring]
             for key in live:
-                self._record(ChangeOp.DELETE, ns, key, None)
+                self._record(_DELETE, ns, key, None)
 
     # -- change feed ------------------------------------------------------------------------------
     def _change_head(self) -> str:
