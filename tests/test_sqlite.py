@@ -18,12 +18,16 @@ from typing import Any
 import pytest
 
 import polykv
+from polykv import ops
 from polykv.backends import sqlite as sqlite_backend
 from polykv.backends.sqlite import SQLiteStore, index_name, prefix_successor
+from polykv.capabilities import Capability
+from polykv.changes import BEGINNING, Change, ChangeOp, CursorExpiredError
 from polykv.errors import (
     BackendUnavailableError,
     InvalidArgumentError,
     InvalidURLError,
+    NotSupportedError,
 )
 from polykv.records import Record
 from polykv.testing import StoreSuite
@@ -42,6 +46,14 @@ class TestSQLiteFileConformance(StoreSuite):
     @pytest.fixture
     def store(self, tmp_path: Path) -> Iterator[SQLiteStore]:
         store = SQLiteStore(tmp_path / "suite.db")
+        yield store
+        store.close()
+
+
+class TestSQLiteChangeLogConformance(StoreSuite):
+    @pytest.fixture
+    def store(self, tmp_path: Path) -> Iterator[SQLiteStore]:
+        store = SQLiteStore(tmp_path / "suite.db", change_log=True)
         yield store
         store.close()
 
@@ -307,7 +319,7 @@ def test_prefix_queries_use_the_primary_key(db: SQLiteStore) -> None:
         (sqlite_backend._SCAN_KEYS[(False, False)], ("", "a", 0.0, 10)),
         (sqlite_backend._SCAN_ITEMS[(True, True)], ("", "a", "b", 0.0, 10)),
         (sqlite_backend._COUNT[True], ("", "a", "b", 0.0)),
-        (sqlite_backend._CLEAR_LIVE[True], ("", "a", "b", 0.0)),
+        (sqlite_backend._CLEAR_LIVE[True], ("", "a", "b")),
         (sqlite_backend._NEXT_SCHEMA, ("", 0.0)),
         (sqlite_backend._GET_MANY[4], ("", "a", "b", "c", "d")),
         (sqlite_backend._GET, ("", "a")),
@@ -637,3 +649,197 @@ def test_a_writer_holding_the_lock_too_long_gives_unavailable(tmp_path: Path) ->
     finally:
         blocker.close()
         store.close()
+
+
+# == change feed (watch) ===========================================================================
+def events(store: SQLiteStore, since: str = BEGINNING) -> list[Change]:
+    return list(ops.watch(store, since=since, follow=False))
+
+
+def test_change_log_is_opt_in_and_a_property_of_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "w.db"
+    plain = SQLiteStore(path)
+    assert Capability.WATCH not in plain.capabilities and Capability.WATCH not in SQLiteStore.capabilities
+    with pytest.raises(NotSupportedError):
+        ops.watch(plain, follow=False)
+    watched = SQLiteStore(path, change_log=True)
+    assert Capability.WATCH in watched.capabilities
+    plain.set("by-plain", 1)  # opened before the log existed: its writes are recorded all the same
+    later = SQLiteStore(path)  # the default follows the file
+    assert later.change_log and Capability.WATCH in later.capabilities
+    assert [(e.op, e.key) for e in events(later)] == [(ChangeOp.INSERT, "by-plain")]
+    SQLiteStore(path, change_log=False).close()
+    assert not SQLiteStore(path).change_log
+    url_store = polykv.connect(f"sqlite:///{path}?change_log=true&change_log_size=10")
+    assert isinstance(url_store, SQLiteStore) and url_store.change_log and url_store.change_log_size == 10
+    for store in (plain, watched, later, url_store):
+        store.close()
+
+
+def test_every_kind_of_write_is_one_event(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "w.db", change_log=True)
+    store.set("a", 1)
+    store.set("a", 2)
+    store.set_many({"b": 3, "c": 4})
+    store.delete("b")
+    store.delete("missing")  # nothing removed: no event
+    store.insert_record("users", "u1", {"name": "ann"})
+    store.update_record("users", "u1", {"name": "bea"})
+    store.delete_record("users", "u1")
+    store.incr("n")
+    assert store.add("q", 1) and not store.add("q", 2)
+    assert store.compare_and_set("q", 1, 5) and not store.compare_and_set("q", 1, 6)
+    store.set("t", 1, ttl=0.05)
+    wait_for(lambda: store.get("t") is None)  # expiry itself is not an event
+    store.purge_expired()
+    assert store.add("t", 2)  # the key did not exist for any reader: an insert
+    store.upsert_record("users", "u2", {"name": "cy"})
+    store.delete_many(["c", "nope"])
+    store.clear()
+    store.drop_schema("users")
+    got = [(e.op, e.schema, e.key, e.value) for e in events(store)]
+    assert got == [
+        (ChangeOp.INSERT, None, "a", 1),
+        (ChangeOp.UPDATE, None, "a", 2),
+        (ChangeOp.INSERT, None, "b", 3),
+        (ChangeOp.INSERT, None, "c", 4),
+        (ChangeOp.DELETE, None, "b", None),
+        (ChangeOp.INSERT, "users", "u1", {"name": "ann"}),
+        (ChangeOp.UPDATE, "users", "u1", {"name": "bea"}),
+        (ChangeOp.DELETE, "users", "u1", None),
+        (ChangeOp.INSERT, None, "n", 1),
+        (ChangeOp.INSERT, None, "q", 1),
+        (ChangeOp.UPDATE, None, "q", 5),
+        (ChangeOp.INSERT, None, "t", 1),
+        (ChangeOp.INSERT, None, "t", 2),
+        (ChangeOp.INSERT, "users", "u2", {"name": "cy"}),
+        (ChangeOp.DELETE, None, "c", None),
+        (ChangeOp.DELETE, None, "a", None),
+        (ChangeOp.DELETE, None, "n", None),
+        (ChangeOp.DELETE, None, "q", None),
+        (ChangeOp.DELETE, None, "t", None),
+        (ChangeOp.DELETE, "users", "u2", None),
+    ]
+    store.close()
+
+
+def test_a_failed_write_records_no_event(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "w.db", change_log=True)
+    store.set("text", "not a number")
+    head = store._change_head()
+    with pytest.raises(InvalidArgumentError):
+        store.incr("text")
+    assert events(store, head) == []
+    store.close()
+
+
+def test_resume_from_a_cursor_after_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "w.db"
+    store = SQLiteStore(path, change_log=True)
+    store.set_many({f"k{i}": i for i in range(5)})
+    seen = events(store)
+    cursor = seen[2].cursor
+    store.close()
+    reopened = SQLiteStore(path)  # a new process would do the same: the log is in the file
+    reopened.set("k9", 9)
+    rest = events(reopened, cursor)
+    assert [e.key for e in rest] == ["k3", "k4", "k9"]
+    assert reopened._change_head() == rest[-1].cursor
+    with pytest.raises(InvalidArgumentError, match="ahead"):
+        events(reopened, str(int(rest[-1].cursor) + 5))
+    with pytest.raises(InvalidArgumentError, match="cursor"):
+        events(reopened, "not-a-cursor")
+    reopened.close()
+
+
+_CHILD_WRITER = """
+import sys
+from polykv.backends.sqlite import SQLiteStore
+store = SQLiteStore(sys.argv[1])  # default settings: follows the file's change log
+for i in range(int(sys.argv[2])):
+    store.set(f"child{i}", i)
+store.delete("child0")
+store.close()
+"""
+
+
+def test_a_writer_in_another_process_is_seen_by_a_watcher(tmp_path: Path) -> None:
+    path = str(tmp_path / "w.db")
+    store = SQLiteStore(path, change_log=True)
+    feed = ops.watch(store, timeout=20.0, poll_interval=0.05)  # from now on
+    child = subprocess.Popen([sys.executable, "-c", _CHILD_WRITER, path, "50"])
+    try:
+        got: list[Change] = []
+        for change in feed:
+            got.append(change)
+            if len(got) == 51:
+                break
+        assert child.wait(30) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert [(e.op, e.key) for e in got] == [(ChangeOp.INSERT, f"child{i}") for i in range(50)] + [
+        (ChangeOp.DELETE, "child0")
+    ]
+    store.close()
+
+
+def test_no_gaps_no_duplicates_with_a_concurrent_single_writer(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "w.db", change_log=True)
+    head = store._change_head()
+    count = 400
+
+    def write() -> None:
+        writer = SQLiteStore(tmp_path / "w.db")
+        for i in range(count):
+            writer.set(f"k{i % 37}", i)
+        writer.close()
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    got: list[Change] = []
+    try:
+        for change in ops.watch(store, since=head, timeout=20.0, poll_interval=0.01, batch_size=7):
+            got.append(change)
+            if len(got) == count:
+                break
+    finally:
+        thread.join()
+    assert [e.value for e in got] == list(range(count))
+    cursors = [int(e.cursor) for e in got]
+    assert cursors == list(range(cursors[0], cursors[0] + count))
+    assert events(store, got[-1].cursor) == []
+    store.close()
+
+
+def test_retention_prunes_and_an_old_cursor_expires(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sqlite_backend, "_PURGE_EVERY", 10)
+    store = SQLiteStore(tmp_path / "w.db", change_log=True, change_log_size=5)
+    store.set("first", 0)
+    early = store._change_head()
+    for i in range(25):
+        store.set(f"k{i}", i)  # pruned every 10 writes, down to the last 5 changes
+    count = store._con().execute("SELECT count(*) FROM polykv_changes").fetchone()[0]
+    assert 5 <= count < 5 + 10
+    with pytest.raises(CursorExpiredError, match="older than the change log retains"):
+        events(store, early)
+    with pytest.raises(CursorExpiredError):
+        events(store, BEGINNING)
+    store.prune_changes()
+    kept = events(store, str(int(store._change_head()) - 5))
+    assert [e.key for e in kept] == [f"k{i}" for i in range(20, 25)]
+    store.close()
+
+
+def test_watch_filters_and_waits_on_sqlite(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "w.db", change_log=True)
+    store.set("ab", 1)
+    store.upsert_record("users", "ab", {"x": 1})
+    store.delete("ab")
+    only = list(ops.watch(store, schema="", ops=ChangeOp.DELETE, since=BEGINNING, follow=False))
+    assert [(e.op, e.schema, e.key) for e in only] == [(ChangeOp.DELETE, None, "ab")]
+    started = time.monotonic()
+    assert list(ops.watch(store, timeout=0.3, poll_interval=0.05)) == []  # waits, bounded by the timeout
+    assert time.monotonic() - started >= 0.3
+    store.close()

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ..capabilities import Capability
+from ..changes import ChangeOp, CursorExpiredError, RawChange
 from ..errors import (
     BackendUnavailableError,
     InvalidArgumentError,
@@ -44,7 +45,12 @@ MEMORY = ":memory:"
 _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 _PAGE = 500  # rows per page of a scan
 _IN_CHUNKS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)  # IN-list sizes, so few distinct statements get cached
-_PURGE_EVERY = 1000  # writes between two sweeps of expired rows
+_PURGE_EVERY = 1000  # writes between two sweeps of expired rows (and prunes of the change log)
+_POLL = 0.05  # seconds between two looks at the change log while a watcher waits
+#: SQLite's clock as Unix seconds. Write statements compare expiries with it (not with a bound parameter) so
+#: that the change-log triggers, which run inside the same statement step and see the same 'now', agree
+#: exactly with the statement about which rows were live.
+_NOW = "((julianday('now') - 2440587.5) * 86400.0)"
 _FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _INT64 = (-(2**63), 2**63 - 1)
 
@@ -56,6 +62,33 @@ _SCHEMA_SQL = (
     "expires REAL, PRIMARY KEY (ns, key))",
     "CREATE INDEX IF NOT EXISTS polykv_items_expires ON polykv_items (expires) WHERE expires IS NOT NULL",
 )
+# The change log (Capability.WATCH): triggers append one row per changed item inside the writing statement,
+# so a write and its event commit or roll back together, whichever process or code path wrote. Ids (max + 1;
+# pruning never removes the newest row) are assigned under SQLite's single-writer lock, hence in commit order.
+_LIVE_OLD = f"(OLD.expires IS NULL OR OLD.expires > {_NOW})"
+_CHANGE_LOG_SQL = (
+    "CREATE TABLE IF NOT EXISTS polykv_changes (id INTEGER PRIMARY KEY, op INTEGER NOT NULL, "
+    "ns TEXT NOT NULL, key TEXT NOT NULL, value BLOB)",
+    "CREATE TRIGGER IF NOT EXISTS polykv_changes_insert AFTER INSERT ON polykv_items BEGIN "  # noqa: S608
+    f"INSERT INTO polykv_changes (op, ns, key, value) VALUES ({ChangeOp.INSERT.value}, NEW.ns, NEW.key, NEW.value); "
+    "END",
+    # overwriting an expired row is an insert: the key did not exist for any reader
+    "CREATE TRIGGER IF NOT EXISTS polykv_changes_update AFTER UPDATE ON polykv_items BEGIN "  # noqa: S608
+    f"INSERT INTO polykv_changes (op, ns, key, value) VALUES (CASE WHEN {_LIVE_OLD} THEN {ChangeOp.UPDATE.value} "
+    f"ELSE {ChangeOp.INSERT.value} END, NEW.ns, NEW.key, NEW.value); END",
+    # removing an expired row (purge, lazy expiry) is not a change: expiry is never reported
+    f"CREATE TRIGGER IF NOT EXISTS polykv_changes_delete AFTER DELETE ON polykv_items WHEN {_LIVE_OLD} BEGIN "  # noqa: S608
+    f"INSERT INTO polykv_changes (op, ns, key, value) VALUES ({ChangeOp.DELETE.value}, OLD.ns, OLD.key, NULL); END",
+)
+_NO_CHANGE_LOG_SQL = (
+    *(f"DROP TRIGGER IF EXISTS polykv_changes_{kind}" for kind in ("insert", "update", "delete")),
+    "DROP TABLE IF EXISTS polykv_changes",
+)
+_CHANGES = "SELECT id, op, ns, key, value FROM polykv_changes WHERE id > ? ORDER BY id LIMIT ?"
+_CHANGES_OLDEST = "SELECT min(id) FROM polykv_changes"
+_CHANGES_HEAD = "SELECT max(id) FROM polykv_changes"
+_HAS_CHANGE_LOG = "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'polykv_changes_%'"
+_CHANGES_PRUNE = "DELETE FROM polykv_changes WHERE id <= (SELECT max(id) FROM polykv_changes) - ?"
 _GET = "SELECT value, expires FROM polykv_items WHERE ns = ? AND key = ?"
 _UPSERT = (
     "INSERT INTO polykv_items (ns, key, value, expires) VALUES (?, ?, ?, ?) "
@@ -63,17 +96,17 @@ _UPSERT = (
 )
 # Insert if absent; a row that has expired counts as absent and is overwritten.
 _ADD = (
-    "INSERT INTO polykv_items (ns, key, value, expires) VALUES (?, ?, ?, ?) "
+    "INSERT INTO polykv_items (ns, key, value, expires) VALUES (?, ?, ?, ?) "  # noqa: S608
     "ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, expires = excluded.expires "
-    "WHERE polykv_items.expires IS NOT NULL AND polykv_items.expires <= ?"
+    f"WHERE polykv_items.expires IS NOT NULL AND polykv_items.expires <= {_NOW}"
 )
 _REPLACE = (
-    "UPDATE polykv_items SET value = ?, expires = ? WHERE ns = ? AND key = ? AND (expires IS NULL OR expires > ?)"
+    f"UPDATE polykv_items SET value = ?, expires = ? WHERE ns = ? AND key = ? AND (expires IS NULL OR expires > {_NOW})"  # noqa: S608
 )
 _SET_VALUE = "UPDATE polykv_items SET value = ? WHERE ns = ? AND key = ?"
-_DELETE = "DELETE FROM polykv_items WHERE ns = ? AND key = ? AND (expires IS NULL OR expires > ?)"
-_EXPIRE_ONE = "DELETE FROM polykv_items WHERE ns = ? AND key = ? AND expires <= ?"
-_PURGE = "DELETE FROM polykv_items WHERE expires IS NOT NULL AND expires <= ?"
+_DELETE = f"DELETE FROM polykv_items WHERE ns = ? AND key = ? AND (expires IS NULL OR expires > {_NOW})"  # noqa: S608
+_EXPIRE_ONE = f"DELETE FROM polykv_items WHERE ns = ? AND key = ? AND expires <= {_NOW}"  # noqa: S608
+_PURGE = f"DELETE FROM polykv_items WHERE expires IS NOT NULL AND expires <= {_NOW}"  # noqa: S608
 _NEXT_SCHEMA = "SELECT ns FROM polykv_items WHERE ns > ? AND (expires IS NULL OR expires > ?) ORDER BY ns LIMIT 1"
 _DROP = "DELETE FROM polykv_items WHERE ns = ?"
 # Prefix scans are key ranges on the primary key (LIKE and GLOB are not literal); keyed by
@@ -104,12 +137,12 @@ _COUNT = {
     False: "SELECT COUNT(*) FROM polykv_items WHERE ns = ? AND key >= ? AND (expires IS NULL OR expires > ?)",
 }
 _CLEAR_LIVE = {
-    True: "DELETE FROM polykv_items WHERE ns = ? AND key >= ? AND key < ? AND (expires IS NULL OR expires > ?)",
-    False: "DELETE FROM polykv_items WHERE ns = ? AND key >= ? AND (expires IS NULL OR expires > ?)",
+    True: f"DELETE FROM polykv_items WHERE ns = ? AND key >= ? AND key < ? AND (expires IS NULL OR expires > {_NOW})",  # noqa: S608
+    False: f"DELETE FROM polykv_items WHERE ns = ? AND key >= ? AND (expires IS NULL OR expires > {_NOW})",  # noqa: S608
 }
 _CLEAR_EXPIRED = {
-    True: "DELETE FROM polykv_items WHERE ns = ? AND key >= ? AND key < ? AND expires <= ?",
-    False: "DELETE FROM polykv_items WHERE ns = ? AND key >= ? AND expires <= ?",
+    True: f"DELETE FROM polykv_items WHERE ns = ? AND key >= ? AND key < ? AND expires <= {_NOW}",  # noqa: S608
+    False: f"DELETE FROM polykv_items WHERE ns = ? AND key >= ? AND expires <= {_NOW}",  # noqa: S608
 }
 _GET_MANY = {
     n: "SELECT key, value, expires FROM polykv_items WHERE ns = ? AND key IN (" + ", ".join("?" * n) + ")"  # noqa: S608 - placeholders only
@@ -178,12 +211,24 @@ class SQLiteStore(KeyValueStore):
     (``NORMAL``: with WAL, a committed write survives a process crash; a power loss can drop the last
     commits, never corrupt the file. ``FULL``: survives power loss too, slower). ``timeout`` is how long a
     writer waits for another one, in seconds.
+
+    ``change_log`` is the durable change feed (``polykv.ops.watch``, ``Capability.WATCH``): table
+    ``polykv_changes``, filled by triggers in the same transaction as each write, keeping about the last
+    ``change_log_size`` changes (100,000). It is a property of the file: ``True`` turns it on, ``False`` removes
+    it, ``None`` (the default) keeps what the file has (a new file: off, since it halves single-write speed).
+    Only a store whose file keeps the log declares ``Capability.WATCH``.
     """
 
     _backend_type = "sqlite"
     url_schemes = ("sqlite",)
     capabilities = frozenset(
-        {Capability.TTL, Capability.ADD, Capability.COMPARE_AND_SET, Capability.INCR, Capability.INDEX}
+        {
+            Capability.TTL,
+            Capability.ADD,
+            Capability.COMPARE_AND_SET,
+            Capability.INCR,
+            Capability.INDEX,
+        }
     )
 
     def __init__(
@@ -193,6 +238,8 @@ class SQLiteStore(KeyValueStore):
         codec: Any = "json",
         synchronous: str = "NORMAL",
         timeout: float = 10.0,
+        change_log: bool | None = None,
+        change_log_size: int = 100_000,
     ) -> None:
         super().__init__(codec=codec)
         path = os.fspath(path) if isinstance(path, (str, os.PathLike)) else path
@@ -205,6 +252,15 @@ class SQLiteStore(KeyValueStore):
             )
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
             raise InvalidArgumentError(f"timeout must be a number of seconds >= 0, got {timeout!r}", backend="sqlite")
+        if change_log is not None and not isinstance(change_log, bool):
+            raise InvalidArgumentError(f"change_log must be True, False or None, got {change_log!r}", backend="sqlite")
+        if isinstance(change_log_size, bool) or not isinstance(change_log_size, int) or change_log_size < 1:
+            raise InvalidArgumentError(
+                f"change_log_size must be an int >= 1, got {change_log_size!r}", backend="sqlite"
+            )
+        self._change_log_setting = change_log
+        self.change_log = False  # resolved by _initialise: whether the file keeps a change log
+        self.change_log_size = change_log_size
         self.path = path
         self.synchronous: str = mode
         self.timeout = float(timeout)
@@ -232,7 +288,8 @@ class SQLiteStore(KeyValueStore):
     @classmethod
     def from_url(cls, url: str, **options: Any) -> SQLiteStore:
         """``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``, ``sqlite:///:memory:`` (or
-        ``sqlite://``); query parameters ``codec``, ``synchronous`` and ``timeout`` (keywords win)."""
+        ``sqlite://``); query parameters ``codec``, ``synchronous``, ``timeout``, ``change_log`` (``true`` or
+        ``false``) and ``change_log_size`` (keywords win)."""
         parts = urlsplit(url)
         if parts.scheme.lower() not in cls.url_schemes:
             raise InvalidURLError(f"not a sqlite URL: {url!r}", backend="sqlite")
@@ -251,9 +308,20 @@ class SQLiteStore(KeyValueStore):
                     raise InvalidURLError(f"timeout must be a number, got {value!r} in {url!r}") from None
             elif name in ("codec", "synchronous"):
                 settings[name] = value
+            elif name == "change_log":
+                if value.lower() not in ("true", "false", "1", "0"):
+                    raise InvalidURLError(f"change_log must be true or false, got {value!r} in {url!r}")
+                settings[name] = value.lower() in ("true", "1")
+            elif name == "change_log_size":
+                try:
+                    settings[name] = int(value)
+                except ValueError:
+                    raise InvalidURLError(f"change_log_size must be an integer, got {value!r} in {url!r}") from None
             else:
                 raise InvalidURLError(
-                    f"unknown sqlite URL parameter {name!r} (known: codec, synchronous, timeout)", backend="sqlite"
+                    f"unknown sqlite URL parameter {name!r} (known: codec, synchronous, timeout, change_log, "
+                    "change_log_size)",
+                    backend="sqlite",
                 )
         settings.update(options)
         return cls(path, **settings)
@@ -315,6 +383,21 @@ class SQLiteStore(KeyValueStore):
                     con.execute("PRAGMA journal_mode = WAL")
                 for statement in _SCHEMA_SQL:
                     con.execute(statement)
+                setting = self._change_log_setting
+                if setting is None:  # follow the file: on when its three triggers exist
+                    setting = con.execute(_HAS_CHANGE_LOG).fetchone()[0] == 3
+                else:
+                    con.execute("BEGIN IMMEDIATE")
+                    try:
+                        for statement in _CHANGE_LOG_SQL if setting else _NO_CHANGE_LOG_SQL:
+                            con.execute(statement)
+                        con.execute("COMMIT")
+                    except BaseException:
+                        con.execute("ROLLBACK")
+                        raise
+                self.change_log = setting
+                if setting:  # an instance attribute: only a store with a change log offers watch
+                    object.__setattr__(self, "capabilities", type(self).capabilities | {Capability.WATCH})
                 return
             except sqlite3.DatabaseError as exc:
                 if _is_busy(exc) and time.monotonic() < deadline:
@@ -383,16 +466,25 @@ class SQLiteStore(KeyValueStore):
 
     # == expiry ====================================================================================
     def _wrote(self, count: int = 0) -> None:
-        """Every _PURGE_EVERY writes, delete the rows whose TTL has passed (served by a partial index)."""
+        """Every _PURGE_EVERY writes, delete the rows whose TTL has passed (served by a partial index) and
+        the changes beyond the change log's retention."""
         self._writes += count
         if self._writes >= _PURGE_EVERY:
             self._writes = 0
             self.purge_expired()
+            self.prune_changes()
+
+    def prune_changes(self) -> int:
+        """Keep only the last ``change_log_size`` changes (a rowid range); returns how many were removed."""
+        if not self.change_log:
+            return 0
+        with self._errors():
+            return int(self._con().execute(_CHANGES_PRUNE, (self.change_log_size,)).rowcount)
 
     def purge_expired(self) -> int:
         """Delete every expired row now (they are invisible anyway); returns how many were removed."""
         with self._errors():
-            return int(self._con().execute(_PURGE, (time.time(),)).rowcount)
+            return int(self._con().execute(_PURGE).rowcount)
 
     # == primitives ================================================================================
     def _get(self, ns: str, key: str) -> bytes | None:
@@ -404,7 +496,7 @@ class SQLiteStore(KeyValueStore):
             return None
         if row[1] is not None and row[1] <= time.time():
             with self._errors(ns, key):
-                self._con().execute(_EXPIRE_ONE, (ns, key, time.time()))
+                self._con().execute(_EXPIRE_ONE, (ns, key))
             return None
         data: bytes = row[0]
         return data
@@ -421,9 +513,13 @@ class SQLiteStore(KeyValueStore):
     def _delete(self, ns: str, key: str) -> bool:
         # An expired row is left for the purge: it is invisible, and a later write replaces it.
         try:
-            return bool(self._con().execute(_DELETE, (ns, key, time.time())).rowcount)
+            removed = bool(self._con().execute(_DELETE, (ns, key)).rowcount)
         except sqlite3.Error as exc:
             raise self._failure(exc, ns, key) from None
+        self._writes += 1
+        if self._writes >= _PURGE_EVERY:
+            self._wrote()
+        return removed
 
     def _scan(self, ns: str, prefix: str) -> Iterator[str]:
         for row in self._pages(_SCAN_KEYS, ns, prefix):
@@ -493,9 +589,10 @@ class SQLiteStore(KeyValueStore):
         self._wrote(len(items))
 
     def _delete_many(self, ns: str, keys: Sequence[str]) -> int:
-        now = time.time()
         with self._transaction(ns) as con:
-            return int(con.executemany(_DELETE, [(ns, key, now) for key in keys]).rowcount)
+            removed = int(con.executemany(_DELETE, [(ns, key) for key in keys]).rowcount)
+        self._wrote(removed)
+        return removed
 
     def _count(self, ns: str, prefix: str) -> int:
         if not _encodable(prefix):
@@ -510,29 +607,79 @@ class SQLiteStore(KeyValueStore):
             return 0
         upper = prefix_successor(prefix)
         args = (ns, prefix) if upper is None else (ns, prefix, upper)
-        now = time.time()
         with self._transaction(ns) as con:
-            removed = int(con.execute(_CLEAR_LIVE[upper is not None], (*args, now)).rowcount)
-            con.execute(_CLEAR_EXPIRED[upper is not None], (*args, now))
+            removed = int(con.execute(_CLEAR_LIVE[upper is not None], args).rowcount)
+            con.execute(_CLEAR_EXPIRED[upper is not None], args)
+        self._wrote(removed)
         return removed
 
     def _drop_schema(self, ns: str) -> None:
         with self._errors(ns):
-            self._con().execute(_DROP, (ns,))
+            removed = int(self._con().execute(_DROP, (ns,)).rowcount)
+        self._wrote(removed)
 
     def _replace(self, ns: str, key: str, data: bytes, ttl: float | None) -> bool:
-        now = time.time()
         try:
-            cursor = self._con().execute(_REPLACE, (data, None if ttl is None else now + ttl, ns, key, now))
+            cursor = self._con().execute(_REPLACE, (data, None if ttl is None else time.time() + ttl, ns, key))
         except sqlite3.Error as exc:
             raise self._failure(exc, ns, key) from None
+        self._wrote(1)
         return bool(cursor.rowcount)
+
+    # -- change feed ------------------------------------------------------------------------------
+    def _change_head(self) -> str:
+        if not self.change_log:
+            raise self._unsupported(Capability.WATCH)
+        with self._errors():
+            row = self._con().execute(_CHANGES_HEAD).fetchone()
+        return "0" if row is None or row[0] is None else str(row[0])
+
+    def _changes(self, since: str, limit: int, wait: float) -> list[RawChange]:
+        """Polls the table while waiting: writers in other processes cannot wake this one."""
+        if not self.change_log:
+            raise self._unsupported(Capability.WATCH)
+        try:
+            after = int(since)
+        except (TypeError, ValueError):
+            raise InvalidArgumentError(f"not a sqlite-store cursor: {since!r}", backend=self.backend_name) from None
+        if after < 0:
+            raise InvalidArgumentError(f"not a sqlite-store cursor: {since!r}", backend=self.backend_name)
+        deadline = time.monotonic() + max(0.0, wait)
+        while True:
+            with self._errors():
+                con = self._con()
+                rows = con.execute(_CHANGES, (after, limit)).fetchall()
+                if not rows or rows[0][0] != after + 1:
+                    self._check_cursor(con, since, after)
+            if rows:
+                return [RawChange(str(id_), ChangeOp(op), ns, key, data) for id_, op, ns, key, data in rows]
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return []
+            time.sleep(min(_POLL, remaining))
+
+    def _check_cursor(self, con: sqlite3.Connection, since: str, after: int) -> None:
+        """Raise if ``after`` is ahead of the log (another file's cursor) or older than what it retains."""
+        row = con.execute(_CHANGES_HEAD).fetchone()
+        head = 0 if row is None or row[0] is None else int(row[0])
+        if after > head:
+            raise InvalidArgumentError(
+                f"cursor {since!r} is ahead of this database's change log (latest {head}); it comes from another store",
+                backend=self.backend_name,
+            )
+        oldest = con.execute(_CHANGES_OLDEST).fetchone()[0]
+        oldest = head + 1 if oldest is None else int(oldest)
+        if after < oldest - 1:
+            raise CursorExpiredError(
+                f"cursor {since!r} is older than the change log retains (oldest kept: {oldest}; the log keeps "
+                f"the last {self.change_log_size} changes)",
+                backend=self.backend_name,
+            )
 
     # -- capabilities -----------------------------------------------------------------------------
     def _add(self, ns: str, key: str, data: bytes, ttl: float | None) -> bool:
-        now = time.time()
         try:
-            cursor = self._con().execute(_ADD, (ns, key, data, None if ttl is None else now + ttl, now))
+            cursor = self._con().execute(_ADD, (ns, key, data, None if ttl is None else time.time() + ttl))
         except sqlite3.Error as exc:
             raise self._failure(exc, ns, key) from None
         self._wrote(1)
