@@ -1,0 +1,103 @@
+"""``HDFSStore``: the fsspec store on HDFS, reached through an ``HDFSConnector`` (hdfs-native or WebHDFS)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from polykv.connectors import BackendConnectorBase
+from polykv.errors import InvalidArgumentError, InvalidURLError
+
+from .store import FsspecStore, parse_options
+
+__all__ = ["HDFSConnector", "HDFSStore"]
+
+
+class HDFSConnector(BackendConnectorBase):
+    """Opens an fsspec HDFS client: ``protocol="hdfs"`` (hdfs-native, NameNode RPC port) or ``"webhdfs"``
+    (NameNode HTTP port). hdfs-native takes the user from ``HADOOP_USER_NAME``; WebHDFS from ``username``."""
+
+    backend_name = "hdfs"
+    thread_safe = True
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int | None = 9000,
+        username: str | None = None,
+        *,
+        protocol: str = "hdfs",
+        connect_timeout: float = 5.0,
+        **options: Any,
+    ) -> None:
+        super().__init__(host, port, username, connect_timeout=connect_timeout, **options)
+        if protocol not in ("hdfs", "webhdfs"):
+            raise InvalidArgumentError(f"protocol must be 'hdfs' or 'webhdfs', got {protocol!r}", backend="hdfs")
+        self.protocol = protocol
+
+    def connect(self) -> Any:
+        """An fsspec file system for this NameNode (no network traffic until the first call)."""
+        import fsspec
+
+        options = dict(self.options)
+        if self.protocol == "webhdfs":
+            if self.username:
+                options.setdefault("user", self.username)
+            options.setdefault("data_proxy", None)
+        else:
+            # hdfs-native retries an unreachable NameNode for about 3 minutes by default: bound it
+            options.setdefault("dfs.client.socket-timeout", str(int(self.connect_timeout * 1000)))
+            options.setdefault("dfs.client.failover.max.attempts", "2")
+            options.setdefault("dfs.client.failover.sleep.base.millis", "100")
+            options.setdefault("dfs.client.failover.sleep.max.millis", "1000")
+        return fsspec.filesystem(self.protocol, host=self.host, port=self.port, skip_instance_cache=True, **options)
+
+    def disconnect(self) -> None:
+        """Forget the client (hdfs-native and WebHDFS close their sockets when collected)."""
+        self._connection = None
+
+    def is_connected(self) -> bool:
+        """Whether a client was opened (HDFS clients reconnect by themselves)."""
+        return self._connection is not None
+
+
+class HDFSStore(FsspecStore):
+    """Files under ``base_path`` (default ``/polykv``) on HDFS; writes are a temporary file plus an atomic
+    rename, so ``add`` and ``insert_record`` are atomic (rename without overwrite)."""
+
+    _backend_type = "hdfs"
+    url_schemes = ("hdfs", "webhdfs")
+
+    def __init__(
+        self,
+        connector: HDFSConnector | None = None,
+        base_path: str = "/polykv",
+        *,
+        codec: Any = "json",
+        **connector_options: Any,
+    ) -> None:
+        self.connector = connector or HDFSConnector(**connector_options)
+        super().__init__(self.connector.connection, base_path, codec=codec)
+        self._location = f"{self.connector.protocol}://{self.connector.address}{self.base_path}"
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> HDFSStore:
+        """``hdfs://host:port/base`` (RPC port) or ``webhdfs://host:port/base?user=name`` (HTTP port)."""
+        parts = urlsplit(url)
+        if not parts.hostname:
+            raise InvalidURLError("an HDFS URL needs the NameNode host: hdfs://host:port/base", backend="hdfs")
+        merged = {**parse_options(parts.query), **options}
+        codec = merged.pop("codec", "json")
+        username = merged.pop("user", None) or merged.pop("username", None) or parts.username
+        connector = HDFSConnector(
+            parts.hostname,
+            parts.port or (9870 if parts.scheme == "webhdfs" else 9000),
+            username,
+            protocol=parts.scheme.lower(),
+            **merged,
+        )
+        return cls(connector, parts.path.rstrip("/") or "/polykv", codec=codec)
+
+    def close(self) -> None:
+        """Close the connector."""
+        self.connector.disconnect()

@@ -1,0 +1,81 @@
+"""``S3Store``: the fsspec store on S3 (s3fs), with bounded timeouts and optional conditional writes."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from polykv.errors import InvalidURLError
+
+from .store import FsspecStore, parse_options
+
+__all__ = ["S3Store"]
+
+
+class S3Store(FsspecStore):
+    """Objects under ``s3://{bucket}/{prefix}``; a PUT is atomic, batches run concurrently (s3fs is async).
+
+    ``conditional_writes=True`` (default) makes ``add``/``insert_record`` atomic with ``If-None-Match: *``;
+    turn it off for servers that ignore that header (the store then declares no ADD capability).
+    """
+
+    _backend_type = "s3"
+    url_schemes = ("s3",)
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "polykv",
+        *,
+        endpoint_url: str | None = None,
+        key: str | None = None,
+        secret: str | None = None,
+        conditional_writes: bool = True,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+        retries: int = 3,
+        max_connections: int = 64,
+        codec: Any = "json",
+        **storage_options: Any,
+    ) -> None:
+        import s3fs
+
+        if not bucket or "/" in bucket:
+            raise InvalidURLError(f"S3Store needs a bucket name, got {bucket!r}", backend="s3")
+        client_kwargs = dict(storage_options.pop("client_kwargs", {}))
+        if endpoint_url:
+            client_kwargs["endpoint_url"] = endpoint_url
+        config_kwargs = {
+            "connect_timeout": connect_timeout,
+            "read_timeout": read_timeout,
+            "retries": {"max_attempts": 1, "mode": "standard"},
+            "max_pool_connections": max_connections,  # botocore's default of 10 caps batch concurrency
+            **storage_options.pop("config_kwargs", {}),
+        }
+        fs = s3fs.S3FileSystem(
+            key=key,
+            secret=secret,
+            client_kwargs=client_kwargs,
+            config_kwargs=config_kwargs,
+            skip_instance_cache=True,
+            **storage_options,
+        )
+        fs.retries = max(1, int(retries))  # s3fs's own retry loop (class attribute, default 5)
+        prefix = prefix.strip("/")
+        base = f"{bucket}/{prefix}" if prefix else bucket
+        super().__init__(fs, base, codec=codec, conditional_writes=conditional_writes)
+        where = f" at {endpoint_url}" if endpoint_url else ""
+        self._location = f"s3://{base}{where}"
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> S3Store:
+        """``s3://bucket/prefix?endpoint_url=...&key=...&secret=...`` (other options go to s3fs)."""
+        parts = urlsplit(url)
+        if not parts.hostname:
+            raise InvalidURLError("an s3:// URL needs a bucket: s3://bucket/prefix", backend="s3")
+        merged = {**parse_options(parts.query), **options}
+        return cls(parts.netloc, parts.path.strip("/"), **merged)
+
+    def close(self) -> None:
+        """Drop the S3 client's cached listings (s3fs closes its session when collected)."""
+        self.fs.invalidate_cache()

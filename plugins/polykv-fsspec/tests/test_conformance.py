@@ -1,0 +1,52 @@
+"""The polykv conformance suite against local files, fsspec memory, S3 (SeaweedFS) and HDFS (hdfs-native, WebHDFS)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from polykv_fsspec import FsspecStore, HDFSConnector, HDFSStore, S3Store
+
+import polykv
+from polykv.store import KeyValueStore
+from polykv.testing import StoreSuite
+
+from .conftest import BUCKET
+
+
+class TestLocalFiles(StoreSuite):
+    @pytest.fixture
+    def store(self, tmp_path: Path) -> Iterator[KeyValueStore]:
+        with polykv.connect(f"file://{tmp_path}/store") as store:
+            yield store
+
+
+class TestFsspecMemory(StoreSuite):
+    @pytest.fixture
+    def store(self, unique: str) -> Iterator[KeyValueStore]:
+        with FsspecStore(f"memory://polykv/{unique}") as store:
+            yield store
+
+
+class TestS3(StoreSuite):
+    @pytest.fixture
+    def store(self, s3_server, unique: str) -> Iterator[KeyValueStore]:  # type: ignore[no-untyped-def]
+        with S3Store(
+            BUCKET, unique, endpoint_url=s3_server.endpoint_url, key=s3_server.access_key, secret=s3_server.secret_key
+        ) as store:
+            yield store
+
+
+class TestHDFS(StoreSuite):
+    @pytest.fixture
+    def store(self, hdfs_server, unique: str) -> Iterator[KeyValueStore]:  # type: ignore[no-untyped-def]
+        with HDFSStore(HDFSConnector("127.0.0.1", hdfs_server.rpc_port), base_path=f"/{unique}") as store:
+            yield store
+
+
+class TestWebHDFS(StoreSuite):
+    @pytest.fixture
+    def store(self, hdfs_server, unique: str) -> Iterator[KeyValueStore]:  # type: ignore[no-untyped-def]
+        with polykv.connect(f"webhdfs://127.0.0.1:{hdfs_server.http_port}/{unique}?user=polykv") as store:
+            yield store

@@ -1,0 +1,160 @@
+"""Against the real servers: URLs, credentials, conditional writes, and faults (server stopped, restarted)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hdfs_server import HDFSServer
+from polykv_fsspec import AccessDeniedError, FsspecStore, HDFSStore, S3Store
+from s3_server import S3Server
+
+import polykv
+from polykv.capabilities import Capability
+from polykv.errors import BackendUnavailableError, PolyKVError
+
+from .conftest import BUCKET, start_s3
+
+#: Guard against a hang (not a performance bound): a stopped server must give an error well before this.
+HANG_GUARD_SECONDS = 60.0
+
+
+def _s3_url(server: S3Server, prefix: str, secret: str | None = None) -> str:
+    return (
+        f"s3://{BUCKET}/{prefix}?endpoint_url={server.endpoint_url}&key={server.access_key}"
+        f"&secret={secret or server.secret_key}"
+    )
+
+
+def test_connect_s3_url_and_secret_hidden(s3_server: S3Server, unique: str) -> None:
+    with polykv.connect(_s3_url(s3_server, unique)) as store:
+        assert isinstance(store, S3Store)
+        store["k"] = {"v": 1}
+        assert store["k"] == {"v": 1}
+        assert Capability.ADD in store.capabilities
+        assert s3_server.secret_key not in repr(store)
+    with polykv.connect(_s3_url(s3_server, unique)) as again:
+        assert again["k"] == {"v": 1}  # the same objects through a second client
+
+
+def test_wrong_secret_is_refused(s3_server: S3Server, unique: str) -> None:
+    with polykv.connect(_s3_url(s3_server, unique, secret="not-the-secret")) as store:
+        with pytest.raises(AccessDeniedError) as info:
+            store["k"] = 1
+        assert "not-the-secret" not in str(info.value)
+        with pytest.raises(AccessDeniedError):
+            store.get("k")
+    with polykv.connect(_s3_url(s3_server, unique)) as good:
+        assert good.get("k") is None  # nothing was written by the refused client
+
+
+def test_s3_without_conditional_writes_declares_no_add(s3_server: S3Server, unique: str) -> None:
+    with S3Store(BUCKET, unique, endpoint_url=s3_server.endpoint_url, key=s3_server.access_key,
+                 secret=s3_server.secret_key, conditional_writes=False) as store:
+        assert Capability.ADD not in store.capabilities
+        store.insert_record("users", "a", {"n": 1})  # check-then-write, still refuses a duplicate
+        with pytest.raises(polykv.RecordExistsError):
+            store.insert_record("users", "a", {"n": 2})
+
+
+def test_connect_hdfs_and_webhdfs_share_files(hdfs_server: HDFSServer, unique: str) -> None:
+    with polykv.connect(f"hdfs://127.0.0.1:{hdfs_server.rpc_port}/{unique}") as native:
+        assert isinstance(native, HDFSStore) and native.base_path == f"/{unique}"
+        native["Key/../x"] = [1, 2]
+        native.upsert_record("users", "u1", {"name": "A"})
+        with polykv.connect(f"webhdfs://127.0.0.1:{hdfs_server.http_port}/{unique}?user=polykv") as web:
+            assert web["Key/../x"] == [1, 2]
+            assert web.list_schemas() == ["users"]
+        assert sorted(native.fs.ls(f"/{unique}", detail=False)) == [f"/{unique}/_kv", f"/{unique}/users"]
+
+
+def test_hdfs_default_base_path() -> None:
+    store = HDFSStore(host="127.0.0.1", port=9000)
+    assert store.base_path == "/polykv" and store.connector.username is None
+
+
+def test_connect_file_and_fsspec_memory(tmp_path: Path, unique: str) -> None:
+    with polykv.connect(f"file://{tmp_path}/data") as store:
+        assert isinstance(store, FsspecStore) and Capability.ADD in store.capabilities
+        store["a"] = 1
+    assert (tmp_path / "data" / "_kv" / "a").read_bytes() == b"1"
+    with polykv.connect(f"fsspec+memory://{unique}/base?codec=msgpack") as mem:
+        assert mem.codec.name == "msgpack"
+        mem["a"] = {"x": 1}
+        assert mem["a"] == {"x": 1} and Capability.ADD not in mem.capabilities
+
+
+def test_bad_urls_raise_polykv_errors() -> None:
+    with pytest.raises(polykv.InvalidURLError):
+        polykv.connect("s3:///no-bucket")
+    with pytest.raises(polykv.InvalidURLError):
+        polykv.connect("hdfs:///no-host")
+
+
+# == faults ========================================================================================
+@pytest.fixture
+def own_s3(tmp_path: Path) -> Iterator[S3Server]:
+    server = start_s3(tmp_path / "s3")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _expect_unavailable(action: object) -> None:
+    started = time.monotonic()
+    with pytest.raises(BackendUnavailableError) as info:
+        action()  # type: ignore[operator]
+    assert time.monotonic() - started < HANG_GUARD_SECONDS
+    assert info.value.backend is not None
+
+
+def test_s3_stopped_then_restarted(own_s3: S3Server, unique: str) -> None:
+    with S3Store(BUCKET, unique, endpoint_url=own_s3.endpoint_url, key=own_s3.access_key,
+                 secret=own_s3.secret_key, retries=2, connect_timeout=2) as store:
+        store.set_many({f"k{i}": i for i in range(20)})
+        own_s3.stop()
+        _expect_unavailable(lambda: store.get("k1"))
+        _expect_unavailable(lambda: store.set("k1", 5))
+        _expect_unavailable(lambda: store.get_many(["k1", "k2"]))
+        _expect_unavailable(lambda: list(store.keys()))
+        own_s3.restart()
+        deadline = time.monotonic() + 30
+        while True:  # the restarted server answers before its filer is ready: poll with a deadline
+            try:
+                assert store.get("k1") == 1
+                break
+            except BackendUnavailableError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        store.set("k1", 6)
+        assert store.get_many(["k1", "k2"]) == {"k1": 6, "k2": 2}
+        assert store.count() == 20
+
+
+def test_hdfs_stopped_then_restarted(tmp_path: Path, unique: str) -> None:
+    server = HDFSServer.start(tmp_path / "hdfs")
+    try:
+        with HDFSStore(host="127.0.0.1", port=server.rpc_port, base_path=f"/{unique}", connect_timeout=2) as store:
+            store.set_many({f"k{i}": i for i in range(5)})
+            server.stop()
+            _expect_unavailable(lambda: store.get("k1"))
+            _expect_unavailable(lambda: store.set("k1", 5))
+            _expect_unavailable(lambda: list(store.keys()))
+            server.start_processes()
+            assert store.get("k1") == 1
+            store.set("k1", 6)
+            assert store.get_many(["k1", "k2"]) == {"k1": 6, "k2": 2}
+    finally:
+        server.stop()
+
+
+def test_polykv_errors_name_the_backend(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with FsspecStore(f"file://{blocker}") as store, pytest.raises(PolyKVError) as info:
+        store["k"] = 1
+    assert info.value.backend == "fsspec" and info.value.key == "k"
