@@ -231,9 +231,7 @@ def ls(prefix: str, url: str, schema: str | None, values: bool, limit: int | Non
             items: Iterator[Any] = store.fetch_by_prefix(prefix) if values else store.keys(prefix)
         elif values:
             ns = schema
-            items = (
-                (key, store._decode(data, ns, key)) for key, data in store._scan_items(store._schema(ns), prefix)
-            )
+            items = ((key, store._decode(data, ns, key)) for key, data in store._scan_items(store._schema(ns), prefix))
         else:
             items = store.record_keys(schema, prefix)
         for item in islice(items, limit):
@@ -269,8 +267,12 @@ def _default_checkpoint(src: str, dst: str, prefix: str, schemas: tuple[str, ...
 @click.option("--schema", "schemas", multiple=True, help="Copy only this schema ('' for the KV pairs); repeatable.")
 @click.option("--overwrite", is_flag=True, help="Replace keys that exist in DST (default: leave them).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=1000, show_default=True)
-@click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Progress file for resuming (default: one per SRC/DST pair in ~/.cache/polykv).")
+@click.option(
+    "--checkpoint",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Progress file for resuming (default: one per SRC/DST pair in ~/.cache/polykv).",
+)
 @click.option("--no-resume", is_flag=True, help="Ignore and remove an earlier checkpoint; start over.")
 def copy(
     src: str,
@@ -341,8 +343,7 @@ def copy(
         finally:
             progress.stop()
     click.echo(
-        f"copied {result.copied}, skipped {result.skipped} (present in destination), "
-        f"resumed past {result.resumed}"
+        f"copied {result.copied}, skipped {result.skipped} (present in destination), resumed past {result.resumed}"
     )
 
 

@@ -133,8 +133,8 @@ class BackendConnectorBase(ABC):
         self.host = host
         self.port = port
         self.username = username
-        self._password: Secret | None = password if isinstance(password, Secret) or password is None else Secret(
-            password
+        self._password: Secret | None = (
+            password if isinstance(password, Secret) or password is None else Secret(password)
         )
         self.db = db
         self.connect_timeout = float(connect_timeout)
@@ -272,9 +272,7 @@ class BaseConnectorManager(ABC):
         kind: type[BackendUnavailableError] = BackendUnavailableError,
     ) -> BackendUnavailableError:
         where = connector.address if connector is not None else "the server"
-        return kind(
-            f"cannot reach {where}: {type(exc).__name__}: {exc}", backend=self.backend_name
-        )
+        return kind(f"cannot reach {where}: {type(exc).__name__}: {exc}", backend=self.backend_name)
 
     @abstractmethod
     def acquire(self) -> BackendConnectorBase:

@@ -48,9 +48,7 @@ log = logging.getLogger("polykv.wrappers")
 
 #: Capabilities a wrapper can pass through by delegating primitives (WATCH lives in polykv.ops and
 #: dispatches on the store's class, so no wrapper claims it).
-_DELEGABLE = frozenset(
-    {Capability.TTL, Capability.ADD, Capability.COMPARE_AND_SET, Capability.INCR, Capability.INDEX}
-)
+_DELEGABLE = frozenset({Capability.TTL, Capability.ADD, Capability.COMPARE_AND_SET, Capability.INCR, Capability.INDEX})
 
 _END: Any = object()
 
