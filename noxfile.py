@@ -11,7 +11,7 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.default_venv_backend = "venv"
 
 ROOT = Path(__file__).parent
-PLUGINS = ["plugins/polykv-redis", "plugins/polykv-fsspec[s3,hdfs]"]
+PLUGINS = ["plugins/polykv-redis", "plugins/polykv-fsspec[s3,hdfs,test]"]
 
 
 def existing_plugins() -> list[str]:
