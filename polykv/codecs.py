@@ -8,6 +8,7 @@ decoding: use it only with stores that nobody untrusted can write to.
 from __future__ import annotations
 
 import json
+import json.scanner
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
@@ -34,7 +35,10 @@ class JSONCodec:
 
     def __init__(self) -> None:
         self._encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-        self._decode = json.JSONDecoder().decode
+        decoder = json.JSONDecoder()
+        self._decode = decoder.decode
+        # the C scanner that ``decode`` wraps in checks (typeshed types its argument too narrowly)
+        self._scan: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(decoder)  # type: ignore[arg-type]
 
     def encode(self, value: Any) -> bytes:
         if isinstance(value, dict) and any(not isinstance(k, str) for k in value):
@@ -42,7 +46,14 @@ class JSONCodec:
         return self._encoder.encode(value).encode("utf-8")
 
     def decode(self, data: bytes) -> Any:
-        return self._decode(data.decode("utf-8") if not isinstance(data, str) else data)
+        text = data.decode("utf-8") if not isinstance(data, str) else data
+        try:  # what polykv wrote is one value with no surrounding whitespace: scan it directly
+            value, end = self._scan(text, 0)
+        except StopIteration:
+            end = -1
+        if end == len(text):
+            return value
+        return self._decode(text)  # whitespace, extra data or no value: the full decoder decides (and raises)
 
 
 class BytesCodec:

@@ -24,6 +24,7 @@ from enum import Enum
 from typing import Any, ClassVar, TypeVar
 
 from .errors import BackendUnavailableError, InvalidArgumentError, PolyKVError, PoolTimeoutError
+from .handoff import Waiter, WaiterQueue
 
 __all__ = [
     "BackendConnectorBase",
@@ -247,6 +248,10 @@ class BaseConnectorManager(ABC):
         self.retry = retry or RetryPolicy()
         self._pid = os.getpid()
         self._closed = False
+        #: Once connected, a client that any thread may call without checking it out (a thread-safe
+        #: connector whose client pools by itself), else None. Callers send a failure on it to ``recover``.
+        self.direct: Any = None
+        self._direct_owner: BackendConnectorBase | None = None
         _MANAGERS.add(self)
 
     @property
@@ -310,28 +315,56 @@ class BaseConnectorManager(ABC):
     def execute(self, operation: Callable[[Any], T], *, idempotent: bool = True) -> T:
         """Run ``operation(connection)``; retry transient faults with backoff when ``idempotent`` (or when the
         request cannot have been sent); raise ``BackendUnavailableError`` once the retry budget is spent."""
+        return self._attempts(operation, idempotent, None)
+
+    def recover(self, failure: Exception, operation: Callable[[Any], T], *, idempotent: bool = True) -> T:
+        """Carry on after ``operation`` raised ``failure`` on ``direct``: a fault that is not transient is
+        raised again as it is; a transient one counts as the first failed try of ``execute``."""
+        owner = self._direct_owner
+        if owner is None or not owner.is_transient(failure):
+            raise failure
+        return self._attempts(operation, idempotent, (owner, failure))
+
+    def _set_direct(self, connector: BackendConnectorBase | None) -> None:
+        """Publish (or withdraw, with None) a thread-safe, self-pooling connector's client as ``direct``."""
+        if connector is not None and connector.thread_safe and connector.native_pool:
+            self._direct_owner, self.direct = connector, connector._connection
+        else:
+            self._direct_owner, self.direct = None, None
+
+    def _attempts(
+        self,
+        operation: Callable[[Any], T],
+        idempotent: bool,
+        failed: tuple[BackendConnectorBase, Exception] | None,
+    ) -> T:
         attempt = 0
         first_failure = 0.0
         while True:
             connector: BackendConnectorBase | None = None
-            try:
-                checked_out = self.acquire()
-            except _ConnectFailed as exc:
-                failure: BaseException = exc
-                sent = False
+            if failed is not None:
+                connector, failure = failed
+                sent = connector.was_sent(failure)
+                failed = None
             else:
-                connector = checked_out
                 try:
-                    result = operation(checked_out.connection)
-                except Exception as exc:
-                    transient = checked_out.is_transient(exc)
-                    self.release(checked_out, discard=transient)
-                    if not transient:
-                        raise
-                    failure, sent = exc, checked_out.was_sent(exc)
+                    checked_out = self.acquire()
+                except _ConnectFailed as exc:
+                    failure = exc
+                    sent = False
                 else:
-                    self.release(checked_out)
-                    return result
+                    connector = checked_out
+                    try:
+                        result = operation(checked_out.connection)
+                    except Exception as exc:
+                        transient = checked_out.is_transient(exc)
+                        self.release(checked_out, discard=transient)
+                        if not transient:
+                            raise
+                        failure, sent = exc, checked_out.was_sent(exc)
+                    else:
+                        self.release(checked_out)
+                        return result
             attempt += 1
             now = time.monotonic()
             if attempt == 1:
@@ -383,9 +416,12 @@ class SingleConnectorManager(BaseConnectorManager):
                     if connector is None:
                         connector = self._connector = self._new_connector()
                     if connector._connection is None or not connector.health_check():
+                        self._set_direct(None)
                         connector.disconnect()
                         connector._connection = None
                         self._open(connector)
+                        if self._shared:
+                            self._set_direct(connector)
             return connector
         except BaseException:
             if not self._shared:
@@ -403,11 +439,13 @@ class SingleConnectorManager(BaseConnectorManager):
 
     def close(self) -> None:
         with self._lock:
+            self._set_direct(None)
             if self._connector is not None:
                 self._connector.disconnect()
                 self._connector._connection = None
 
     def _reset_after_fork(self) -> None:
+        self._set_direct(None)
         self._lock = threading.RLock()
         if self._connector is not None:
             self._connector.forget()
@@ -425,9 +463,15 @@ class SingleConnectorManager(BaseConnectorManager):
         return f"<SingleConnectorManager {self.connector_class.__name__}>"
 
 
+#: Handed to a waiter instead of a connection: "open a new one, a slot is yours".
+_NEW = object()
+
+
 class PooledConnectorManager(BaseConnectorManager):
     """Up to ``max_connections`` connections; waits ``connection_timeout`` for a free one, then raises
     ``PoolTimeoutError``; closes connections idle longer than ``idle_timeout``; checks health on checkout.
+    Waiters are served in arrival order (``polykv.handoff``): a returned connection goes to the longest
+    waiter, never back to a caller that arrives later.
 
     When the connector's client pools by itself (``native_pool``), that pool is sized with these settings
     and used instead of this class's own.
@@ -450,8 +494,9 @@ class PooledConnectorManager(BaseConnectorManager):
         self.max_connections = max_connections
         self.connection_timeout = _check_positive("connection_timeout", connection_timeout, backend)
         self.idle_timeout = _check_positive("idle_timeout", idle_timeout, backend)
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
         self._idle: deque[tuple[BackendConnectorBase, float]] = deque()
+        self._waiters = WaiterQueue()
         self._in_use: set[int] = set()
         self._total = 0
         self._native: BackendConnectorBase | None = None
@@ -463,12 +508,13 @@ class PooledConnectorManager(BaseConnectorManager):
         connector = self._native
         if connector is not None:
             return connector
-        with self._cond:
+        with self._lock:
             if self._native is None:
                 fresh = self._new_connector()
                 fresh.configure_pool(self.max_connections, self.connection_timeout, self.idle_timeout)
                 self._open(fresh)
                 self._native = fresh
+                self._set_direct(fresh)
             connector = self._native
         self._start_reaper()
         return connector
@@ -479,27 +525,29 @@ class PooledConnectorManager(BaseConnectorManager):
             self._reset_after_fork()
         if self.connector_class.native_pool:
             return self._native_connector()
-        deadline = time.monotonic() + self.connection_timeout
         stale: list[BackendConnectorBase] = []
         connector: BackendConnectorBase | None = None
-        timed_out = False
-        with self._cond:
-            while True:
-                stale.extend(self._take_expired(time.monotonic()))
-                if self._idle:
-                    connector, _ = self._idle.pop()
-                    break
-                if self._total < self.max_connections:
-                    self._total += 1
-                    connector = None
-                    break
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    timed_out = True
-                    break
-                self._cond.wait(left)
-            if connector is not None:
+        waiter: Waiter | None = None
+        with self._lock:
+            stale.extend(self._take_expired(time.monotonic()))
+            if len(self._waiters):  # others were first: queue behind them
+                waiter = self._waiters.join()
+            elif self._idle:
+                connector = self._idle.pop()[0]
                 self._in_use.add(id(connector))
+            elif self._total < self.max_connections:
+                self._total += 1
+                connector = None
+            else:
+                waiter = self._waiters.join()
+        timed_out = False
+        if waiter is not None:
+            if not waiter.wait(self.connection_timeout):
+                with self._lock:
+                    if not waiter.served:
+                        self._waiters.leave(waiter)
+                        timed_out = True
+            connector = None if waiter.item is _NEW else waiter.item
         for old in stale:
             self._close_quietly(old)
         if timed_out:
@@ -511,20 +559,34 @@ class PooledConnectorManager(BaseConnectorManager):
         if connector is None or not self._healthy(connector):
             if connector is not None:
                 self._close_quietly(connector)
-                with self._cond:
+                with self._lock:
                     self._in_use.discard(id(connector))
             connector = self._new_connector()
             try:
                 self._open(connector)
             except BaseException:
-                with self._cond:
+                with self._lock:
                     self._total -= 1
-                    self._cond.notify()
+                    self._serve_waiters()
                 raise
-            with self._cond:
+            with self._lock:
                 self._in_use.add(id(connector))
             self._start_reaper()
         return connector
+
+    def _serve_waiters(self) -> None:
+        """Caller holds the lock: hand idle connections, then leave to open new ones, to waiters in
+        arrival order (a returning thread never takes a connection back ahead of them)."""
+        while len(self._waiters):
+            if self._idle:
+                connector = self._idle.pop()[0]
+                self._in_use.add(id(connector))
+                self._waiters.serve_first(connector)
+            elif self._total < self.max_connections:
+                self._total += 1
+                self._waiters.serve_first(_NEW)
+            else:
+                return
 
     def _healthy(self, connector: BackendConnectorBase) -> bool:
         try:
@@ -537,7 +599,7 @@ class PooledConnectorManager(BaseConnectorManager):
             return
         if connector._pid != os.getpid():
             return  # a connector from before a fork: never reuse the parent's socket
-        with self._cond:
+        with self._lock:
             if id(connector) not in self._in_use:
                 raise InvalidArgumentError(
                     f"release() of a connection this pool did not hand out: {connector!r}", backend=self.backend_name
@@ -547,7 +609,7 @@ class PooledConnectorManager(BaseConnectorManager):
                 self._total -= 1
             else:
                 self._idle.append((connector, time.monotonic()))
-            self._cond.notify()
+            self._serve_waiters()
         if discard or self._closed:
             self._close_quietly(connector)
 
@@ -566,10 +628,8 @@ class PooledConnectorManager(BaseConnectorManager):
         """Close connections idle longer than ``idle_timeout`` now; returns how many were closed."""
         if self.connector_class.native_pool:
             return self._native.reap_idle(self.idle_timeout) if self._native is not None else 0
-        with self._cond:
+        with self._lock:
             expired = self._take_expired(time.monotonic())
-            if expired:
-                self._cond.notify_all()
         for connector in expired:
             self._close_quietly(connector)
         return len(expired)
@@ -607,25 +667,27 @@ class PooledConnectorManager(BaseConnectorManager):
     def close(self) -> None:
         """Close idle connections now and checked-out ones when they come back; stop the reaper."""
         self._stop.set()
-        with self._cond:
+        with self._lock:
             idle = [c for c, _ in self._idle]
             self._idle.clear()
             self._total -= len(idle)
             native, self._native = self._native, None
-            self._cond.notify_all()
+            self._set_direct(None)
         for connector in idle:
             self._close_quietly(connector)
         if native is not None:
             self._close_quietly(native)
 
     def _reset_after_fork(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
+        self._set_direct(None)
+        self._lock = threading.Lock()
         for connector, _ in self._idle:
             connector.forget()
         if self._native is not None:
             self._native.forget()
         self._native = None
         self._idle = deque()
+        self._waiters = WaiterQueue()
         self._in_use = set()
         self._total = 0
         self._reaper = None
@@ -635,7 +697,7 @@ class PooledConnectorManager(BaseConnectorManager):
     def stats(self) -> dict[str, int]:
         if self.connector_class.native_pool:
             return self._native.pool_stats() if self._native is not None else {"total": 0, "in_use": 0, "idle": 0}
-        with self._cond:
+        with self._lock:
             return {"total": self._total, "in_use": len(self._in_use), "idle": len(self._idle)}
 
     def __repr__(self) -> str:

@@ -17,7 +17,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from .capabilities import Capability
-from .codecs import Codec, get_codec
+from .codecs import BytesCodec, Codec, get_codec
 from .errors import (
     InvalidArgumentError,
     KeyNotFoundError,
@@ -315,6 +315,10 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         """The values of the keys that exist, in one batch where the backend can."""
         wanted = self._valid_keys(keys)
         datas = self._get_many(KV_NAMESPACE, wanted)
+        if type(self.codec) is BytesCodec:  # bytes in, bytes out: no call per value
+            if set(map(type, datas)) == {bytes}:  # all present (the common case): one C-level pass each
+                return dict(zip(wanted, datas, strict=True))
+            return {k: d if type(d) is bytes else bytes(d) for k, d in zip(wanted, datas, strict=True) if d is not None}
         decode = self.codec.decode
         try:
             return {key: decode(data) for key, data in zip(wanted, datas, strict=True) if data is not None}
@@ -328,9 +332,13 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         """Store every pair in one batch where the backend can; all are validated before any is written."""
         pairs = list(mapping.items() if isinstance(mapping, Mapping) else mapping)
         keys = self._valid_keys(key for key, _ in pairs)
+        values = [value for _, value in pairs]
         encode = self.codec.encode
         try:
-            items = [(key, encode(value)) for key, (_, value) in zip(keys, pairs, strict=True)]
+            if type(self.codec) is BytesCodec and set(map(type, values)) <= {bytes}:  # stored as they are
+                items = list(zip(keys, values, strict=True))
+            else:
+                items = [(key, encode(value)) for key, value in zip(keys, values, strict=True)]
         except (TypeError, ValueError, OverflowError):
             items = [(key, self._encode(value, KV_NAMESPACE, key)) for key, (_, value) in zip(keys, pairs, strict=True)]
         if items:

@@ -23,6 +23,7 @@ from polykv.connectors import (
     SingleConnectorManager,
 )
 from polykv.errors import BackendUnavailableError, InvalidArgumentError, PoolTimeoutError
+from polykv.handoff import Waiter, WaiterQueue
 
 
 class _Handler(socketserver.StreamRequestHandler):
@@ -161,6 +162,68 @@ def test_no_connection_is_handed_to_two_users(line_server: int) -> None:
     assert problems == []
     stats = pool.stats()
     assert stats["in_use"] == 0 and stats["total"] <= 3
+    pool.close()
+
+
+class SignallingWaiters(WaiterQueue):
+    """The pool's real waiter line, plus a semaphore released whenever a caller has joined it (so a test
+    knows a thread is waiting without sleeping)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.joined = threading.Semaphore(0)
+
+    def join(self) -> Waiter:
+        waiter = super().join()
+        self.joined.release()
+        return waiter
+
+
+def test_waiters_are_served_in_arrival_order_and_a_returner_queues_behind_them(line_server: int) -> None:
+    pool = PooledConnectorManager(LineConnector, _config(line_server), max_connections=1, connection_timeout=30)
+    line = pool._waiters = SignallingWaiters()
+    held = pool.acquire()
+    order: list[object] = []
+
+    def take_turn(n: int) -> None:
+        with pool.connection() as sock:
+            order.append(n)
+            assert ping(sock) == b"PONG\n"
+
+    threads = [threading.Thread(target=take_turn, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+        assert line.joined.acquire(timeout=10)  # this thread is in line before the next one starts
+    pool.release(held)
+    again = pool.acquire()  # the thread that just returned the connection asks again: it is seventh
+    order.append("returner")
+    pool.release(again)
+    for t in threads:
+        t.join(timeout=30)
+    assert order == [0, 1, 2, 3, 4, 5, "returner"]
+    assert pool.stats() == {"total": 1, "in_use": 0, "idle": 1}
+    pool.close()
+
+
+def test_a_discarded_connection_lets_the_next_waiter_open_one_and_timed_out_waiters_leave_the_line(
+    line_server: int,
+) -> None:
+    pool = PooledConnectorManager(LineConnector, _config(line_server), max_connections=1, connection_timeout=0.2)
+    held = pool.acquire()
+    with pytest.raises(PoolTimeoutError):
+        pool.acquire()
+    assert len(pool._waiters) == 0  # the timed-out caller left the line
+    pool.connection_timeout = 30.0
+    line = pool._waiters = SignallingWaiters()
+    got: list[BackendConnectorBase] = []
+    waiter = threading.Thread(target=lambda: got.append(pool.acquire()))
+    waiter.start()
+    assert line.joined.acquire(timeout=10)
+    pool.release(held, discard=True)  # the slot, not the broken connection, goes to the waiter
+    waiter.join(timeout=30)
+    assert got and got[0] is not held and ping(got[0].connection) == b"PONG\n"
+    assert pool.stats() == {"total": 1, "in_use": 1, "idle": 0}
+    pool.release(got[0])
     pool.close()
 
 
