@@ -43,6 +43,7 @@ __all__ = [
     "GENERIC_OPERATIONS",
     "CopyResult",
     "copy",
+    "copy_batches",
     "count_items",
     "create_schema",
     "drop_schema",
@@ -53,6 +54,7 @@ __all__ = [
     "list_schemas",
     "registrar",
     "watch",
+    "write_batch",
 ]
 
 if TYPE_CHECKING:
@@ -151,6 +153,19 @@ def count_items(store: KeyValueStore, *, prefix: str = "", schemas: Iterable[str
 
 
 # == copy =============================================================================================
+@generic
+def write_batch(dst: Any, ns: str, items: Sequence[tuple[str, bytes]]) -> None:
+    """Write one batch of encoded ``(key, data)`` items (no TTL) into namespace ``ns`` of ``dst``: the write
+    step of ``copy`` and ``import_jsonl``, dispatched on the destination so that a backend with a faster bulk
+    write (e.g. the Redis plugin) serves every copy into it, whatever the source."""
+    raise _not_served("write_batch", dst)
+
+
+@write_batch.register(KeyValueStore)
+def _write_batch_portable(dst: KeyValueStore, ns: str, items: Sequence[tuple[str, bytes]]) -> None:
+    dst._set_many(ns, items, None)
+
+
 @dataclass
 class CopyResult:
     """What ``copy`` did: items written, items left alone (present in the destination), items a checkpoint
@@ -217,6 +232,12 @@ class _Checkpoint:
             self.path.unlink(missing_ok=True)
 
 
+#: ``(src, ns, prefix, size, skip, last_key) -> (skipped, batches)``: how ``copy`` reads a namespace.
+BatchReader = Callable[
+    [Any, str, str, int, int, "str | None"], tuple[int, Iterator[tuple[int, list[tuple[str, bytes]]]]]
+]
+
+
 def _batches(
     src: KeyValueStore, ns: str, prefix: str, size: int, skip: int, last_key: str | None
 ) -> tuple[int, Iterator[tuple[int, list[tuple[str, bytes]]]]]:
@@ -256,9 +277,14 @@ def copy(src: Any, dst: Any, **options: Any) -> CopyResult:
 
 
 @copy.register(KeyValueStore)
-def _copy_portable(
+def _copy_portable(src: KeyValueStore, dst: KeyValueStore, **options: Any) -> CopyResult:
+    return copy_batches(src, dst, _batches, **options)
+
+
+def copy_batches(
     src: KeyValueStore,
     dst: KeyValueStore,
+    read_batches: BatchReader,
     *,
     prefix: str = "",
     schemas: Iterable[str] | None = None,
@@ -267,6 +293,11 @@ def _copy_portable(
     checkpoint: str | os.PathLike[str] | None = None,
     progress: Callable[[int], object] | None = None,
 ) -> CopyResult:
+    """``copy``'s machinery (options, checkpoints, overwrite, codecs) with the source's batch reader given:
+    ``read_batches(src, ns, prefix, size, skip, last_key)`` returns ``(skipped, batches)``, each batch
+    ``(keys consumed, [(key, data)])``, passing over the first ``skip`` keys only if the key at that
+    position is still ``last_key`` (else ``skipped`` is 0 and it reads from the start). Backends with a
+    faster scan register a ``copy`` that calls this."""
     if not isinstance(dst, KeyValueStore):
         raise InvalidArgumentError(f"copy() destination must be a polykv store, got {type(dst).__name__}")
     if src is dst:
@@ -289,7 +320,7 @@ def _copy_portable(
                 progress(done)
             continue
         skip = state.position if state.ns == ns else 0
-        position, batches = _batches(src, ns, prefix, batch_size, skip, state.last_key)
+        position, batches = read_batches(src, ns, prefix, batch_size, skip, state.last_key)
         if position:
             result.resumed += position
             if progress is not None:
@@ -303,7 +334,7 @@ def _copy_portable(
                 result.skipped += len(items) - len(kept)
                 items = kept
             if items:
-                dst._set_many(ns, items, None)
+                write_batch(dst, ns, items)
                 _notify_write(dst, ns, [k for k, _ in items])
                 result.copied += len(items)
             position += consumed
@@ -392,7 +423,7 @@ def _import_jsonl_portable(
             present = store._get_many(pending_ns, [k for k, _ in items])
             items = [item for item, there in zip(items, present, strict=True) if there is None]
         if items:
-            store._set_many(pending_ns, items, None)
+            write_batch(store, pending_ns, items)
             _notify_write(store, pending_ns, [k for k, _ in items])
             written += len(items)
 

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from polykv import ops
 from polykv.backends.sqlite import SQLiteStore
 from polykv.capabilities import Capability
+from polykv.changes import BEGINNING, ChangeOp
 
 
 def polykv(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -135,6 +139,55 @@ def test_copy_with_progress_and_checkpoint(tmp_path: Path) -> None:
     assert "belongs to another copy" in line
     out = ok(tmp_path, "copy", "sqlite:///src.db", "sqlite:///dst.db", "--checkpoint", str(checkpoint), "--no-resume")
     assert "skipped 2520" in out
+
+
+def test_copy_killed_mid_way_resumes_without_redoing_finished_batches(tmp_path: Path) -> None:
+    n, batch = 20_000, 20
+    with SQLiteStore(str(tmp_path / "src.db")) as src:
+        src.set_many({f"k{i:06d}": i for i in range(n)})
+    SQLiteStore(str(tmp_path / "dst.db"), change_log=True).close()  # counts every write the copies make
+    checkpoint = tmp_path / "ck.json"
+    args = ["copy", "sqlite:///src.db", "sqlite:///dst.db", "--batch-size", str(batch), "--checkpoint", str(checkpoint)]
+    args.append("--overwrite")  # a redone batch would be written again, and show as updates
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "polykv", *args],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def progressed() -> bool:
+        try:
+            return int(json.loads(checkpoint.read_text())["position"]) >= 10 * batch
+        except (OSError, ValueError, KeyError):
+            return False
+
+    try:
+        deadline = time.monotonic() + 60
+        while not progressed() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.002)  # polling an observable condition (the checkpoint), bounded by the deadline
+    finally:
+        process.kill()  # SIGKILL: no cleanup, as a crash
+        process.wait(30)
+    assert process.returncode == -signal.SIGKILL, "the copy ended before it could be interrupted"
+    position = int(json.loads(checkpoint.read_text())["position"])
+    with SQLiteStore(str(tmp_path / "dst.db")) as dst:
+        written_before = len(list(ops.watch(dst, since=BEGINNING, follow=False)))
+    assert 0 < position <= written_before <= position + batch  # at most the batch in flight was not recorded
+
+    out = ok(tmp_path, *args)
+    assert f"copied {n - position}, skipped 0 (present in destination), resumed past {position}" in out
+    assert not checkpoint.exists()
+    with SQLiteStore(str(tmp_path / "dst.db")) as dst:
+        assert len(dst) == n and dst["k000000"] == 0 and dst[f"k{n - 1:06d}"] == n - 1
+        events = list(ops.watch(dst, since=BEGINNING, follow=False))
+    inserts = [e.key for e in events if e.op is ChangeOp.INSERT]
+    updates = [e.key for e in events if e.op is ChangeOp.UPDATE]
+    assert sorted(inserts) == [f"k{i:06d}" for i in range(n)]  # every key written once ...
+    assert len(updates) == written_before - position  # ... but the unrecorded batch in flight
+    assert all(key >= f"k{position:06d}" for key in updates)  # no recorded batch was redone
 
 
 def test_check_and_bench_leave_no_trace(tmp_path: Path) -> None:

@@ -6,15 +6,19 @@ import io
 import json
 import sys
 import types
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from polykv import ops
+from polykv.backends import sqlite_ops
 from polykv.backends.memory import MemoryStore
+from polykv.backends.sqlite import SQLiteStore
 from polykv.capabilities import Capability
 from polykv.changes import BEGINNING, ChangeOp
 from polykv.errors import InvalidArgumentError, NotSupportedError, RegistrationError, SerializationError
+from polykv.store import KeyValueStore
 
 
 def filled(n: int = 2500, records: int = 30) -> MemoryStore:
@@ -216,7 +220,7 @@ class TestCopy:
         assert checkpoint.exists()
 
 
-def _fingerprint(src: MemoryStore, dst: MemoryStore) -> str:
+def _fingerprint(src: KeyValueStore, dst: KeyValueStore) -> str:
     import hashlib
 
     return hashlib.sha256(json.dumps([src.backend_name, dst.backend_name, "", None]).encode()).hexdigest()[:16]
@@ -277,3 +281,63 @@ def test_watch_needs_the_capability() -> None:
     with pytest.raises(NotSupportedError, match="watch") as info:
         ops.watch(store)
     assert info.value.capability == "watch" and info.value.backend == "memory"
+
+
+class TestSQLiteCopyFastPath:
+    """``copy`` from sqlite reads one ordered cursor per namespace and resumes by seeking (sqlite_ops)."""
+
+    @pytest.fixture
+    def src(self, tmp_path: Path) -> Iterator[SQLiteStore]:
+        store = SQLiteStore(tmp_path / "src.db")
+        store.set_many({f"k{i:05d}": {"n": i} for i in range(2500)})
+        store.set_many({f"other{i}": i for i in range(5)})
+        for i in range(30):
+            store.upsert_record("users", f"u{i}", {"age": i})
+        store._set("", "k99999", b"1", -1.0)  # expired already: invisible, so never copied
+        yield store
+        store.close()
+
+    def test_registered_for_sqlite_sources(self) -> None:
+        assert ops.copy.dispatch(SQLiteStore) is sqlite_ops.copy
+
+    @pytest.mark.parametrize(
+        "options", [{}, {"prefix": "k0"}, {"schemas": ["users"]}, {"schemas": [""], "prefix": "other"}]
+    )
+    def test_same_result_as_the_portable_copy(self, src: SQLiteStore, options: dict[str, object]) -> None:
+        fast, portable = MemoryStore(), MemoryStore()
+        fast.set("k00001", "kept")
+        portable.set("k00001", "kept")
+        result = ops.copy(src, fast, batch_size=300, **options)
+        expected = ops.copy_batches(src, portable, ops._batches, batch_size=300, **options)  # type: ignore[arg-type]
+        assert result == expected
+        assert dict(fast.fetch_by_prefix()) == dict(portable.fetch_by_prefix()) and "k99999" not in fast
+        assert list(fast.iter_records("users", dict)) == list(portable.iter_records("users", dict))
+
+    def test_resume_seeks_past_finished_batches(self, src: SQLiteStore, tmp_path: Path) -> None:
+        dst = MemoryStore()
+        checkpoint = tmp_path / "copy.json"
+        seen: list[int] = []
+
+        def interrupt(n: int) -> None:
+            seen.append(n)
+            if len(seen) == 2:
+                raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            ops.copy(src, dst, batch_size=1000, checkpoint=checkpoint, progress=interrupt)
+        result = ops.copy(src, dst, batch_size=1000, checkpoint=checkpoint)
+        assert result.resumed == 2000 and result.copied == 505 + 30
+        events = list(ops.watch(dst, since=BEGINNING, follow=False))  # every key written once over both runs
+        assert len(events) == 2535 and {e.op for e in events} == {ChangeOp.INSERT}
+
+    def test_a_source_changed_before_the_position_is_copied_again(self, src: SQLiteStore, tmp_path: Path) -> None:
+        dst = MemoryStore()
+        checkpoint = tmp_path / "copy.json"
+        checkpoint.write_text(
+            json.dumps(
+                {"fingerprint": _fingerprint(src, dst), "done": [], "ns": "", "position": 1000, "last_key": "k00999"}
+            )
+        )
+        src.delete("k00005")  # 999 keys up to the recorded one now: the position no longer matches
+        result = ops.copy(src, dst, checkpoint=checkpoint)
+        assert result.resumed == 0 and result.copied == 2504 + 30 and len(dst) == 2504

@@ -793,3 +793,8 @@ def index_name(ns: str, field: str) -> str:
 def _is_busy(exc: BaseException) -> bool:
     text = str(exc)
     return "locked" in text or "busy" in text
+
+
+from .sqlite_ops import register_fast_paths  # noqa: E402 - registers ops fast paths for the class above
+
+register_fast_paths(SQLiteStore)

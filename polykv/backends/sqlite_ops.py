@@ -1,0 +1,84 @@
+"""Fast paths of ``polykv.ops`` for a sqlite source, registered when ``polykv.backends.sqlite`` is imported.
+
+``copy`` from a sqlite store reads each namespace with one ``SELECT ... ORDER BY key`` cursor (instead of a
+query per page) and resumes an interrupted copy by seeking past the checkpoint's last key (a range count
+checks that the position still matches) instead of listing the finished keys again. Everything else is the
+portable ``ops.copy_batches`` machinery.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from .. import ops
+
+if TYPE_CHECKING:
+    from .sqlite import SQLiteStore
+
+__all__ = ["copy", "register_fast_paths"]
+
+_LIVE = "(expires IS NULL OR expires > ?)"
+_SELECT = "SELECT key, value FROM polykv_items WHERE ns = ? AND key "
+#: keyed by (after a key rather than from the prefix, has an upper bound); constants with placeholders only
+_ITEMS = {
+    (after, bounded): _SELECT
+    + (">" if after else ">=")
+    + " ?"
+    + (" AND key < ?" if bounded else "")
+    + f" AND {_LIVE} ORDER BY key"
+    for after in (False, True)
+    for bounded in (False, True)
+}
+_COUNT_UP_TO = (
+    "SELECT COUNT(*) FROM polykv_items WHERE ns = ? AND key >= ? AND key <= ? AND (expires IS NULL OR expires > ?)"
+)
+
+
+Batches = Iterator[tuple[int, list[tuple[str, bytes]]]]
+
+
+def read_batches(
+    src: SQLiteStore, ns: str, prefix: str, size: int, skip: int, last_key: str | None
+) -> tuple[int, Batches]:
+    """``ops.copy_batches``'s reader for sqlite: one ordered cursor per namespace, ``size`` rows a batch."""
+    from .sqlite import _encodable, prefix_successor
+
+    if not _encodable(prefix):  # no valid key contains a lone surrogate
+
+        def nothing() -> Batches:
+            return iter(())
+
+        return 0, nothing()
+    upper = prefix_successor(prefix)
+    bound: tuple[str, ...] = () if upper is None else (upper,)
+    now = time.time()
+    resume = bool(skip) and last_key is not None and last_key.startswith(prefix)
+    if resume:
+        with src._errors(ns):
+            done = src._con().execute(_COUNT_UP_TO, (ns, prefix, last_key, now)).fetchone()[0]
+        resume = done == skip  # else keys were added or removed before the position: read from the start
+    start = last_key if resume else prefix
+    sql = _ITEMS[(resume, upper is not None)]
+
+    def rows() -> Batches:
+        try:
+            cursor = src._con().execute(sql, (ns, start, *bound, now))
+            while batch := cursor.fetchmany(size):
+                yield len(batch), [(key, data) for key, data in batch]
+        except sqlite3.Error as exc:
+            raise src._failure(exc, ns) from None
+
+    return (skip if resume else 0), rows()
+
+
+def copy(src: SQLiteStore, dst: Any, **options: Any) -> ops.CopyResult:
+    """``ops.copy`` with the sqlite reader (same options and results as the portable copy)."""
+    return ops.copy_batches(src, dst, read_batches, **options)
+
+
+def register_fast_paths(store_class: type[SQLiteStore]) -> None:
+    """Register this module's implementations of the generic operations for ``store_class``."""
+    ops.implements(store_class)(copy)
