@@ -11,7 +11,7 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.default_venv_backend = "venv"
 
 ROOT = Path(__file__).parent
-PLUGINS = ["plugins/polykv-redis", "plugins/polykv-fsspec[s3,hdfs,test]"]
+PLUGINS = ["plugins/polykv-redis[test]", "plugins/polykv-fsspec[s3,hdfs,test]"]
 
 
 def existing_plugins() -> list[str]:
@@ -49,7 +49,7 @@ def lint(session: nox.Session) -> None:
     """ruff over the whole tree."""
     session.install("ruff>=0.6")
     session.run("ruff", "check", ".")
-    session.run("ruff", "format", "--check", "polykv")
+    session.run("ruff", "format", "--check", "polykv", "plugins")
 
 
 @nox.session

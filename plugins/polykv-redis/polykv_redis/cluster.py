@@ -12,7 +12,9 @@ from typing import Any, ClassVar
 
 from redis import exceptions as rexc
 
+from polykv.capabilities import Capability
 from polykv.connectors import BackendConnectorBase
+from polykv.errors import NotSupportedError
 
 from .connector import RedisClusterConnector
 from .scripts import LuaScript
@@ -25,7 +27,8 @@ class RedisClusterStore(RedisStore):
     """A polykv store on a Redis Cluster; reach it through any node (``host``/``port``).
 
     ``max_connections`` is per node. Multi-key batches are not atomic across slots (nor are they on a
-    single server: MSET is, pipelines are not).
+    single server: MSET is, pipelines are not). No change feed (``watch``): see ``RedisStore``'s
+    ``change_feed``; a cluster cannot append to one stream atomically with writes in other slots.
     """
 
     _backend_type = "redis_cluster"
@@ -33,6 +36,13 @@ class RedisClusterStore(RedisStore):
     connector_class: ClassVar[type[BackendConnectorBase]] = RedisClusterConnector
 
     def __init__(self, host: str = "127.0.0.1", port: int = 6379, db: int = 0, *args: Any, **kwargs: Any) -> None:
+        if kwargs.get("change_feed"):
+            raise NotSupportedError(
+                "redis_cluster has no change feed: one stream lives in one slot, and a script cannot write it "
+                "atomically together with keys in other slots (use a single Redis server for watch)",
+                capability=str(Capability.WATCH),
+                backend=self._backend_type,
+            )
         super().__init__(host, port, db, *args, **kwargs)
         self._where = self._where.replace("redis", "redis+cluster", 1)
 
@@ -40,8 +50,8 @@ class RedisClusterStore(RedisStore):
         result: list[bytes | None] = client.mget_nonatomic(names)
         return result
 
-    def _mset(self, client: Any, mapping: dict[str, bytes]) -> None:
-        client.mset_nonatomic(mapping)
+    def _mset(self, client: Any, names: list[str], datas: list[bytes]) -> None:
+        client.mset_nonatomic(dict(zip(names, datas, strict=True)))
 
     def _pipeline(self, client: Any) -> Any:
         return client.pipeline()

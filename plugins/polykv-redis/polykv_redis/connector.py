@@ -18,7 +18,8 @@ from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
 
 from polykv.connectors import BackendConnectorBase
-from polykv.errors import PoolTimeoutError
+from polykv.errors import InvalidArgumentError, PoolTimeoutError
+from polykv.handoff import HandOffQueue
 
 __all__ = ["RedisClusterConnector", "RedisConnector"]
 
@@ -38,8 +39,16 @@ DEFAULT_POOL_TIMEOUT = 20.0
 
 
 class PolyBlockingConnectionPool(redis.BlockingConnectionPool):
-    """redis-py's blocking pool plus: a free-connection wait that ends in ``PoolTimeoutError``, and
-    per-connection idle stamps so idle connections can be closed (redis-py has no idle timeout)."""
+    """redis-py's blocking pool plus: waiters served in arrival order (``HandOffQueue``), a free-connection
+    wait that ends in ``PoolTimeoutError``, and per-connection idle stamps so idle connections can be
+    closed (redis-py has no idle timeout)."""
+
+    #: The backend named in ``PoolTimeoutError``.
+    backend_name: ClassVar[str] = "redis"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("queue_class", HandOffQueue)
+        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
 
     def get_connection(self, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -47,9 +56,8 @@ class PolyBlockingConnectionPool(redis.BlockingConnectionPool):
         except rexc.ConnectionError as exc:
             if isinstance(exc.__context__, queue.Empty):
                 raise PoolTimeoutError(
-                    f"no Redis connection became free within {self.timeout}s "
-                    f"(max_connections={self.max_connections})",
-                    backend="redis",
+                    f"no Redis connection became free within {self.timeout}s (max_connections={self.max_connections})",
+                    backend=self.backend_name,
                 ) from None
             raise
 
@@ -83,30 +91,19 @@ class PolyBlockingConnectionPool(redis.BlockingConnectionPool):
         }
 
 
-class _RedisConnectorMixin:
+class PolyClusterConnectionPool(PolyBlockingConnectionPool):
+    """The same pool for one node of a Redis Cluster."""
+
+    backend_name: ClassVar[str] = "redis_cluster"
+
+
+class _RedisConnectorBase(BackendConnectorBase):
+    """What both Redis connectors share: settings, pool sizing, and which redis-py faults are transient."""
+
     backend_name: ClassVar[str] = "redis"
     native_pool: ClassVar[bool] = True
     thread_safe: ClassVar[bool] = True
     transient_errors: ClassVar[tuple[type[BaseException], ...]] = TRANSIENT_ERRORS
-
-    def is_transient(self, exc: BaseException) -> bool:
-        return isinstance(exc, TRANSIENT_ERRORS) and not isinstance(exc, (*_PERMANENT_ERRORS, PoolTimeoutError))
-
-    def was_sent(self, exc: BaseException) -> bool:
-        """False when the fault happened while connecting: then the command never left this process."""
-        if isinstance(exc.__context__, ConnectionRefusedError) or isinstance(exc, ConnectionRefusedError):
-            return False
-        text = str(exc)
-        return not ("connecting to" in text or "Timeout connecting" in text)
-
-
-class RedisConnector(_RedisConnectorMixin, BackendConnectorBase):
-    """One Redis server (``redis://`` or, with ``ssl=True``, ``rediss://``); ``connect`` returns a
-    ``redis.Redis`` client on a ``PolyBlockingConnectionPool``.
-
-    Options: ``socket_timeout`` (seconds per command), ``ssl`` plus redis-py's ``ssl_*`` settings,
-    ``pool_timeout`` (SINGLE mode wait), ``health_check_interval``, ``client_name``.
-    """
 
     def __init__(
         self,
@@ -126,32 +123,58 @@ class RedisConnector(_RedisConnectorMixin, BackendConnectorBase):
         self.ssl = bool(ssl)
         self._max_connections = 1
         self._pool_timeout = float(options.pop("pool_timeout", DEFAULT_POOL_TIMEOUT))
-        self._pool: PolyBlockingConnectionPool | None = None
 
     def configure_pool(self, max_connections: int, connection_timeout: float, idle_timeout: float) -> None:
         self._max_connections = max_connections
         self._pool_timeout = connection_timeout
 
-    def connect(self) -> redis.Redis:
-        kwargs: dict[str, Any] = {
-            "host": self.host,
-            "port": self.port or 6379,
-            "db": int(self.db or 0),
+    def _client_kwargs(self) -> dict[str, Any]:
+        """Settings every redis-py pool gets: credentials, timeouts, and the fair blocking pool's size/wait."""
+        return {
             "username": self.username,
             "password": self.password.reveal() if self.password is not None else None,
             "socket_connect_timeout": self.connect_timeout,
             "socket_timeout": self.socket_timeout,
-            "retry": Retry(NoBackoff(), 0),
             "max_connections": self._max_connections,
             "timeout": self._pool_timeout,
         }
-        extra = dict(self.options)
+
+    def _extra_options(self) -> dict[str, Any]:
+        """Pass-through redis-py options; ``ssl_*`` ones only when TLS is on."""
+        if self.ssl:
+            return dict(self.options)
+        return {k: v for k, v in self.options.items() if not k.startswith("ssl_")}
+
+    def is_transient(self, exc: BaseException) -> bool:
+        return isinstance(exc, TRANSIENT_ERRORS) and not isinstance(exc, (*_PERMANENT_ERRORS, PoolTimeoutError))
+
+    def was_sent(self, exc: BaseException) -> bool:
+        """False when the fault happened while connecting: then the command never left this process."""
+        if isinstance(exc.__context__, ConnectionRefusedError) or isinstance(exc, ConnectionRefusedError):
+            return False
+        text = str(exc)
+        return not ("connecting to" in text or "Timeout connecting" in text)
+
+
+class RedisConnector(_RedisConnectorBase):
+    """One Redis server (``redis://`` or, with ``ssl=True``, ``rediss://``); ``connect`` returns a
+    ``redis.Redis`` client on a ``PolyBlockingConnectionPool``.
+
+    Options: ``socket_timeout`` (seconds per command), ``ssl`` plus redis-py's ``ssl_*`` settings (for
+    example ``ssl_ca_certs``), ``pool_timeout`` (SINGLE mode wait), ``health_check_interval``, ``client_name``.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pool: PolyBlockingConnectionPool | None = None
+
+    def connect(self) -> redis.Redis:
+        kwargs = self._client_kwargs()
+        kwargs.update(host=self.host, port=self.port or 6379, db=int(self.db or 0), retry=Retry(NoBackoff(), 0))
         if self.ssl:
             kwargs["connection_class"] = redis.SSLConnection
-        else:
-            extra = {k: v for k, v in extra.items() if not k.startswith("ssl_")}
-        kwargs.update(extra)
-        self._pool = PolyBlockingConnectionPool(**kwargs)  # type: ignore[no-untyped-call]
+        kwargs.update(self._extra_options())
+        self._pool = PolyBlockingConnectionPool(**kwargs)
         return redis.Redis(connection_pool=self._pool)
 
     def disconnect(self) -> None:
@@ -177,58 +200,36 @@ class RedisConnector(_RedisConnectorMixin, BackendConnectorBase):
         super().forget()
 
 
-class RedisClusterConnector(_RedisConnectorMixin, BackendConnectorBase):
+class RedisClusterConnector(_RedisConnectorBase):
     """A Redis Cluster reached through any of its nodes; ``connect`` returns a ``redis.cluster.RedisCluster``.
 
-    redis-py keeps one pool per node; ``max_connections`` applies per node. Cluster redirections (MOVED,
-    ASK, TRYAGAIN) are retried by redis-py itself, a few times with a short backoff.
+    Every node gets its own ``PolyBlockingConnectionPool`` of ``max_connections``: a caller waits up to
+    ``connection_timeout`` for a free connection to a node, then gets ``PoolTimeoutError``; idle
+    connections are reaped per node. Cluster redirections (MOVED, ASK, TRYAGAIN) are followed by
+    redis-py itself, a few times with a short backoff.
     """
 
     backend_name: ClassVar[str] = "redis_cluster"
 
-    def __init__(
-        self,
-        host: str = "127.0.0.1",
-        port: int | None = 6379,
-        username: str | None = None,
-        password: Any = None,
-        db: int | str | None = 0,
-        *,
-        connect_timeout: float = 5.0,
-        socket_timeout: float = 5.0,
-        ssl: bool = False,
-        **options: Any,
-    ) -> None:
-        super().__init__(host, port, username, password, db, connect_timeout=connect_timeout, **options)
-        if db not in (None, 0, "0"):
-            from polykv.errors import InvalidArgumentError
-
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.db not in (None, 0, "0"):
             raise InvalidArgumentError("Redis Cluster has only database 0", backend=self.backend_name)
-        self.socket_timeout = float(socket_timeout)
-        self.ssl = bool(ssl)
-        self._max_connections = 1
-        self._pool_timeout = float(options.pop("pool_timeout", DEFAULT_POOL_TIMEOUT))
         self._client: Any = None
-
-    def configure_pool(self, max_connections: int, connection_timeout: float, idle_timeout: float) -> None:
-        self._max_connections = max_connections
-        self._pool_timeout = connection_timeout
 
     def connect(self) -> Any:
         from redis.cluster import RedisCluster
 
-        kwargs: dict[str, Any] = {
-            "host": self.host,
-            "port": self.port or 6379,
-            "username": self.username,
-            "password": self.password.reveal() if self.password is not None else None,
-            "socket_connect_timeout": self.connect_timeout,
-            "socket_timeout": self.socket_timeout,
-            "retry": Retry(ExponentialBackoff(cap=0.2, base=0.01), 3),
-            "max_connections": max(self._max_connections, 4),
-            "ssl": self.ssl,
-        }
-        kwargs.update(self.options)
+        # redis-py builds node pools of ``connection_pool_class`` only for clients made from a URL; the
+        # URL carries host, port and scheme (rediss: TLS), never credentials (those go as keywords).
+        url = f"{'rediss' if self.ssl else 'redis'}://{self.host}:{self.port or 6379}"
+        kwargs = self._client_kwargs()
+        kwargs.update(
+            url=url,
+            connection_pool_class=PolyClusterConnectionPool,
+            retry=Retry(ExponentialBackoff(cap=0.2, base=0.01), 3),
+        )
+        kwargs.update(self._extra_options())
         self._client = RedisCluster(**kwargs)
         return self._client
 
@@ -241,22 +242,22 @@ class RedisClusterConnector(_RedisConnectorMixin, BackendConnectorBase):
     def is_connected(self) -> bool:
         return self._client is not None
 
-    def pool_stats(self) -> dict[str, int]:
+    def _pools(self) -> list[PolyBlockingConnectionPool]:
         client = self._client
-        totals = {"total": 0, "open": 0, "in_use": 0, "idle": 0}
         if client is None:
-            return totals
-        for node in client.get_nodes():
-            pool = node.redis_connection.connection_pool if node.redis_connection is not None else None
-            if pool is None:
-                continue
-            connections = list(getattr(pool, "_available_connections", [])) + list(
-                getattr(pool, "_in_use_connections", [])
-            )
-            totals["total"] += len(connections)
-            totals["open"] += sum(1 for c in connections if getattr(c, "_sock", None) is not None)
-            totals["in_use"] += len(getattr(pool, "_in_use_connections", []))
-            totals["idle"] += len(getattr(pool, "_available_connections", []))
+            return []
+        nodes = list(client.nodes_manager.nodes_cache.values())
+        pools = [n.redis_connection.connection_pool for n in nodes if n.redis_connection is not None]
+        return [p for p in pools if isinstance(p, PolyBlockingConnectionPool)]
+
+    def reap_idle(self, idle_timeout: float) -> int:
+        return sum(pool.reap_idle(idle_timeout) for pool in self._pools())
+
+    def pool_stats(self) -> dict[str, int]:
+        totals = {"total": 0, "open": 0, "in_use": 0, "idle": 0}
+        for pool in self._pools():
+            for name, value in pool.stats().items():
+                totals[name] += value
         return totals
 
     def forget(self) -> None:

@@ -10,7 +10,23 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-__all__ = ["CAS", "COUNT", "DELETE", "FILTER", "WRITE", "LuaScript"]
+from polykv.changes import ChangeOp
+
+__all__ = [
+    "CAS",
+    "CAS_LOGGED",
+    "COUNT",
+    "DELETE",
+    "DELETE_LOGGED",
+    "FILTER",
+    "KV_DELETE_LOGGED",
+    "KV_INCR_LOGGED",
+    "KV_WRITE_LOGGED",
+    "WRITE",
+    "WRITE_BUCKET",
+    "WRITE_LOGGED",
+    "LuaScript",
+]
 
 
 @dataclass(frozen=True)
@@ -116,11 +132,146 @@ return {1, redis.call('SMEMBERS', KEYS[4])}
 """
 )
 
+#: Bulk ``set`` of many records of one bucket with no TTL and no index pairs (``polykv_redis.fastops``), the
+#: same effect as WRITE per record. KEYS: h, m, x, then each record's Redis key. ARGV: record key and data per
+#: record, in the order of their Redis keys. Returns how many records were new.
+WRITE_BUCKET = LuaScript(
+    _PRELUDE
+    + """
+local h, m, x = KEYS[1], KEYS[2], KEYS[3]
+local indexed = redis.call('HLEN', m) > 0
+local expiring = redis.call('ZCARD', x) > 0
+local added = 0
+for i = 4, #KEYS do
+  local rk = KEYS[i]
+  local member = ARGV[2 * (i - 3) - 1]
+  local exists = redis.call('EXISTS', rk) == 1
+  if expiring then
+    if exists then redis.call('ZREM', x, member)
+    elseif redis.call('ZSCORE', x, member) then forget(h, m, x, member) end
+  end
+  redis.call('SET', rk, ARGV[2 * (i - 3)])
+  if indexed then unindex(h, m, member) end
+  if not exists then added = added + 1 end
+end
+if added > 0 then redis.call('HINCRBY', h, 'n', added) end
+return added
+"""
+)
+
 #: KEYS: key. ARGV: expected bytes, new bytes. Replaces the value (keeping its TTL) only if unchanged.
 CAS = LuaScript(
     """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+  return 1
+end
+return 0
+"""
+)
+
+
+# == change feed (opt-in; see polykv_redis.feed) ======================================================
+# The logged variants make the write and its XADD one script, so the stream holds an entry exactly for the
+# writes that happened. Entry ids are consecutive (``<n>-0``, one more than the last entry's), so a trimmed
+# entry is detectable exactly. A stream entry: o = ChangeOp value, n = namespace ("" for KV), k = key, v = new
+# bytes (absent for a delete). Trimming is MAXLEN ~ (whole stream nodes), so at least ``maxlen`` entries stay.
+_LOG = (
+    """
+local next_seq = nil
+local function log_change(stream, maxlen, op, ns, key, data)
+  if not next_seq then
+    local last = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)
+    next_seq = 1
+    if last[1] then next_seq = tonumber(string.match(last[1][1], '^(%d+)')) + 1 end
+  end
+  local id = string.format('%d-0', next_seq)
+  next_seq = next_seq + 1
+  if data then
+    redis.call('XADD', stream, 'MAXLEN', '~', maxlen, id, 'o', op, 'n', ns, 'k', key, 'v', data)
+  else
+    redis.call('XADD', stream, 'MAXLEN', '~', maxlen, id, 'o', op, 'n', ns, 'k', key)
+  end
+end
+"""
+    + f"local INSERT, UPDATE, DELETE = {ChangeOp.INSERT.value}, {ChangeOp.UPDATE.value}, {ChangeOp.DELETE.value}\n"
+)
+
+
+def _logged(script: LuaScript, tail: str, logged_tail: str) -> LuaScript:
+    """``script`` with ``logged_tail`` in place of its final ``tail`` (checked, so the two cannot drift)."""
+    if not script.body.endswith(tail):
+        raise RuntimeError(f"script body does not end with {tail!r}")
+    return LuaScript(_LOG + script.body[: -len(tail)] + logged_tail)
+
+
+#: WRITE, then log: KEYS as WRITE + stream; ARGV as WRITE + maxlen, namespace.
+WRITE_LOGGED = _logged(
+    WRITE,
+    "return 1\n",
+    "log_change(KEYS[5], ARGV[6], exists and UPDATE or INSERT, ARGV[7], member, ARGV[2])\nreturn 1\n",
+)
+
+#: DELETE, then log: KEYS as DELETE + stream; ARGV: record key, maxlen, namespace.
+DELETE_LOGGED = _logged(
+    DELETE,
+    "return existed\n",
+    "if existed == 1 then log_change(KEYS[5], ARGV[2], DELETE, ARGV[3], ARGV[1], false) end\nreturn existed\n",
+)
+
+#: KV pairs: KEYS: stream, one name per pair. ARGV: maxlen, mode (set|add|replace), ttl ms or '', then
+#: key, data per pair. Returns how many pairs were written.
+KV_WRITE_LOGGED = LuaScript(
+    _LOG
+    + """
+local stream, maxlen, mode, ttl = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
+local written = 0
+for i = 2, #KEYS do
+  local name, key, data = KEYS[i], ARGV[2 * i], ARGV[2 * i + 1]
+  local exists = redis.call('EXISTS', name) == 1
+  if mode == 'set' or (mode == 'add' and not exists) or (mode == 'replace' and exists) then
+    if ttl ~= '' then redis.call('SET', name, data, 'PX', ttl) else redis.call('SET', name, data) end
+    log_change(stream, maxlen, exists and UPDATE or INSERT, '', key, data)
+    written = written + 1
+  end
+end
+return written
+"""
+)
+
+#: KV pairs: KEYS: stream, one name per key. ARGV: maxlen, then the keys. Returns how many existed.
+KV_DELETE_LOGGED = LuaScript(
+    _LOG
+    + """
+local removed = 0
+for i = 2, #KEYS do
+  if redis.call('DEL', KEYS[i]) == 1 then
+    log_change(KEYS[1], ARGV[1], DELETE, '', ARGV[i], false)
+    removed = removed + 1
+  end
+end
+return removed
+"""
+)
+
+#: KEYS: name, stream. ARGV: amount, maxlen, key. INCRBY, logging the new value's exact bytes.
+KV_INCR_LOGGED = LuaScript(
+    _LOG
+    + """
+local exists = redis.call('EXISTS', KEYS[1]) == 1
+local n = redis.call('INCRBY', KEYS[1], ARGV[1])
+log_change(KEYS[2], ARGV[2], exists and UPDATE or INSERT, '', ARGV[3], redis.call('GET', KEYS[1]))
+return n
+"""
+)
+
+#: CAS, then log: KEYS: name, stream. ARGV: expected bytes, new bytes, maxlen, namespace, key.
+CAS_LOGGED = LuaScript(
+    _LOG
+    + """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+  log_change(KEYS[2], ARGV[3], UPDATE, ARGV[4], ARGV[5], ARGV[2])
   return 1
 end
 return 0

@@ -31,6 +31,7 @@ from polykv.urls import redact_url
 
 from . import scripts
 from .connector import RedisConnector
+from .feed import ChangeFeed
 from .layout import KeyLayout, index_token, query_token
 from .scripts import LuaScript
 
@@ -42,7 +43,8 @@ T = TypeVar("T")
 SCAN_COUNT = 1000
 BATCH_SIZE = 500
 
-_INT_OPTIONS = {"buckets", "max_connections", "db"}
+_INT_OPTIONS = {"buckets", "max_connections", "db", "change_feed_size"}
+_BOOL_OPTIONS = {"change_feed"}
 _FLOAT_OPTIONS = {"connection_timeout", "idle_timeout", "socket_timeout", "connect_timeout", "pool_timeout"}
 
 
@@ -67,6 +69,10 @@ class RedisStore(KeyValueStore):
     ``indexes`` maps schema -> fields to index in addition to those record classes declare in
     ``__indexes__``. Connections: ``connection_mode`` ``"pooled"`` (default, redis-py's pool sized by
     ``max_connections``/``connection_timeout``/``idle_timeout``) or ``"single"``.
+
+    ``change_feed=True`` turns on the durable change feed for ``polykv.ops.watch`` (``Capability.WATCH``):
+    every write also appends to the stream ``<prefix>:changes`` in the same Lua script, which keeps about the
+    last ``change_feed_size`` changes (``polykv_redis.feed``). Off by default: it costs a script per write.
     """
 
     _backend_type = "redis"
@@ -95,10 +101,16 @@ class RedisStore(KeyValueStore):
         socket_timeout: float = 5.0,
         ssl: bool = False,
         codec: Any = "json",
+        change_feed: bool = False,
+        change_feed_size: int = 100_000,
         **connector_options: Any,
     ) -> None:
         super().__init__(codec=codec)
         self.layout = KeyLayout(prefix, buckets)
+        if not isinstance(change_feed, bool):
+            raise InvalidArgumentError(f"change_feed must be True or False, got {change_feed!r}", backend="redis")
+        self.change_feed = change_feed
+        feed = ChangeFeed(self, change_feed_size, socket_timeout and socket_timeout / 2) if change_feed else None
         self._indexes: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in (indexes or {}).items()}
         config: dict[str, Any] = {
             "host": host,
@@ -123,6 +135,9 @@ class RedisStore(KeyValueStore):
         )
         self._where = f"{'rediss' if ssl else 'redis'}://{host}:{port}/{db}"
         self._pipeline_kwargs: dict[str, Any] = {"transaction": False}
+        self._kv_head = self.layout.kv("")
+        if feed is not None:
+            feed.install()  # binds the logged write primitives on this instance only
 
     # -- construction -------------------------------------------------------------------------------
     @classmethod
@@ -153,6 +168,14 @@ class RedisStore(KeyValueStore):
                 )
             kwargs["db"] = int(path)
         for name, value in parse_qsl(parts.query):
+            if name in _BOOL_OPTIONS:
+                if value.lower() not in ("true", "false", "1", "0"):
+                    raise InvalidURLError(
+                        f"query parameter {name}={value!r} of {redact_url(url)!r} must be true or false",
+                        backend=cls._backend_type,
+                    )
+                kwargs[name] = value.lower() in ("true", "1")
+                continue
             try:
                 if name in _INT_OPTIONS:
                     kwargs[name] = int(value)
@@ -189,12 +212,30 @@ class RedisStore(KeyValueStore):
     def _run(
         self, operation: Callable[[Any], T], *, idempotent: bool = True, ns: str = "", key: str | None = None
     ) -> T:
+        """Run ``operation(client)`` with bounded retries of transient faults; redis-py errors become polykv
+        errors. On the manager's shared client (``direct``) the retry machinery is entered only on a failure."""
+        manager = self._manager
+        client = manager.direct
         try:
-            return self._manager.execute(operation, idempotent=idempotent)
+            if client is not None:
+                try:
+                    return operation(client)
+                except Exception as exc:
+                    return manager.recover(exc, operation, idempotent=idempotent)
+            return manager.execute(operation, idempotent=idempotent)
         except PolyKVError:
             raise
         except rexc.RedisError as exc:
             raise self._translate(exc, ns, key) from exc
+
+    def _recover(self, exc: Exception, operation: Callable[[Any], T], ns: str, key: str | None) -> T:
+        """After ``operation`` failed on the shared client: retry if transient (it is idempotent), translate."""
+        try:
+            return self._manager.recover(exc, operation)
+        except PolyKVError:
+            raise
+        except rexc.RedisError as err:
+            raise self._translate(err, ns, key) from err
 
     def _translate(self, exc: rexc.RedisError, ns: str, key: str | None) -> PolyKVError:
         where: dict[str, Any] = {"backend": self.backend_name, "schema": ns or None, "key": key}
@@ -257,8 +298,11 @@ class RedisStore(KeyValueStore):
         result: list[bytes | None] = client.mget(names)
         return result
 
-    def _mset(self, client: Any, mapping: dict[str, bytes]) -> None:
-        client.mset(mapping)
+    def _mset(self, client: Any, names: list[str], datas: list[bytes]) -> None:
+        flat: list[Any] = [None] * (2 * len(names))  # MSET n1 d1 n2 d2 ..., interleaved by slices, not per pair
+        flat[::2] = names
+        flat[1::2] = datas
+        client.execute_command("MSET", *flat)
 
     def _scan_names(self, pattern: str) -> Iterator[str]:
         """Every key name matching ``pattern``, once each, one SCAN call per batch."""
@@ -301,9 +345,9 @@ class RedisStore(KeyValueStore):
                 pairs += [field, self.layout.index_set(ns, bucket, field, token)]
         return json.dumps(pairs, ensure_ascii=False) if pairs else ""
 
-    def _write_call(self, ns: str, mode: str, key: str, data: bytes, ttl: float | None) -> tuple[
-        LuaScript, list[str], list[Any]
-    ]:
+    def _write_call(
+        self, ns: str, mode: str, key: str, data: bytes, ttl: float | None
+    ) -> tuple[LuaScript, list[str], list[Any]]:
         bucket = self.layout.bucket_of(key)
         h, m, x = self.layout.bookkeeping(ns, bucket)
         keys = [self.layout.record_prefix(ns, bucket) + key, h, m, x]
@@ -323,20 +367,32 @@ class RedisStore(KeyValueStore):
 
     # -- primitives ---------------------------------------------------------------------------------
     def _get(self, ns: str, key: str) -> bytes | None:
-        name = self.layout.kv(key) if not ns else self.layout.record(ns, key)
-        data: bytes | None = self._run(lambda c: c.get(name), ns=ns, key=key)
+        name = self._kv_head + key if not ns else self.layout.record(ns, key)
+        client = self._manager.direct
+        if client is not None:  # the hot path: one redis-py call, no closures unless it fails
+            try:
+                data: bytes | None = client.get(name)
+                return data
+            except Exception as exc:
+                data = self._recover(exc, lambda c: c.get(name), ns, key)
+                return data
+        data = self._run(lambda c: c.get(name), ns=ns, key=key)
         return data
 
     def _set(self, ns: str, key: str, data: bytes, ttl: float | None) -> None:
         if ns:
             self._record_write(ns, "set", key, data, ttl, idempotent=True)
             return
-        name = self.layout.kv(key)
-        if ttl is None:
-            self._run(lambda c: c.set(name, data), key=key)
-        else:
-            px = max(1, round(ttl * 1000))
-            self._run(lambda c: c.set(name, data, px=px), key=key)
+        name = self._kv_head + key
+        px = None if ttl is None else max(1, round(ttl * 1000))
+        client = self._manager.direct
+        if client is not None:  # the hot path, as in _get (SET is idempotent: a retry is safe)
+            try:
+                client.set(name, data, px=px)
+            except Exception as exc:
+                self._recover(exc, lambda c: c.set(name, data, px=px), "", key)
+            return
+        self._run(lambda c: c.set(name, data, px=px), key=key)
 
     def _delete(self, ns: str, key: str) -> bool:
         if ns:
@@ -363,9 +419,10 @@ class RedisStore(KeyValueStore):
 
     def _get_many(self, ns: str, keys: Sequence[str]) -> list[bytes | None]:
         if ns:
-            names = [self.layout.record(ns, k) for k in keys]
+            record = self.layout.record
+            names = [record(ns, k) for k in keys]
         else:
-            head = self.layout.kv("")
+            head = self._kv_head
             names = [head + k for k in keys]
         if len(names) <= BATCH_SIZE:
             return self._run(partial(self._mget, names=names), ns=ns)
@@ -382,8 +439,10 @@ class RedisStore(KeyValueStore):
                 calls = [self._write_call(ns, "set", k, d, ttl) for k, d in chunk]
                 self._run(partial(self._eval_many, calls=calls), ns=ns)
             elif ttl is None:
-                mapping = {self.layout.kv(k): d for k, d in chunk}
-                self._run(partial(self._mset, mapping=mapping))
+                head = self._kv_head
+                names = [head + k for k, _ in chunk]
+                datas = [d for _, d in chunk]
+                self._run(partial(self._mset, names=names, datas=datas))
             else:
                 px = max(1, round(ttl * 1000))
 
@@ -438,9 +497,9 @@ class RedisStore(KeyValueStore):
         px = None if ttl is None else max(1, round(ttl * 1000))
         return bool(self._run(lambda c: c.set(name, data, xx=True, px=px), idempotent=False, key=key))
 
-    def _filter(self, ns: str, conditions: list[Condition], indexes: tuple[str, ...]) -> Iterator[
-        tuple[str, dict[str, Any]]
-    ]:
+    def _filter(
+        self, ns: str, conditions: list[Condition], indexes: tuple[str, ...]
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
         if indexes:
             self._learn_indexes(ns, indexes)
         lookup = next(
@@ -522,3 +581,7 @@ class RedisStore(KeyValueStore):
             return None
         return left / 1000.0
 
+
+from .fastops import register_fast_paths  # noqa: E402 - registers ops fast paths for the class defined above
+
+register_fast_paths(RedisStore)

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
+from urllib.parse import quote
 
-__all__ = ["RedisClusterServers", "RedisServer", "free_port"]
+__all__ = ["RedisClusterServers", "RedisServer", "RedisTLSServer", "free_port"]
 
 
 def free_port(*, with_bus: bool = False) -> int:
@@ -80,13 +82,16 @@ class RedisServer:
         ]  # fmt: skip
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
         deadline = time.monotonic() + timeout
-        while not _ping(self.port):
+        while not self._answers():
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 log = (self.dir / "redis.log").read_text(errors="replace")[-2000:] if self.dir.exists() else ""
                 raise RuntimeError(f"redis-server on port {self.port} did not start:\n{log}")
             time.sleep(0.02)
         return self
+
+    def _answers(self) -> bool:
+        return _ping(self.port)
 
     def stop(self) -> None:
         """Stop the process by pid (SIGTERM, then SIGKILL after 5 s)."""
@@ -121,6 +126,52 @@ class RedisServer:
 
     def __exit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
         self.cleanup()
+
+
+class RedisTLSServer(RedisServer):
+    """A ``redis-server`` that answers TLS only (``--port 0 --tls-port``), with a throwaway CA and server
+    certificate for 127.0.0.1 made by ``trustme`` (a test dependency). ``ca_file`` is what clients trust."""
+
+    def __init__(self, port: int | None = None) -> None:
+        import trustme
+
+        super().__init__(port)
+        ca = trustme.CA()
+        cert = ca.issue_cert("127.0.0.1", "localhost")
+        self.ca_file = self.dir / "ca.pem"
+        ca.cert_pem.write_to_path(str(self.ca_file))
+        cert.cert_chain_pems[0].write_to_path(str(self.dir / "server.pem"))
+        cert.private_key_pem.write_to_path(str(self.dir / "server.key"))
+        self._ssl_context = ssl.create_default_context(cafile=str(self.ca_file))
+        self.extra_args = (
+            "--port", "0", "--tls-port", str(self.port),
+            "--tls-cert-file", str(self.dir / "server.pem"), "--tls-key-file", str(self.dir / "server.key"),
+            "--tls-ca-cert-file", str(self.ca_file), "--tls-auth-clients", "no",
+        )  # fmt: skip
+
+    @property
+    def url(self) -> str:
+        return f"rediss://127.0.0.1:{self.port}/0?ssl_ca_certs={quote(str(self.ca_file))}"
+
+    @staticmethod
+    def supported() -> bool:
+        """Whether the installed ``redis-server`` knows TLS (a build without it rejects ``tls-port``)."""
+        out = subprocess.run(  # noqa: S603 - fixed argv; with no port at all the server exits at once
+            [_binary("redis-server"), "--port", "0", "--tls-port", "0", "--save", ""],
+            capture_output=True, text=True, timeout=10, check=False,
+        )  # fmt: skip
+        return "Bad directive" not in out.stdout + out.stderr
+
+    def _answers(self) -> bool:
+        try:
+            with (
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as raw,
+                self._ssl_context.wrap_socket(raw, server_hostname="127.0.0.1") as sock,
+            ):
+                sock.sendall(b"PING\r\n")
+                return sock.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
 
 
 class RedisClusterServers:

@@ -7,12 +7,16 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+import redis
+from polykv_redis.cluster import RedisClusterStore
 from polykv_redis.store import RedisStore
-from polykv_redis.testing import RedisServer
+from polykv_redis.testing import RedisClusterServers, RedisServer
 
 from polykv.errors import BackendUnavailableError, PoolTimeoutError
+from polykv.handoff import Waiter, WaiterQueue
 
 TIMEOUT = 1.0
 
@@ -26,6 +30,20 @@ def own_server() -> Iterator[RedisServer]:
         yield server
     finally:
         server.cleanup()
+
+
+class SignallingWaiters(WaiterQueue):
+    """A pool's real waiter line, plus a semaphore released whenever a caller has joined it (so a test
+    knows a thread is waiting without sleeping)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.joined = threading.Semaphore(0)
+
+    def join(self) -> Waiter:
+        waiter = super().join()
+        self.joined.release()
+        return waiter
 
 
 def _store(server: RedisServer, **options: object) -> RedisStore:
@@ -173,11 +191,39 @@ def test_forked_child_uses_its_own_connections(own_server: RedisServer) -> None:
         store.close()
 
 
+def test_redis_pool_serves_waiters_in_arrival_order(own_server: RedisServer) -> None:
+    store = _store(own_server, max_connections=1, connection_timeout=30.0)
+    try:
+        store.set("k", 1)
+        pool = store.manager.acquire()._pool  # type: ignore[attr-defined]
+        line = pool.pool.waiters = SignallingWaiters()  # the pool's real hand-off queue, observed
+        held = pool.get_connection()
+        order: list[object] = []
+
+        def take_turn(n: int) -> None:
+            connection = pool.get_connection()
+            order.append(n)
+            pool.release(connection)
+
+        threads = [threading.Thread(target=take_turn, args=(n,)) for n in range(6)]
+        for t in threads:
+            t.start()
+            assert line.joined.acquire(timeout=10)  # this thread is in line before the next one starts
+        pool.release(held)
+        again = pool.get_connection()  # the returning thread asks again: it is served after all six
+        order.append("returner")
+        pool.release(again)
+        for t in threads:
+            t.join(timeout=30)
+        assert order == [0, 1, 2, 3, 4, 5, "returner"]
+        assert store.get("k") == 1 and store.manager.stats()["total"] == 1
+    finally:
+        store.close()
+
+
 def test_pool_16_threads_2000_mixed_ops_loses_nothing_and_leaks_nothing(own_server: RedisServer) -> None:
-    # The pool does not hand connections over fairly (a returning thread can take its connection straight
-    # back), so on a loaded machine one of 16 threads may wait for seconds; this test is about lost writes
-    # and leaks, so it allows a long wait rather than the 5 s default.
-    store = _store(own_server, max_connections=8, client_name="polykv-pool-test", connection_timeout=120.0)
+    # Waiters are served in arrival order, so no thread starves: a modest checkout wait is enough.
+    store = _store(own_server, max_connections=8, client_name="polykv-pool-test", connection_timeout=15.0)
     expected: list[dict[str, object]] = [{} for _ in range(16)]
     counters = [0] * 16
     errors: list[BaseException] = []
@@ -224,5 +270,143 @@ def test_pool_16_threads_2000_mixed_ops_loses_nothing_and_leaks_nothing(own_serv
         assert stats["in_use"] == 0 and stats["total"] <= 8
         clients = store._run(lambda c: c.client_list())
         assert sum(1 for c in clients if c.get("name") == "polykv-pool-test") <= 8
+    finally:
+        store.close()
+
+
+# -- Redis Cluster ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def own_cluster() -> Iterator[RedisClusterServers]:
+    """A 3-node cluster this test may reshape or break (never the session's shared one)."""
+    cluster = RedisClusterServers()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.cleanup()
+
+
+def _cluster_store(cluster: RedisClusterServers, **options: object) -> RedisClusterStore:
+    options.setdefault("connect_timeout", TIMEOUT)
+    options.setdefault("socket_timeout", TIMEOUT)
+    return RedisClusterStore(port=cluster.port, prefix="f", **options)  # type: ignore[arg-type]
+
+
+def _node_of(store: RedisClusterStore, name: str) -> Any:
+    client = store.manager.acquire().connection
+    return client.get_node_from_key(name)
+
+
+def test_cluster_pool_waits_for_a_free_connection_then_times_out(own_cluster: RedisClusterServers) -> None:
+    store = _cluster_store(own_cluster, max_connections=1, connection_timeout=0.3)
+    try:
+        store.set("k", 1)
+        pool = _node_of(store, store.layout.kv("k")).redis_connection.connection_pool
+        held = pool.get_connection()
+        started = time.monotonic()
+        with pytest.raises(PoolTimeoutError) as info:
+            store.get("k")
+        assert 0.25 < time.monotonic() - started < 3 and info.value.backend == "redis_cluster"
+        line = pool.pool.waiters = SignallingWaiters()
+        store.manager.connection_timeout = 30.0
+        for node_pool in store.manager.acquire()._pools():  # type: ignore[attr-defined]
+            node_pool.timeout = 30.0
+        got: list[object] = []
+        waiter = threading.Thread(target=lambda: got.append(store.get("k")))
+        waiter.start()
+        assert line.joined.acquire(timeout=10)  # it waits for the busy connection instead of failing
+        pool.release(held)
+        waiter.join(timeout=30)
+        assert got == [1]
+        assert store.manager.stats()["in_use"] == 0
+    finally:
+        store.close()
+
+
+def test_cluster_idle_connections_are_reaped_per_node(redis_cluster: RedisClusterServers) -> None:
+    store = RedisClusterStore(port=redis_cluster.port, prefix="reap", idle_timeout=0.2)
+    try:
+        store.set_many({f"k{i}": i for i in range(30)})  # touches every node
+        pool = _node_of(store, store.layout.kv("k0")).redis_connection.connection_pool
+        held = pool.get_connection()
+        assert store.manager.stats()["open"] >= 3
+        deadline = time.monotonic() + 5
+        while store.manager.stats()["open"] != 1:  # the reaper closes every idle one, on every node
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert held._sock is not None  # never the checked-out one
+        pool.release(held)
+        assert store.get_many([f"k{i}" for i in range(30)]) == {f"k{i}": i for i in range(30)}
+    finally:
+        store.close()
+
+
+def _migrate_slot(cluster: RedisClusterServers, slot: int, source: int, target: int) -> None:
+    """Move one slot and its keys from the node on port ``source`` to the one on ``target``, the way
+    ``redis-cli --cluster reshard`` does (SETSLOT IMPORTING/MIGRATING, MIGRATE, SETSLOT NODE everywhere)."""
+    clients = {n.port: redis.Redis(port=n.port) for n in cluster.nodes}
+    try:
+        ids = {port: c.execute_command("CLUSTER MYID").decode() for port, c in clients.items()}
+        clients[target].execute_command("CLUSTER SETSLOT", slot, "IMPORTING", ids[source])
+        clients[source].execute_command("CLUSTER SETSLOT", slot, "MIGRATING", ids[target])
+        while keys := clients[source].execute_command("CLUSTER GETKEYSINSLOT", slot, 100):
+            clients[source].execute_command("MIGRATE", "127.0.0.1", target, "", 0, 5000, "KEYS", *keys)
+        for client in clients.values():
+            client.execute_command("CLUSTER SETSLOT", slot, "NODE", ids[target])
+    finally:
+        for client in clients.values():
+            client.close()
+
+
+def test_cluster_store_follows_moved_after_a_slot_migration(own_cluster: RedisClusterServers) -> None:
+    store = _cluster_store(own_cluster)
+    try:
+        store.set("k", {"v": 1})
+        store.insert_record("s", "r", {"v": 1})
+        name = store.layout.kv("k")
+        record = store.layout.record("s", "r")
+        client = store.manager.acquire().connection
+        moved_to: dict[int, int] = {}
+        for key_name in (name, record):
+            slot = client.keyslot(key_name)
+            source = client.nodes_manager.get_node_from_slot(slot).port
+            target = next(n.port for n in own_cluster.nodes if n.port != source)
+            _migrate_slot(own_cluster, slot, source, target)
+            moved_to[slot] = target
+            with redis.Redis(port=source) as old_owner, pytest.raises(redis.exceptions.MovedError, match=f":{target}$"):
+                old_owner.get(key_name)  # the old owner now answers MOVED <slot> <new owner>
+            assert client.nodes_manager.get_node_from_slot(slot).port == source  # the store does not know yet
+        assert store.get("k") == {"v": 1}  # answered through the MOVED redirect
+        assert store.get_record("s", dict, "r") == {"v": 1}
+        store.update_record("s", "r", {"v": 2})  # a record script follows the redirect too
+        assert store.count("s") == 1 and store.get_record("s", dict, "r") == {"v": 2}
+        assert {slot: client.nodes_manager.get_node_from_slot(slot).port for slot in moved_to} == moved_to
+    finally:
+        store.close()
+
+
+def test_cluster_node_killed_is_unavailable_within_timeout_then_recovers(own_cluster: RedisClusterServers) -> None:
+    store = _cluster_store(own_cluster)
+    try:
+        store.set("k", 1)
+        port = _node_of(store, store.layout.kv("k")).port
+        victim = next(n for n in own_cluster.nodes if n.port == port)
+        victim.kill()
+        for operation in (lambda: store.get("k"), lambda: store.set("k", 2), lambda: store.get_many(["k", "x"])):
+            started = time.monotonic()
+            with pytest.raises(BackendUnavailableError) as info:
+                operation()
+            assert time.monotonic() - started < 3 * TIMEOUT + 2
+            assert info.value.backend == "redis_cluster"
+        victim.start()  # same port and nodes.conf: it rejoins with its slots, empty (no persistence)
+        deadline = time.monotonic() + 30
+        while not all(own_cluster._state_ok(n.port) for n in own_cluster.nodes):
+            assert time.monotonic() < deadline, "the cluster did not recover"
+            time.sleep(0.1)  # waiting on the servers' own gossip, not on polykv
+        assert store.get("k") is None  # the same store object works again
+        store.set("k", 3)
+        assert store.get("k") == 3
     finally:
         store.close()

@@ -78,9 +78,10 @@ def test_connect_url_with_acl_user_and_password(redis_server: RedisServer, raw: 
 
 def test_wrong_password_error_never_shows_it(redis_server: RedisServer, raw: redis.Redis) -> None:
     raw.execute_command("ACL", "SETUSER", "bob", "on", ">right-pw", "~*", "+@all")
-    with polykv.connect(f"redis://bob:wrong-pw-123@127.0.0.1:{redis_server.port}/0") as store, pytest.raises(
-        PolyKVError
-    ) as info:
+    with (
+        polykv.connect(f"redis://bob:wrong-pw-123@127.0.0.1:{redis_server.port}/0") as store,
+        pytest.raises(PolyKVError) as info,
+    ):
         store.get("k")
     assert "wrong-pw-123" not in str(info.value)
     assert "credentials" in str(info.value)
