@@ -306,10 +306,14 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
     def _valid_keys(self, keys: Iterable[str], ns: str = KV_NAMESPACE) -> list[str]:
         """Validate a batch of keys; plain ASCII keys are checked inline, anything else by ``validate_key``."""
         wanted = list(keys)
-        for key in wanted:
-            if not (type(key) is str and 0 < len(key) <= MAX_KEY_LENGTH and key.isascii()):
-                return [self._key(k, ns) for k in wanted]
-        return wanted
+        if not wanted:
+            return wanted
+        # C-level passes over the whole batch: exact str, 1..MAX_KEY_LENGTH characters, all ASCII
+        if set(map(type, wanted)) == {str} and "" not in wanted:
+            joined = "".join(wanted)
+            if joined.isascii() and (len(joined) <= MAX_KEY_LENGTH or max(map(len, wanted)) <= MAX_KEY_LENGTH):
+                return wanted
+        return [self._key(k, ns) for k in wanted]
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
         """The values of the keys that exist, in one batch where the backend can."""
