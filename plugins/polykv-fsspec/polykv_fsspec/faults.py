@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from types import TracebackType
 
 from polykv.errors import BackendUnavailableError, PolyKVError
 
@@ -66,27 +66,30 @@ def is_unavailable(exc: BaseException) -> bool:
     return False
 
 
-@contextmanager
-def translate_faults(backend: str, where: str, schema: str | None = None, key: str | None = None) -> Iterator[None]:
-    """Re-raise client faults as ``BackendUnavailableError``/``AccessDeniedError``; polykv errors pass through."""
-    try:
-        yield
-    except PolyKVError:
-        raise
-    except PermissionError as exc:
-        raise AccessDeniedError(
-            f"{where} refused access ({exc}); check the credentials and permissions",
-            backend=backend,
-            schema=schema,
-            key=key,
-        ) from exc
-    except Exception as exc:
-        if is_unavailable(exc):
-            raise BackendUnavailableError(
-                f"cannot reach {where}: {type(exc).__name__}: {exc}", backend=backend, schema=schema, key=key
+class translate_faults:  # lower case: used like a function, ``with translate_faults(...):``
+    """Re-raise client faults as ``BackendUnavailableError``/``AccessDeniedError``; polykv errors pass through.
+
+    A class rather than ``@contextmanager``: it wraps every single read and write, where a generator costs.
+    """
+
+    __slots__ = ("backend", "key", "schema", "where")
+
+    def __init__(self, backend: str, where: str, schema: str | None = None, key: str | None = None) -> None:
+        self.backend, self.where, self.schema, self.key = backend, where, schema, key
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if exc is None or isinstance(exc, PolyKVError) or not isinstance(exc, Exception):
+            return
+        where, context = self.where, {"backend": self.backend, "schema": self.schema, "key": self.key}
+        if isinstance(exc, PermissionError):
+            raise AccessDeniedError(
+                f"{where} refused access ({exc}); check the credentials and permissions", **context
             ) from exc
+        if is_unavailable(exc):
+            raise BackendUnavailableError(f"cannot reach {where}: {type(exc).__name__}: {exc}", **context) from exc
         if isinstance(exc, (FileNotFoundError, FileExistsError)):
-            raise
-        raise PolyKVError(
-            f"{where} failed: {type(exc).__name__}: {exc}", backend=backend, schema=schema, key=key
-        ) from exc
+            return
+        raise PolyKVError(f"{where} failed: {type(exc).__name__}: {exc}", **context) from exc

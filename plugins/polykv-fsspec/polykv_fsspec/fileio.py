@@ -1,34 +1,73 @@
 """How each kind of file system reads, writes (atomically) and deletes one file or many.
 
 * ``LocalIO``: plain ``os`` calls; a write goes to a temporary name then ``os.replace`` (atomic on POSIX);
-  create-if-absent is ``os.link`` of the finished temporary file (atomic, fails if the name exists).
+  create-if-absent is ``os.link`` of the finished temporary file (atomic, fails if the name exists);
+  replace-if-exists swaps the finished file in with ``renameat2(RENAME_EXCHANGE)`` (Linux; atomic).
 * ``RenameIO`` (HDFS through ``hdfs-native``): write a temporary file, then an atomic NameNode rename
-  (``overwrite=True`` to replace, ``False`` for create-if-absent, which fails if the name exists).
+  (``overwrite=True`` to replace, ``False`` for create-if-absent, which fails if the name exists). Batches
+  run their files on a bounded thread pool: HDFS has no multi-file call and one file costs round trips.
 * ``WebHDFSIO``: temporary file + WebHDFS ``RENAME``, which never overwrites: create-if-absent is atomic;
   a replace deletes the old file first, so a reader may briefly see the key absent (never half-written).
 * ``ObjectIO`` (S3 and any other fsspec file system): one ``pipe_file`` per value; an S3 PUT is atomic by
   itself. With ``conditional_writes`` an insert sends ``If-None-Match: *`` (atomic create-if-absent on AWS S3,
-  SeaweedFS, MinIO). Batches use fsspec's multi-path ``cat``/``pipe``/``rm``, which async file systems run
-  concurrently.
+  SeaweedFS, MinIO) and a replace-if-exists sends ``If-Match: <ETag>`` of the object it found. Batches use
+  fsspec's multi-path ``cat``/``pipe``/``rm``, which async file systems run concurrently.
+
+Where ``atomic_replace`` is False, replace-if-exists checks then writes: a delete landing between the two is
+undone (the record comes back with the new value).
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import secrets
 import shutil
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from typing import Any, TypeVar
 
+from .exchange import ExchangeUnsupportedError, exchange
 from .naming import TEMP_MARK
 
-__all__ = ["FileIO", "LocalIO", "ObjectIO", "RenameIO", "WebHDFSIO", "io_for"]
+__all__ = ["DEFAULT_CONCURRENCY", "FileIO", "LocalIO", "ObjectIO", "RenameIO", "WebHDFSIO", "io_for", "run_all"]
+
+#: Files a batch handles at once where the file system has no concurrent multi-path call of its own.
+DEFAULT_CONCURRENCY = 16
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def run_all(fn: Callable[[T], R], items: Sequence[T], concurrency: int = DEFAULT_CONCURRENCY) -> list[R]:
+    """``[fn(item) for item in items]`` on up to ``concurrency`` threads, results in order.
+
+    The first failure cancels the calls not yet started, waits for the running ones and is raised, so no
+    call is left running behind the caller's back.
+    """
+    if len(items) <= 1 or concurrency <= 1:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(min(len(items), concurrency), thread_name_prefix="polykv-fsspec") as pool:
+        futures = [pool.submit(fn, item) for item in items]
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        error = next((f.exception() for f in futures if f in done and f.exception() is not None), None)
+        if error is not None:
+            for future in futures:
+                future.cancel()
+    if error is not None:
+        raise error
+    return [future.result() for future in futures]
+
+
+#: Random per import; with the pid and a counter it names temporary files without a syscall per write.
+_TEMP_TOKEN = secrets.token_hex(6)
+_temp_numbers = itertools.count()
 
 
 def _temp_name(path: str) -> str:
     folder, _, name = path.rpartition("/")
-    return f"{folder}/{TEMP_MARK}tmp-{secrets.token_hex(8)}-{name[:40]}"
+    return f"{folder}/{TEMP_MARK}tmp-{_TEMP_TOKEN}-{os.getpid()}-{next(_temp_numbers)}-{name[:40]}"
 
 
 def _names(entries: Sequence[Any]) -> list[str]:
@@ -44,6 +83,8 @@ class FileIO:
 
     #: create-if-absent is atomic on this file system.
     atomic_add = False
+    #: replace-if-exists is atomic on this file system (else: check, then write).
+    atomic_replace = False
 
     def __init__(self, fs: Any) -> None:
         self.fs = fs
@@ -76,13 +117,20 @@ class FileIO:
         self.fs.pipe_file(path, data)
 
     def write_many(self, items: dict[str, bytes]) -> None:
-        """Write many files; one ``pipe`` call so async file systems run them concurrently."""
+        """Write many files (one after another here; subclasses batch them their own way)."""
         for path, data in items.items():
             self.write(path, data)
 
     def add(self, path: str, data: bytes) -> bool:
         """Create the file only if absent; return whether it was created (only when ``atomic_add``)."""
         raise NotImplementedError(f"{type(self).__name__} has no atomic create-if-absent")
+
+    def replace(self, path: str, data: bytes) -> bool:
+        """Overwrite the file only if it exists; return whether it did (atomic only when ``atomic_replace``)."""
+        if not self.fs.exists(path):
+            return False
+        self.write(path, data)
+        return True
 
     def delete(self, path: str) -> bool:
         """Remove the file; return whether it existed."""
@@ -121,7 +169,7 @@ class ObjectIO(FileIO):
 
     def __init__(self, fs: Any, conditional_writes: bool = False) -> None:
         super().__init__(fs)
-        self.atomic_add = conditional_writes
+        self.atomic_add = self.atomic_replace = conditional_writes
 
     def write_many(self, items: dict[str, bytes]) -> None:
         self.fs.pipe(items)
@@ -136,6 +184,21 @@ class ObjectIO(FileIO):
                 return False
             raise
         return True
+
+    def replace(self, path: str, data: bytes) -> bool:
+        if not self.atomic_replace:
+            return super().replace(path, data)
+        while True:  # compare-and-swap on the ETag; a concurrent writer makes us look again
+            try:
+                etag = self.fs.info(path, refresh=True)["ETag"]
+                self.fs.pipe_file(path, data, IfMatch=etag)
+            except FileNotFoundError:
+                return False
+            except OSError as exc:
+                if _precondition_failed(exc):
+                    continue
+                raise
+            return True
 
     def delete(self, path: str) -> bool:
         # S3 DELETE succeeds whether or not the object exists: ask first (the answer is informational).
@@ -178,9 +241,23 @@ def _precondition_failed(exc: BaseException) -> bool:
 
 
 class RenameIO(FileIO):
-    """HDFS (hdfs-native): temporary file then an atomic NameNode rename."""
+    """HDFS (hdfs-native): temporary file then an atomic NameNode rename; batches on a bounded thread pool."""
 
     atomic_add = True
+
+    def __init__(self, fs: Any, concurrency: int = DEFAULT_CONCURRENCY) -> None:
+        super().__init__(fs)
+        self.concurrency = concurrency
+
+    def read_many(self, paths: Sequence[str]) -> dict[str, bytes]:
+        found = run_all(self.read, paths, self.concurrency)
+        return {path: data for path, data in zip(paths, found, strict=True) if data is not None}
+
+    def write_many(self, items: dict[str, bytes]) -> None:
+        run_all(lambda item: self.write(*item), list(items.items()), self.concurrency)
+
+    def delete_many(self, paths: Sequence[str]) -> int:
+        return sum(run_all(self.delete, paths, self.concurrency))
 
     def write(self, path: str, data: bytes) -> None:
         temp = _temp_name(path)
@@ -247,9 +324,11 @@ class WebHDFSIO(RenameIO):
 
 
 class LocalIO(FileIO):
-    """Local files through ``os``: temporary file + ``os.replace``; ``os.link`` for create-if-absent."""
+    """Local files through ``os``: temporary file + ``os.replace``; ``os.link`` for create-if-absent; an
+    atomic exchange for replace-if-exists (falls back to check-then-write where the kernel has none)."""
 
     atomic_add = True
+    atomic_replace = True
 
     def read(self, path: str) -> bytes | None:
         try:
@@ -301,6 +380,22 @@ class LocalIO(FileIO):
         finally:
             os.unlink(temp)
         return True
+
+    def replace(self, path: str, data: bytes) -> bool:
+        if not os.path.exists(path):  # cheap early answer; the exchange below is what decides
+            return False
+        temp = self._write_temp(path, data)
+        try:
+            swapped = exchange(temp, path)
+        except ExchangeUnsupportedError:
+            os.unlink(temp)
+            self.atomic_replace = False
+            return super().replace(path, data)
+        except BaseException:
+            os.unlink(temp)
+            raise
+        os.unlink(temp)  # after a swap it holds the old content
+        return swapped
 
     def delete(self, path: str) -> bool:
         try:

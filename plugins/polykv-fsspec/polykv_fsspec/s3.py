@@ -52,6 +52,8 @@ class S3Store(FsspecStore):
             "max_pool_connections": max_connections,  # botocore's default of 10 caps batch concurrency
             **storage_options.pop("config_kwargs", {}),
         }
+        # records are small: s3fs's ranged parallel download (max_concurrency > 1) costs a HEAD before every GET
+        storage_options.setdefault("max_concurrency", 1)
         fs = s3fs.S3FileSystem(
             key=key,
             secret=secret,

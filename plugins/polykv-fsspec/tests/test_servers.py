@@ -51,8 +51,14 @@ def test_wrong_secret_is_refused(s3_server: S3Server, unique: str) -> None:
 
 
 def test_s3_without_conditional_writes_declares_no_add(s3_server: S3Server, unique: str) -> None:
-    with S3Store(BUCKET, unique, endpoint_url=s3_server.endpoint_url, key=s3_server.access_key,
-                 secret=s3_server.secret_key, conditional_writes=False) as store:
+    with S3Store(
+        BUCKET,
+        unique,
+        endpoint_url=s3_server.endpoint_url,
+        key=s3_server.access_key,
+        secret=s3_server.secret_key,
+        conditional_writes=False,
+    ) as store:
         assert Capability.ADD not in store.capabilities
         store.insert_record("users", "a", {"n": 1})  # check-then-write, still refuses a duplicate
         with pytest.raises(polykv.RecordExistsError):
@@ -112,8 +118,15 @@ def _expect_unavailable(action: object) -> None:
 
 
 def test_s3_stopped_then_restarted(own_s3: S3Server, unique: str) -> None:
-    with S3Store(BUCKET, unique, endpoint_url=own_s3.endpoint_url, key=own_s3.access_key,
-                 secret=own_s3.secret_key, retries=2, connect_timeout=2) as store:
+    with S3Store(
+        BUCKET,
+        unique,
+        endpoint_url=own_s3.endpoint_url,
+        key=own_s3.access_key,
+        secret=own_s3.secret_key,
+        retries=2,
+        connect_timeout=2,
+    ) as store:
         store.set_many({f"k{i}": i for i in range(20)})
         own_s3.stop()
         _expect_unavailable(lambda: store.get("k1"))
