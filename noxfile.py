@@ -54,9 +54,14 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on the core package."""
-    session.install("-e", ".[test,msgpack]", "mypy>=1.11")
+    """mypy --strict on the core package and on each plugin package (from its own folder, its own config)."""
+    install_all(session, "msgpack")
+    session.install("mypy>=1.11")
     session.run("mypy", "--strict", "polykv")
+    with session.chdir("plugins/polykv-redis"):
+        session.run("mypy", "--strict", "polykv_redis")
+    with session.chdir("plugins/polykv-fsspec"):  # strict through its own [tool.mypy] config
+        session.run("mypy", "polykv_fsspec", "scripts", "benchmarks")
 
 
 @nox.session
