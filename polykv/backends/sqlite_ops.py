@@ -32,9 +32,7 @@ _ITEMS = {
     for after in (False, True)
     for bounded in (False, True)
 }
-_COUNT_UP_TO = (
-    "SELECT COUNT(*) FROM polykv_items WHERE ns = ? AND key >= ? AND key <= ? AND (expires IS NULL OR expires > ?)"
-)
+_COUNT_UP_TO = f"SELECT COUNT(*) FROM polykv_items WHERE ns = ? AND key >= ? AND key <= ? AND {_LIVE}"  # noqa: S608 - constants only
 
 
 Batches = Iterator[tuple[int, list[tuple[str, bytes]]]]
@@ -67,7 +65,7 @@ def read_batches(
         try:
             cursor = src._con().execute(sql, (ns, start, *bound, now))
             while batch := cursor.fetchmany(size):
-                yield len(batch), [(key, data) for key, data in batch]
+                yield len(batch), batch  # rows are (key, value) tuples already
         except sqlite3.Error as exc:
             raise src._failure(exc, ns) from None
 

@@ -65,10 +65,6 @@ def _wait_for_entry(client: Any, *, stream: str, cursor: str, block: int) -> Non
     client.xread({stream: cursor}, count=1, block=block)
 
 
-def _ttl_ms(ttl: float | None) -> str:
-    return "" if ttl is None else str(max(1, round(ttl * 1000)))
-
-
 class ChangeFeed:
     """The change feed of one store: logged write primitives, ``_change_head`` and ``_changes``.
 
@@ -108,7 +104,7 @@ class ChangeFeed:
 
     def _kv_write(self, mode: str, items: Sequence[tuple[str, bytes]], ttl: float | None) -> int:
         keys = [self.stream, *(self.store.layout.kv(k) for k, _ in items)]
-        args: list[Any] = [self.size, mode, _ttl_ms(ttl)]
+        args: list[Any] = [self.size, mode, scripts.ttl_arg(ttl)]
         for k, d in items:
             args += [k, d]
         return int(self._script(scripts.KV_WRITE_LOGGED, keys, args, key=items[0][0] if len(items) == 1 else None))

@@ -26,6 +26,7 @@ __all__ = [
     "WRITE_BUCKET",
     "WRITE_LOGGED",
     "LuaScript",
+    "ttl_arg",
 ]
 
 
@@ -38,6 +39,11 @@ class LuaScript:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sha", hashlib.sha1(self.body.encode(), usedforsecurity=False).hexdigest())
+
+
+def ttl_arg(ttl: float | None) -> str:
+    """A TTL as the scripts take it: whole milliseconds (at least 1), or ``""`` for none."""
+    return "" if ttl is None else str(max(1, round(ttl * 1000)))
 
 
 _PRELUDE = """

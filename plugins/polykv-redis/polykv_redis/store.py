@@ -57,10 +57,6 @@ def _delete_names(client: Any, *, names: Sequence[str]) -> int:
     return int(client.delete(*names))
 
 
-def _ttl_ms(ttl: float | None) -> str:
-    return "" if ttl is None else str(max(1, round(ttl * 1000)))
-
-
 class RedisStore(KeyValueStore):
     """A polykv store on a Redis server (``redis://`` / ``rediss://``).
 
@@ -351,7 +347,7 @@ class RedisStore(KeyValueStore):
         bucket = self.layout.bucket_of(key)
         h, m, x = self.layout.bookkeeping(ns, bucket)
         keys = [self.layout.record_prefix(ns, bucket) + key, h, m, x]
-        return scripts.WRITE, keys, [mode, data, _ttl_ms(ttl), key, self._index_pairs(ns, key, data)]
+        return scripts.WRITE, keys, [mode, data, scripts.ttl_arg(ttl), key, self._index_pairs(ns, key, data)]
 
     def _delete_call(self, ns: str, key: str) -> tuple[LuaScript, list[str], list[Any]]:
         bucket = self.layout.bucket_of(key)
