@@ -260,25 +260,33 @@ class RenameIO(FileIO):
         return sum(run_all(self.delete, paths, self.concurrency))
 
     def write(self, path: str, data: bytes) -> None:
-        temp = _temp_name(path)
-        self.fs.pipe_file(temp, data)
-        try:
-            self.fs.mv(temp, path, overwrite=True)
-        except BaseException:
-            self._discard(temp)
-            raise
+        self._publish(path, data, overwrite=True)
 
     def add(self, path: str, data: bytes) -> bool:
+        return self._publish(path, data, overwrite=False)
+
+    def _publish(self, path: str, data: bytes, overwrite: bool) -> bool:
+        """Write a temporary file, then move it to ``path``; False (temporary removed) if ``path`` existed and
+        ``overwrite`` is off. On any error the temporary file is removed and the error raised."""
         temp = _temp_name(path)
         self.fs.pipe_file(temp, data)
         try:
-            self.fs.mv(temp, path, overwrite=False)
-        except FileExistsError:
-            self._discard(temp)
-            return False
+            moved = self._move(temp, path, overwrite)
         except BaseException:
             self._discard(temp)
             raise
+        if not moved:
+            self._discard(temp)
+        return moved
+
+    def _move(self, temp: str, path: str, overwrite: bool) -> bool:
+        """One atomic NameNode rename; False when ``path`` exists and ``overwrite`` is off."""
+        try:
+            self.fs.mv(temp, path, overwrite=overwrite)
+        except FileExistsError:
+            if overwrite:
+                raise
+            return False
         return True
 
     def delete(self, path: str) -> bool:
@@ -296,27 +304,12 @@ class WebHDFSIO(RenameIO):
         answer = self.fs._call("RENAME", method="put", path=temp, destination=path)
         return bool(answer.json().get("boolean"))
 
-    def write(self, path: str, data: bytes) -> None:
-        temp = _temp_name(path)
-        self.fs.pipe_file(temp, data)
-        try:
-            while not self._rename(temp, path):
-                self.fs.rm(path)  # the target exists: remove it and try again
-        except BaseException:
-            self._discard(temp)
-            raise
-
-    def add(self, path: str, data: bytes) -> bool:
-        temp = _temp_name(path)
-        self.fs.pipe_file(temp, data)
-        try:
-            created = self._rename(temp, path)
-        except BaseException:
-            self._discard(temp)
-            raise
-        if not created:
-            self._discard(temp)
-        return created
+    def _move(self, temp: str, path: str, overwrite: bool) -> bool:
+        if not overwrite:
+            return self._rename(temp, path)
+        while not self._rename(temp, path):
+            self.fs.rm(path)  # the target exists: remove it and try again
+        return True
 
     def delete(self, path: str) -> bool:
         answer = self.fs._call("DELETE", method="delete", path=path, recursive="false")
