@@ -19,7 +19,7 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +51,7 @@ EXIT_INTERRUPTED = 130
 #: Every exit code a ``polykv`` command returns, and what it means.
 EXIT_CODES: dict[int, str] = {
     EXIT_OK: "success (also: removing what was not there, unless --must-exist)",
-    EXIT_ERROR: "error: polykv or the store refused or failed (bad key, unreachable server, unknown scheme...)",
+    EXIT_ERROR: "error: polykv or the store refused or failed (invalid key, unreachable server, unknown URL scheme...)",
     EXIT_USAGE: "usage error: unknown option, missing or malformed argument (e.g. a VALUE that is not JSON)",
     EXIT_NOT_FOUND: "not found: get of a missing key or record; rm/clear --must-exist found nothing",
     EXIT_CHECK_FAILED: "check: the store failed at least one conformance check",
@@ -129,6 +129,33 @@ class _Group(click.Group):
         names = {n for p in cmd.params for n in getattr(p, "opts", [])}
         cmd.params.extend(p for p in _global_options() if not names & set(getattr(p, "opts", [])))
         super().add_command(cmd, name)
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """As click's, but a usage error is one line too: ``polykv: error: usage: ... (see ... --help)``."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        secrets = _secrets_in(*(sys.argv[1:] if args is None else args))
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            message = _scrub(exc.format_message(), secrets)
+            click.echo(f"polykv: error: usage: {message}{where}", err=True)
+            code = exc.exit_code
+        except click.ClickException as exc:
+            click.echo(f"polykv: error: {_scrub(exc.format_message(), secrets)}", err=True)
+            code = exc.exit_code
+        except click.Abort:
+            click.echo("polykv: interrupted", err=True)
+            code = EXIT_INTERRUPTED
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -527,7 +554,8 @@ def copy(
                 progress=advance,
             )
         finally:
-            progress.stop()
+            if progress.live.is_started:
+                progress.stop()
     click.echo(
         f"copied {result.copied}, skipped {result.skipped} (present in destination), resumed past {result.resumed}"
     )
