@@ -233,6 +233,24 @@ def _resolve_url(url: str, legacy_url: str | None) -> str:
     return legacy_url
 
 
+def prefix_argument(default_help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """PREFIX as an optional positional argument, with ``--prefix`` as its synonym (see ``_resolve_prefix``)."""
+
+    def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
+        f = click.argument("prefix", required=False, default=None)(f)
+        help_text = f"Same as the PREFIX argument (default: {default_help})."
+        return click.option("--prefix", "prefix_option", default=None, help=help_text)(f)
+
+    return decorate
+
+
+def _resolve_prefix(prefix: str | None, prefix_option: str | None) -> str | None:
+    """The prefix given positionally or as ``--prefix`` (the same one, if both); None if neither."""
+    if prefix is not None and prefix_option is not None and prefix != prefix_option:
+        raise click.UsageError("give the prefix once: PREFIX or --prefix, not two different ones")
+    return prefix if prefix is not None else prefix_option
+
+
 def schema_option(f: Callable[..., Any]) -> Callable[..., Any]:
     """``--schema`` of the commands that read or write one namespace: absent means the plain KV pairs."""
     return click.option("--schema", default=None, help="Record schema to use (default: the plain KV pairs).")(f)
@@ -379,18 +397,21 @@ def rm(key: str, url: str, schema: str | None, must_exist: bool) -> None:
 
 
 @cli.command()
-@click.argument("prefix", required=False, default=None)
+@prefix_argument("none: give PREFIX, --prefix or --all")
 @url_option
 @schema_option
 @click.option("--all", "everything", is_flag=True, help="Remove every key (or record of --schema); no PREFIX.")
 @must_exist_option
-def clear(prefix: str | None, url: str, schema: str | None, everything: bool, must_exist: bool) -> None:
+def clear(
+    prefix: str | None, prefix_option: str | None, url: str, schema: str | None, everything: bool, must_exist: bool
+) -> None:
     """Remove the keys (or records of --schema) starting with PREFIX (literal); --all for every one.
 
     Prints how many were removed. Removing none is not an error unless --must-exist.
     """
     from .errors import KeyNotFoundError, RecordNotFoundError
 
+    prefix = _resolve_prefix(prefix, prefix_option)
     if everything == (prefix is not None):
         raise click.UsageError("give a PREFIX or --all (one of them)")
     prefix = prefix or ""
@@ -415,17 +436,20 @@ def clear(prefix: str | None, url: str, schema: str | None, everything: bool, mu
 
 
 @cli.command()
-@click.argument("prefix", default="")
+@prefix_argument("every key")
 @url_option
 @schema_option
 @click.option("--values", is_flag=True, help="Print JSON lines {key, value} instead of keys.")
 @click.option(
     "--limit", type=click.IntRange(min=1), default=None, help="Stop after this many keys (default: list them all)."
 )
-def ls(prefix: str, url: str, schema: str | None, values: bool, limit: int | None) -> None:
-    """List the keys starting with PREFIX (literal; default: all), one per line."""
+def ls(
+    prefix: str | None, prefix_option: str | None, url: str, schema: str | None, values: bool, limit: int | None
+) -> None:
+    """List the keys (or record keys of --schema) starting with PREFIX (literal; default: all), one per line."""
     from itertools import islice
 
+    prefix = _resolve_prefix(prefix, prefix_option) or ""
     with _open(url) as store:
         if schema is None:
             items: Iterator[Any] = store.fetch_by_prefix(prefix) if values else store.keys(prefix)

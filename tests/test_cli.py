@@ -351,6 +351,24 @@ def test_global_options_work_before_and_after_the_subcommand(tmp_path: Path, nam
     assert "InvalidURLError" in error_line(polykv(tmp_path, *broken))
 
 
+@pytest.mark.parametrize("name", ALL_COMMANDS)
+def test_every_command_that_filters_by_prefix_takes_the_prefix_option(name: str) -> None:
+    params = {p.name: p for p in cli.commands[name].params}
+    if "prefix" not in params and "prefix_option" not in params:
+        return
+    prefix = params.get("prefix_option", params["prefix"])
+    assert isinstance(prefix, click.Option) and prefix.opts == ["--prefix"]
+
+
+@pytest.mark.parametrize("name", ["ls", "clear"])
+def test_positional_prefix_and_prefix_option_are_the_same(tmp_path: Path, name: str) -> None:
+    for args in (["ab"], ["--prefix", "ab"]):
+        ok(tmp_path, "set", "abc", "1")
+        ok(tmp_path, "set", "xyz", "1")
+        assert ok(tmp_path, name, *args).split() == (["abc"] if name == "ls" else ["1"])
+    assert polykv(tmp_path, name, "ab", "--prefix", "x").returncode == 2
+
+
 REMOVERS: dict[str, list[str]] = {"rm": ["k"], "clear": ["k"]}
 
 
