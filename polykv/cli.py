@@ -128,6 +128,8 @@ class _Group(click.Group):
     def add_command(self, cmd: click.Command, name: str | None = None) -> None:
         names = {n for p in cmd.params for n in getattr(p, "opts", [])}
         cmd.params.extend(p for p in _global_options() if not names & set(getattr(p, "opts", [])))
+        if "--version" not in names:
+            click.version_option(package_name="polykv", prog_name="polykv")(cmd)
         super().add_command(cmd, name)
 
     def main(

@@ -333,8 +333,10 @@ def test_the_store_named_has_its_secrets_redacted(tmp_path: Path, name: str) -> 
 
 @pytest.mark.parametrize("name", ALL_COMMANDS)
 def test_global_options_work_before_and_after_the_subcommand(tmp_path: Path, name: str) -> None:
-    for flag in ("--debug", "--quiet", "-q"):
+    for flag in ("--debug", "--quiet", "-q", "--version"):
         assert flag in {o for p in cli.commands[name].params for o in getattr(p, "opts", [])}
+    assert ok(tmp_path, name, "--version") == ok(tmp_path, "--version") != ""
+    assert ok(tmp_path, name, "-h") == ok(tmp_path, name, "--help") != ""
     prepare(tmp_path)
     args = runnable(tmp_path, name)
     for quiet in (["--quiet", *args], [*args, "--quiet"], [*args, "-q"]):
