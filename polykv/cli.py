@@ -6,7 +6,7 @@ Rules every command follows (docs/guide/cli.rst says the same):
   a file in the working directory); ``copy`` opens two and takes ``SRC DST``. ``watch``, ``check`` and
   ``bench`` still accept their old positional URL. Each store opened is named on stderr
   (``polykv: store <url>``, secrets redacted) unless ``--quiet``.
-* Global options (``--debug``, ``--quiet``) go before or after the subcommand.
+* Global options (``--debug``, ``--quiet``, ``--version``) go before or after the subcommand.
 * Removing what is not there succeeds (exit 0) and says so on stderr; ``--must-exist`` makes it an error.
 * Exit codes: see ``EXIT_CODES``. Errors are one line on stderr; ``--debug`` adds the traceback.
 """
@@ -50,12 +50,12 @@ EXIT_INTERRUPTED = 130
 
 #: Every exit code a ``polykv`` command returns, and what it means.
 EXIT_CODES: dict[int, str] = {
-    EXIT_OK: "success (also: removing what was not there, unless --must-exist)",
+    EXIT_OK: "success: also removing what was not there, unless --must-exist",
     EXIT_ERROR: "error: polykv or the store refused or failed (invalid key, unreachable server, unknown URL scheme...)",
-    EXIT_USAGE: "usage error: unknown option, missing or malformed argument (e.g. a VALUE that is not JSON)",
+    EXIT_USAGE: "usage: unknown option, missing or malformed argument (e.g. a VALUE that is not JSON)",
     EXIT_NOT_FOUND: "not found: get of a missing key or record; rm/clear --must-exist found nothing",
-    EXIT_CHECK_FAILED: "check: the store failed at least one conformance check",
-    EXIT_INTERRUPTED: "interrupted (Ctrl-C); watch, which runs until interrupted, exits 0 instead",
+    EXIT_CHECK_FAILED: "check failed: the store failed at least one conformance check",
+    EXIT_INTERRUPTED: "interrupted: Ctrl-C; watch, which runs until interrupted, exits 0 instead",
 }
 
 
