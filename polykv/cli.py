@@ -1,8 +1,14 @@
 """The ``polykv`` command line (click + rich): inspect backends, read and write stores, copy, watch, check.
 
-Every command that takes ``--url`` defaults to ``sqlite:///polykv.db`` (a file in the working directory),
-so it works with no server. Values go in and out as JSON. Bad input prints one line on stderr and exits
-non-zero; ``polykv --debug ...`` shows the traceback instead. Passwords in URLs are never printed.
+Rules every command follows (docs/guide/cli.rst says the same):
+
+* A command that opens one store takes it as ``--url`` (env ``POLYKV_URL``, default ``sqlite:///polykv.db``,
+  a file in the working directory); ``copy`` opens two and takes ``SRC DST``. ``watch``, ``check`` and
+  ``bench`` still accept their old positional URL. Each store opened is named on stderr
+  (``polykv: store <url>``, secrets redacted) unless ``--quiet``.
+* Global options (``--debug``, ``--quiet``, ``--version``) go before or after the subcommand.
+* Removing what is not there succeeds (exit 0) and says so on stderr; ``--must-exist`` makes it an error.
+* Exit codes: see ``EXIT_CODES``. Errors are one line on stderr; ``--debug`` adds the traceback.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,15 +34,35 @@ if TYPE_CHECKING:
 
     from .store import KeyValueStore
 
-__all__ = ["DEFAULT_URL", "cli", "main"]
+__all__ = ["DEFAULT_URL", "EXIT_CODES", "URL_ENVVAR", "cli", "main"]
 
 #: The store every command opens when ``--url`` is not given.
 DEFAULT_URL = "sqlite:///polykv.db"
+#: The environment variable that replaces ``DEFAULT_URL``.
+URL_ENVVAR = "POLYKV_URL"
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_NOT_FOUND = 3
+EXIT_CHECK_FAILED = 4
+EXIT_INTERRUPTED = 130
+
+#: Every exit code a ``polykv`` command returns, and what it means.
+EXIT_CODES: dict[int, str] = {
+    EXIT_OK: "success: also removing what was not there, unless --must-exist",
+    EXIT_ERROR: "error: polykv or the store refused or failed (invalid key, unreachable server, unknown URL scheme...)",
+    EXIT_USAGE: "usage: unknown option, missing or malformed argument (e.g. a VALUE that is not JSON)",
+    EXIT_NOT_FOUND: "not found: get of a missing key or record; rm/clear --must-exist found nothing",
+    EXIT_CHECK_FAILED: "check failed: the store failed at least one conformance check",
+    EXIT_INTERRUPTED: "interrupted: Ctrl-C; watch, which runs until interrupted, exits 0 instead",
+}
 
 
 @dataclass
 class _State:
     debug: bool = False
+    quiet: bool = False
     secrets: tuple[str, ...] = ()
 
 
@@ -60,31 +86,116 @@ def _scrub(text: str, secrets: tuple[str, ...]) -> str:
     return " ".join(text.split())  # one line
 
 
+def _set_global(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """Callback of a global flag: set it in the shared state (given before or after the subcommand)."""
+    if value and not ctx.resilient_parsing:
+        state = ctx.find_object(_State)
+        if state is None:
+            state = ctx.ensure_object(_State)
+        setattr(state, str(param.name), True)
+
+
+def _global_options() -> list[click.Parameter]:
+    """Fresh ``--debug`` and ``--quiet`` options (each command needs its own objects)."""
+    return [
+        click.Option(
+            ["--debug"],
+            is_flag=True,
+            expose_value=False,
+            callback=_set_global,
+            help="Show the traceback after the one-line error (global: before or after the subcommand).",
+        ),
+        click.Option(
+            ["-q", "--quiet"],
+            is_flag=True,
+            expose_value=False,
+            callback=_set_global,
+            help="Do not name the store(s) opened on stderr (global: before or after the subcommand).",
+        ),
+    ]
+
+
+def _exit_code(exc: BaseException) -> int:
+    from .errors import KeyNotFoundError, RecordNotFoundError
+
+    return EXIT_NOT_FOUND if isinstance(exc, (KeyNotFoundError, RecordNotFoundError)) else EXIT_ERROR
+
+
 class _Group(click.Group):
-    """Turns every non-click exception into one line on stderr and exit code 1 (unless ``--debug``)."""
+    """Adds the global options to every subcommand; turns every non-click exception into one line on
+    stderr and the exit code of ``EXIT_CODES`` (with ``--debug``: the traceback first, same exit code)."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        names = {n for p in cmd.params for n in getattr(p, "opts", [])}
+        cmd.params.extend(p for p in _global_options() if not names & set(getattr(p, "opts", [])))
+        if "--version" not in names:
+            click.version_option(package_name="polykv", prog_name="polykv")(cmd)
+        super().add_command(cmd, name)
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """As click's, but a usage error is one line too: ``polykv: error: usage: ... (see ... --help)``."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        secrets = _secrets_in(*(sys.argv[1:] if args is None else args))
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            message = _scrub(exc.format_message(), secrets)
+            click.echo(f"polykv: error: usage: {message}{where}", err=True)
+            code = exc.exit_code
+        except click.ClickException as exc:
+            click.echo(f"polykv: error: {_scrub(exc.format_message(), secrets)}", err=True)
+            code = exc.exit_code
+        except click.Abort:
+            click.echo("polykv: interrupted", err=True)
+            code = EXIT_INTERRUPTED
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except KeyboardInterrupt:
+            click.echo("polykv: interrupted", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
         except Exception as exc:
             state = ctx.find_object(_State) or _State()
-            if state.debug:
-                raise
-            args = [a for a in ctx.protected_args + ctx.args if isinstance(a, str)]
+            args = [a for a in sys.argv[1:] + ctx.args if isinstance(a, str)]
             secrets = state.secrets + _secrets_in(*args)
+            if state.debug:
+                import traceback
+
+                for line in traceback.format_exc().rstrip().splitlines():
+                    indent = line[: len(line) - len(line.lstrip())]
+                    click.echo(indent + _scrub(line, secrets), err=True)
             click.echo(f"polykv: error: {_scrub(f'{type(exc).__name__}: {exc}', secrets)}", err=True)
-            ctx.exit(1)
+            ctx.exit(_exit_code(exc))
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+_EPILOG = "Exit codes: " + "; ".join(f"{code} {text.split(':')[0]}" for code, text in EXIT_CODES.items()) + "."
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]}, epilog=_EPILOG)
+@click.option("--debug", is_flag=True, callback=_set_global, expose_value=False, help=_global_options()[0].help)
+@click.option("-q", "--quiet", is_flag=True, callback=_set_global, expose_value=False, help=_global_options()[1].help)
 @click.version_option(package_name="polykv", prog_name="polykv")
 @click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
-    """polykv: one API for key-value and record storage over pluggable backends."""
-    ctx.obj = _State(debug=debug)
+def cli(ctx: click.Context) -> None:
+    """polykv: one API for key-value and record storage over pluggable backends.
+
+    Commands that open one store take --url (env POLYKV_URL, default sqlite:///polykv.db) and name it on
+    stderr; global options go before or after the subcommand.
+    """
+    ctx.ensure_object(_State)
 
 
 def main() -> None:
@@ -93,22 +204,89 @@ def main() -> None:
 
 
 # == helpers ==========================================================================================
-url_option = click.option(
-    "--url", default=DEFAULT_URL, show_default=True, envvar="POLYKV_URL", help="Store URL (env: POLYKV_URL)."
-)
-schema_option = click.option("--schema", default=None, help="Record schema (default: the plain KV pairs).")
+#: The help of ``--url``, the same on every command that opens one store.
+URL_HELP = "Store URL."
+
+
+def url_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--url``: the one way a command that opens one store takes it (env POLYKV_URL)."""
+    return click.option(
+        "--url",
+        default=DEFAULT_URL,
+        show_default=True,
+        envvar=URL_ENVVAR,
+        show_envvar=True,
+        help=URL_HELP,
+    )(f)
+
+
+def legacy_url_argument(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The positional URL ``watch``, ``check`` and ``bench`` used to take; kept as a synonym of --url."""
+    return click.argument("legacy_url", metavar="[URL]", required=False, default=None)(f)
+
+
+def _resolve_url(url: str, legacy_url: str | None) -> str:
+    """The URL to open: --url (or POLYKV_URL, or the default), or the old positional URL if given."""
+    if legacy_url is None:
+        return url
+    ctx = click.get_current_context()
+    if ctx.get_parameter_source("url") is click.core.ParameterSource.COMMANDLINE and url != legacy_url:
+        raise click.UsageError("give the store once: --url URL or the positional URL, not two different ones")
+    return legacy_url
+
+
+def prefix_argument(default_help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """PREFIX as an optional positional argument, with ``--prefix`` as its synonym (see ``_resolve_prefix``)."""
+
+    def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
+        f = click.argument("prefix", required=False, default=None)(f)
+        help_text = f"Same as the PREFIX argument (default: {default_help})."
+        return click.option("--prefix", "prefix_option", default=None, help=help_text)(f)
+
+    return decorate
+
+
+def _resolve_prefix(prefix: str | None, prefix_option: str | None) -> str | None:
+    """The prefix given positionally or as ``--prefix`` (the same one, if both); None if neither."""
+    if prefix is not None and prefix_option is not None and prefix != prefix_option:
+        raise click.UsageError("give the prefix once: PREFIX or --prefix, not two different ones")
+    return prefix if prefix is not None else prefix_option
+
+
+def schema_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--schema`` of the commands that read or write one namespace: absent means the plain KV pairs."""
+    return click.option("--schema", default=None, help="Record schema to use (default: the plain KV pairs).")(f)
+
+
+def must_exist_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--must-exist`` of every command that removes: make "nothing there" an error (exit 3)."""
+    return click.option(
+        "--must-exist",
+        is_flag=True,
+        help="Fail (exit 3) if there was nothing to remove (default: exit 0 and say so on stderr).",
+    )(f)
+
+
+def _note(message: str) -> None:
+    """A line about what happened (not the output) on stderr, secrets scrubbed."""
+    state = click.get_current_context().find_object(_State) or _State()
+    click.echo(f"polykv: {_scrub(message, state.secrets)}", err=True)
 
 
 @contextmanager
-def _open(url: str) -> Iterator[KeyValueStore]:
-    from .urls import connect
+def _open(url: str, role: str = "") -> Iterator[KeyValueStore]:
+    """Open the store at ``url``, name it on stderr (``polykv: store <url> (role)``), close it afterwards."""
+    from .urls import connect, redact_url
 
     ctx = click.get_current_context()
     state = ctx.find_object(_State)
-    if state is not None:
-        state.secrets += _secrets_in(url)
+    if state is None:
+        state = ctx.ensure_object(_State)
+    state.secrets += _secrets_in(url)
     store = connect(url)
     try:
+        if not state.quiet:
+            _note(f"store {redact_url(url)}" + (f" ({role})" if role else ""))
         yield store
     finally:
         store.close()
@@ -187,7 +365,7 @@ def get(key: str, url: str, schema: str | None) -> None:
 @click.argument("value")
 @url_option
 @schema_option
-@click.option("--ttl", type=float, default=None, help="Expire after this many seconds.")
+@click.option("--ttl", type=float, default=None, help="Expire after this many seconds (default: never).")
 def set_(key: str, value: str, url: str, schema: str | None, ttl: float | None) -> None:
     """Store the JSON VALUE under KEY (or as the record KEY in --schema; records are JSON objects)."""
     parsed = _parse_json(value, "VALUE")
@@ -204,28 +382,76 @@ def set_(key: str, value: str, url: str, schema: str | None, ttl: float | None) 
 @click.argument("key")
 @url_option
 @schema_option
-def rm(key: str, url: str, schema: str | None) -> None:
-    """Delete KEY (or the record KEY in --schema); a missing key is an error."""
+@must_exist_option
+def rm(key: str, url: str, schema: str | None, must_exist: bool) -> None:
+    """Delete KEY (or the record KEY in --schema). A missing one is not an error (as store.delete)."""
     from .errors import KeyNotFoundError, RecordNotFoundError
 
     with _open(url) as store:
-        if schema is None:
-            if not store.delete(key):
+        existed = store.delete(key) if schema is None else store.delete_record(schema, key)
+        if existed:
+            return
+        if must_exist:
+            if schema is None:
                 raise KeyNotFoundError("no such key", backend=store.backend_name, key=key)
-        elif not store.delete_record(schema, key):
             raise RecordNotFoundError("no record with this key", backend=store.backend_name, schema=schema, key=key)
+        _note(f"nothing to remove: no key {key!r}" + ("" if schema is None else f" in schema {schema!r}"))
 
 
 @cli.command()
-@click.argument("prefix", default="")
+@prefix_argument("none: give PREFIX, --prefix or --all")
+@url_option
+@schema_option
+@click.option("--all", "everything", is_flag=True, help="Remove every key (or record of --schema); no PREFIX.")
+@must_exist_option
+def clear(
+    prefix: str | None, prefix_option: str | None, url: str, schema: str | None, everything: bool, must_exist: bool
+) -> None:
+    """Remove the keys (or records of --schema) starting with PREFIX (literal); --all for every one.
+
+    Prints how many were removed. Removing none is not an error unless --must-exist.
+    """
+    from .errors import KeyNotFoundError, RecordNotFoundError
+
+    prefix = _resolve_prefix(prefix, prefix_option)
+    if everything == (prefix is not None):
+        raise click.UsageError("give a PREFIX or --all (one of them)")
+    prefix = prefix or ""
+    with _open(url) as store:
+        if schema is None:
+            removed = store.clear(prefix)
+        elif not prefix:
+            removed = store.count(schema)
+            store.drop_schema(schema)
+        else:
+            removed = sum(store.delete_record(schema, key) for key in list(store.record_keys(schema, prefix)))
+        click.echo(removed)
+        if removed:
+            return
+        where = "" if schema is None else f" in schema {schema!r}"
+        what = f"starting with {prefix!r}" if prefix else "at all"
+        if must_exist:
+            if schema is None:
+                raise KeyNotFoundError(f"no key {what}", backend=store.backend_name)
+            raise RecordNotFoundError(f"no record {what}", backend=store.backend_name, schema=schema)
+        _note(f"nothing to remove: no key {what}{where}")
+
+
+@cli.command()
+@prefix_argument("every key")
 @url_option
 @schema_option
 @click.option("--values", is_flag=True, help="Print JSON lines {key, value} instead of keys.")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Stop after this many keys.")
-def ls(prefix: str, url: str, schema: str | None, values: bool, limit: int | None) -> None:
-    """List the keys starting with PREFIX (literal; default: all), one per line."""
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=None, help="Stop after this many keys (default: list them all)."
+)
+def ls(
+    prefix: str | None, prefix_option: str | None, url: str, schema: str | None, values: bool, limit: int | None
+) -> None:
+    """List the keys (or record keys of --schema) starting with PREFIX (literal; default: all), one per line."""
     from itertools import islice
 
+    prefix = _resolve_prefix(prefix, prefix_option) or ""
     with _open(url) as store:
         if schema is None:
             items: Iterator[Any] = store.fetch_by_prefix(prefix) if values else store.keys(prefix)
@@ -244,11 +470,16 @@ def ls(prefix: str, url: str, schema: str | None, values: bool, limit: int | Non
 @cli.command()
 @url_option
 @schema_option
-@click.option("--prefix", default="", help="Count only KV keys starting with it.")
+@click.option("--prefix", default="", help="Count only the keys starting with it (literal; default: all).")
 def count(url: str, schema: str | None, prefix: str) -> None:
     """Print how many KV keys (or records of --schema) the store holds."""
     with _open(url) as store:
-        click.echo(store.count(schema) if schema is not None else store.count(prefix=prefix))
+        if schema is None:
+            click.echo(store.count(prefix=prefix))
+        elif prefix:
+            click.echo(sum(1 for _ in store.record_keys(schema, prefix)))
+        else:
+            click.echo(store.count(schema))
 
 
 # == copy ============================================================================================
@@ -263,10 +494,17 @@ def _default_checkpoint(src: str, dst: str, prefix: str, schemas: tuple[str, ...
 @cli.command()
 @click.argument("src")
 @click.argument("dst")
-@click.option("--prefix", default="", help="Copy only keys starting with it (in every namespace).")
-@click.option("--schema", "schemas", multiple=True, help="Copy only this schema ('' for the KV pairs); repeatable.")
+@click.option("--prefix", default="", help="Copy only keys starting with it, in every namespace (default: all).")
+@click.option(
+    "--schema",
+    "schemas",
+    multiple=True,
+    help="Copy only this schema ('' for the KV pairs); repeatable (default: the KV pairs and every schema).",
+)
 @click.option("--overwrite", is_flag=True, help="Replace keys that exist in DST (default: leave them).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option(
+    "--batch-size", type=click.IntRange(min=1), default=1000, show_default=True, help="Items read and written at once."
+)
 @click.option(
     "--checkpoint",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -284,7 +522,8 @@ def copy(
     checkpoint: Path | None,
     no_resume: bool,
 ) -> None:
-    """Copy every item of SRC into DST with a progress bar; re-running after an interruption resumes."""
+    """Copy every item of the store at URL SRC into the store at URL DST with a progress bar; re-running
+    after an interruption resumes."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -309,7 +548,7 @@ def copy(
     path = checkpoint or _default_checkpoint(src, dst, prefix, schemas)
     if no_resume:
         path.unlink(missing_ok=True)
-    with _open(src) as source, _open(dst) as target:
+    with _open(src, "source") as source, _open(dst, "destination") as target:
         selected = list(schemas) if schemas else None
         total = ops.count_items(source, prefix=prefix, schemas=selected)
         progress = Progress(
@@ -341,7 +580,8 @@ def copy(
                 progress=advance,
             )
         finally:
-            progress.stop()
+            if progress.live.is_started:
+                progress.stop()
     click.echo(
         f"copied {result.copied}, skipped {result.skipped} (present in destination), resumed past {result.resumed}"
     )
@@ -349,15 +589,23 @@ def copy(
 
 # == watch ===========================================================================================
 @cli.command()
-@click.argument("url", default=DEFAULT_URL)
-@schema_option
-@click.option("--kv", is_flag=True, help="Only plain KV pairs (no records).")
-@click.option("--prefix", default=None, help="Only keys starting with it.")
-@click.option("--ops", "op_names", default="insert,update,delete", show_default=True, help="Comma-separated kinds.")
-@click.option("--since", default=None, help="Resume after this cursor ('0': all the store retains).")
-@click.option("--no-follow", is_flag=True, help="Print the changes there are, then exit.")
-@click.option("--timeout", type=float, default=None, help="Stop after this many seconds.")
+@legacy_url_argument
+@url_option
+@click.option(
+    "--schema", default=None, help="Only the records of this schema ('' for the KV pairs; default: every change)."
+)
+@click.option("--kv", is_flag=True, help="Only plain KV pairs (no records); same as --schema ''.")
+@click.option("--prefix", default=None, help="Only keys starting with it (literal; default: every key).")
+@click.option(
+    "--ops", "op_names", default="insert,update,delete", show_default=True, help="Comma-separated kinds to print."
+)
+@click.option(
+    "--since", default=None, help="Resume after this cursor ('0': all the store retains; default: changes from now)."
+)
+@click.option("--no-follow", is_flag=True, help="Print the changes there are, then exit (default: keep following).")
+@click.option("--timeout", type=float, default=None, help="Stop after this many seconds (default: never).")
 def watch(
+    legacy_url: str | None,
     url: str,
     schema: str | None,
     kv: bool,
@@ -367,10 +615,17 @@ def watch(
     no_follow: bool,
     timeout: float | None,
 ) -> None:
-    """Print the changes of the store at URL as JSON lines {op, schema, key, value, cursor}."""
+    """Print the changes of the store as JSON lines {op, schema, key, value, cursor}; Ctrl-C ends it (exit 0).
+
+    The positional URL is the old spelling of --url, still accepted.
+    """
     from . import ops
+
+    url = _resolve_url(url, legacy_url)
     from .changes import ChangeOp
 
+    if kv and schema not in (None, ""):
+        raise click.UsageError("--kv means --schema ''; give one of them")
     kinds = ChangeOp(0)
     for name in filter(None, (n.strip().upper() for n in op_names.split(","))):
         if name not in ("INSERT", "UPDATE", "DELETE"):
@@ -500,11 +755,17 @@ def _checks(store: KeyValueStore, prefix: str, schema: str) -> list[tuple[str, C
 
 
 @cli.command()
-@click.argument("url", default=DEFAULT_URL)
-def check(url: str) -> None:
-    """Run the conformance checks that are safe on live data (random reserved keys, cleaned up)."""
+@legacy_url_argument
+@url_option
+def check(legacy_url: str | None, url: str) -> None:
+    """Run the conformance checks that are safe on live data (random reserved keys, cleaned up); exit 4 if
+    one fails.
+
+    The positional URL is the old spelling of --url, still accepted.
+    """
     from rich.table import Table
 
+    url = _resolve_url(url, legacy_url)
     token = uuid.uuid4().hex[:12]
     prefix = f"__polykv_check_{token}__/"
     schema = f"polykv-check-{token}"
@@ -525,18 +786,23 @@ def check(url: str) -> None:
     _console().print(table)
     if failures:
         click.echo(f"polykv: error: {failures} check(s) failed", err=True)
-        click.get_current_context().exit(1)
+        click.get_current_context().exit(EXIT_CHECK_FAILED)
 
 
 # == bench ===========================================================================================
 @cli.command()
-@click.argument("url", default=DEFAULT_URL)
-@click.option("-n", "--number", type=click.IntRange(min=10), default=2000, show_default=True, help="Keys.")
-@click.option("--batch", type=click.IntRange(min=1), default=100, show_default=True, help="Batch size.")
-def bench(url: str, number: int, batch: int) -> None:
-    """Print ops/s for get, set, get_many and set_many (on random reserved keys, removed afterwards)."""
+@legacy_url_argument
+@url_option
+@click.option("-n", "--number", type=click.IntRange(min=10), default=2000, show_default=True, help="Keys to write.")
+@click.option("--batch", type=click.IntRange(min=1), default=100, show_default=True, help="Keys per get_many/set_many.")
+def bench(legacy_url: str | None, url: str, number: int, batch: int) -> None:
+    """Print ops/s for get, set, get_many and set_many (on random reserved keys, removed afterwards).
+
+    The positional URL is the old spelling of --url, still accepted.
+    """
     from rich.table import Table
 
+    url = _resolve_url(url, legacy_url)
     prefix = f"__polykv_bench_{uuid.uuid4().hex[:12]}__/"
     keys = [f"{prefix}{i}" for i in range(number)]
     value = {"payload": "x" * 100, "n": 1}

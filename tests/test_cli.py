@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import click
 import pytest
 
 from polykv import ops
@@ -36,14 +37,18 @@ def ok(cwd: Path, *args: str) -> str:
     return result.stdout
 
 
-def fails(cwd: Path, *args: str) -> str:
-    """Run a command that must fail with one line on stderr and no traceback; return that line."""
-    result = polykv(cwd, *args)
+def error_line(result: subprocess.CompletedProcess[str]) -> str:
+    """The one error line of a failed run: no traceback, nothing on stderr but the store line(s) and it."""
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
+    lines = [line for line in result.stderr.strip().splitlines() if not line.startswith("polykv: store ")]
     assert len(lines) == 1, result.stderr
     return lines[0]
+
+
+def fails(cwd: Path, *args: str) -> str:
+    """Run a command that must fail with one error line on stderr and no traceback; return that line."""
+    return error_line(polykv(cwd, *args))
 
 
 def test_demo_uses_the_embedded_default_store(tmp_path: Path) -> None:
@@ -81,7 +86,7 @@ def test_record_commands(tmp_path: Path) -> None:
 
 def test_bad_input_is_one_line_without_traceback(tmp_path: Path) -> None:
     assert "KeyNotFoundError: no such key" in fails(tmp_path, "get", "missing")
-    assert "KeyNotFoundError" in fails(tmp_path, "rm", "missing")
+    assert "KeyNotFoundError" in fails(tmp_path, "rm", "missing", "--must-exist")
     assert "RecordNotFoundError" in fails(tmp_path, "get", "--schema", "users", "missing")
     assert "no store serves the URL scheme 'nosuch'" in fails(tmp_path, "count", "--url", "nosuch://x")
     assert "does not exist" in fails(tmp_path, "count", "--url", "sqlite:///no-such-folder/x.db")
@@ -207,8 +212,8 @@ def test_watch_on_a_store_without_change_feed(tmp_path: Path) -> None:
     assert "does not support watch" in fails(tmp_path, "watch", "--no-follow")
 
 
-@pytest.mark.skipif(Capability.WATCH not in SQLiteStore.capabilities, reason="sqlite does not declare watch")
 def test_watch_prints_json_lines(tmp_path: Path) -> None:
+    SQLiteStore(str(tmp_path / "polykv.db"), change_log=True).close()  # a sqlite file with a change feed
     ok(tmp_path, "set", "a", "1")
     ok(tmp_path, "set", "a", "2")
     ok(tmp_path, "rm", "a")
@@ -220,5 +225,324 @@ def test_watch_prints_json_lines(tmp_path: Path) -> None:
 
 
 def test_watch_rejects_unknown_kinds(tmp_path: Path) -> None:
-    result = polykv(tmp_path, "watch", "memory://", "--ops", "insert,upsert")
+    result = polykv(tmp_path, "watch", "--url", "memory://", "--ops", "insert,upsert")
     assert result.returncode == 2 and "unknown change kind 'upsert'" in result.stderr
+
+
+# == the rules every command follows (parametrised over cli.commands: a new command is held to them) ==========
+from polykv.cli import DEFAULT_URL, EXIT_CODES, URL_ENVVAR, URL_HELP, cli  # noqa: E402
+
+ALL_COMMANDS = sorted(cli.commands)
+#: Commands that open no store, or not one (copy opens SRC and DST, given as arguments).
+NOT_ONE_STORE = {"backends", "copy"}
+#: Arguments that make each command run successfully on an empty store (a new command must be added here).
+RUN_ARGS: dict[str, list[str]] = {
+    "backends": [],
+    "get": ["k"],
+    "set": ["k", "1"],
+    "rm": ["k"],
+    "clear": ["--all"],
+    "ls": [],
+    "count": [],
+    "copy": ["sqlite:///src.db", "sqlite:///dst.db"],
+    "watch": ["--no-follow"],
+    "check": [],
+    "bench": ["-n", "10", "--batch", "5"],
+    "demo": [],
+}
+
+
+def runnable(cwd: Path, name: str) -> list[str]:
+    """``RUN_ARGS[name]`` with what it needs present in the store(s) it opens."""
+    assert name in RUN_ARGS, f"add the new command {name!r} to RUN_ARGS"
+    return [name, *RUN_ARGS[name]]
+
+
+def prepare(cwd: Path, db: str = "polykv.db") -> None:
+    """A store at ``db`` with KV pair k=1 (watch-capable) and a record users/r; src.db for copy."""
+    with SQLiteStore(str(cwd / db), change_log=True) as store:
+        store.set("k", 1)
+        store.upsert_record("users", "r", {"name": "ann"})
+    with SQLiteStore(str(cwd / "src.db")) as store:
+        store.set("s", 1)
+
+
+def store_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("polykv: store ")]
+
+
+def option(command: str, name: str) -> click.Parameter | None:
+    return next((p for p in cli.commands[command].params if p.name == name), None)
+
+
+def test_run_args_cover_every_command() -> None:
+    assert set(RUN_ARGS) == set(cli.commands)
+
+
+@pytest.mark.parametrize("name", ALL_COMMANDS)
+def test_every_one_store_command_takes_the_url_the_same_way(name: str) -> None:
+    url = option(name, "url")
+    if name in NOT_ONE_STORE:
+        assert url is None
+        return
+    assert isinstance(url, click.Option), f"{name} must take the store as --url"
+    assert url.opts == ["--url"] and url.envvar == URL_ENVVAR and url.default == DEFAULT_URL
+    assert url.help == URL_HELP and url.show_default and url.show_envvar
+
+
+@pytest.mark.parametrize("name", ALL_COMMANDS)
+def test_every_command_honours_polykv_url_and_names_the_store_it_opened(tmp_path: Path, name: str) -> None:
+    prepare(tmp_path, "env.db")
+    result = polykv(tmp_path, *runnable(tmp_path, name), env={URL_ENVVAR: "sqlite:///env.db"})
+    assert result.returncode == 0, result.stderr
+    lines = store_lines(result.stderr)
+    if name == "backends":
+        assert lines == []
+    elif name == "copy":
+        assert lines == ["polykv: store sqlite:///src.db (source)", "polykv: store sqlite:///dst.db (destination)"]
+    else:
+        assert lines == ["polykv: store sqlite:///env.db"]
+        assert not (tmp_path / "polykv.db").exists()  # the default was not opened
+        with_option = polykv(tmp_path, *runnable(tmp_path, name), "--url", "sqlite:///env.db", env={URL_ENVVAR: "x:"})
+        assert store_lines(with_option.stderr) == ["polykv: store sqlite:///env.db"]  # --url beats the env
+
+
+@pytest.mark.parametrize("name", [n for n in ALL_COMMANDS if option(n, "legacy_url") is not None])
+def test_the_old_positional_url_still_works(tmp_path: Path, name: str) -> None:
+    prepare(tmp_path, "old.db")
+    args = runnable(tmp_path, name)
+    result = polykv(tmp_path, args[0], "sqlite:///old.db", *args[1:])
+    assert result.returncode == 0, result.stderr
+    assert store_lines(result.stderr) == ["polykv: store sqlite:///old.db"]
+    both = polykv(tmp_path, args[0], "sqlite:///old.db", "--url", "sqlite:///other.db", *args[1:])
+    assert both.returncode == 2 and "not two different ones" in both.stderr
+
+
+@pytest.mark.parametrize("name", [n for n in ALL_COMMANDS if n != "backends"])
+def test_the_store_named_has_its_secrets_redacted(tmp_path: Path, name: str) -> None:
+    url = "redis://admin:hunter2secret@127.0.0.1:1/0"
+    args = runnable(tmp_path, name)
+    if name == "copy":
+        args = ["copy", url, url]
+    result = polykv(tmp_path, *args, env={URL_ENVVAR: url})
+    assert result.returncode == 1
+    assert "hunter2secret" not in result.stderr + result.stdout
+    assert store_lines(result.stderr)[0].startswith("polykv: store redis://admin:***@127.0.0.1:1/0")
+    error_line(result)
+
+
+@pytest.mark.parametrize("name", ALL_COMMANDS)
+def test_global_options_work_before_and_after_the_subcommand(tmp_path: Path, name: str) -> None:
+    for flag in ("--debug", "--quiet", "-q", "--version"):
+        assert flag in {o for p in cli.commands[name].params for o in getattr(p, "opts", [])}
+    assert ok(tmp_path, name, "--version") == ok(tmp_path, "--version") != ""
+    assert ok(tmp_path, name, "-h") == ok(tmp_path, name, "--help") != ""
+    prepare(tmp_path)
+    args = runnable(tmp_path, name)
+    for quiet in (["--quiet", *args], [*args, "--quiet"], [*args, "-q"]):
+        result = polykv(tmp_path, *quiet)
+        assert result.returncode == 0, result.stderr
+        assert store_lines(result.stderr) == []
+    if name == "backends":
+        return  # opens nothing that could fail; the option is there (above)
+    broken = ["copy", "nosuch://x", "sqlite:///dst.db"] if name == "copy" else [*args, "--url", "nosuch://x"]
+    for debug in (["--debug", *broken], [*broken, "--debug"]):
+        result = polykv(tmp_path, *debug)
+        assert result.returncode == 1
+        assert "Traceback" in result.stderr and result.stderr.strip().splitlines()[-1].startswith("polykv: error: ")
+    assert "InvalidURLError" in error_line(polykv(tmp_path, *broken))
+
+
+@pytest.mark.parametrize("name", ALL_COMMANDS)
+def test_every_command_that_filters_by_prefix_takes_the_prefix_option(name: str) -> None:
+    params = {p.name: p for p in cli.commands[name].params}
+    if "prefix" not in params and "prefix_option" not in params:
+        return
+    prefix = params.get("prefix_option", params["prefix"])
+    assert isinstance(prefix, click.Option) and prefix.opts == ["--prefix"]
+
+
+@pytest.mark.parametrize("name", ["ls", "clear"])
+def test_positional_prefix_and_prefix_option_are_the_same(tmp_path: Path, name: str) -> None:
+    for args in (["ab"], ["--prefix", "ab"]):
+        ok(tmp_path, "set", "abc", "1")
+        ok(tmp_path, "set", "xyz", "1")
+        assert ok(tmp_path, name, *args).split() == (["abc"] if name == "ls" else ["1"])
+    assert polykv(tmp_path, name, "ab", "--prefix", "x").returncode == 2
+
+
+REMOVERS: dict[str, list[str]] = {"rm": ["k"], "clear": ["k"]}
+
+
+def test_removers_cover_every_command_that_removes() -> None:
+    assert {n for n in ALL_COMMANDS if option(n, "must_exist") is not None} == set(REMOVERS)
+
+
+@pytest.mark.parametrize("schema", [[], ["--schema", "users"]], ids=["kv", "record"])
+@pytest.mark.parametrize("name", sorted(REMOVERS))
+def test_removing_what_is_not_there_succeeds_unless_must_exist(tmp_path: Path, name: str, schema: list[str]) -> None:
+    with SQLiteStore(str(tmp_path / "polykv.db")) as store:
+        store.set("k", 1)
+        store.upsert_record("users", "k", {"n": 1})
+    args = [name, *REMOVERS[name], *schema]
+    first = polykv(tmp_path, *args)
+    assert first.returncode == 0, first.stderr and "nothing to remove" not in first.stderr
+    with SQLiteStore(str(tmp_path / "polykv.db")) as store:
+        assert ("k" in store) == bool(schema) and store.count("users") == (0 if schema else 1)  # only its namespace
+    again = polykv(tmp_path, *args)
+    assert again.returncode == 0 and "polykv: nothing to remove: " in again.stderr
+    strict = polykv(tmp_path, *args, "--must-exist")
+    assert strict.returncode == 3
+    assert ("RecordNotFoundError" if schema else "KeyNotFoundError") in error_line(strict)
+
+
+# -- help says what each option does by default, and that is what it does ----------------------------------
+def _own_options(name: str) -> list[click.Option]:
+    return [
+        p
+        for p in cli.commands[name].params
+        if isinstance(p, click.Option) and p.name not in ("help", "debug", "quiet", "url")
+    ]
+
+
+@pytest.mark.parametrize("name", ALL_COMMANDS)
+def test_every_option_says_its_default(name: str) -> None:
+    assert cli.commands[name].help, f"{name} has no help"
+    for opt in _own_options(name):
+        assert opt.help, f"{name} {opt.opts[0]} has no help"
+        if opt.is_flag:
+            continue  # off unless given
+        if opt.default is None or opt.multiple or opt.default == "":
+            # no value shown by click: the help says what leaving it out does
+            assert "default:" in opt.help, f"{name} {opt.opts[0]}: say what leaving it out does"
+        else:  # click shows the real default, so the help cannot drift from it
+            assert opt.show_default, f"{name} {opt.opts[0]}: show_default=True"
+
+
+def _kv_only(cwd: Path, name: str, result: subprocess.CompletedProcess[str]) -> None:
+    """Checks that a command run without --schema worked on the KV pairs, never on records."""
+    with SQLiteStore(str(cwd / "polykv.db")) as store:
+        record = store.get_record("users", dict, "r")
+        kv = store.get("k")
+    assert record == {"name": "ann"}
+    out = result.stdout.split()
+    expected = {
+        "get": lambda: json.loads(result.stdout) == 1,
+        "set": lambda: kv == 1,
+        "rm": lambda: kv is None,
+        "clear": lambda: kv is None and out == ["1"],
+        "ls": lambda: out == ["k"],
+        "count": lambda: out == ["1"],
+    }
+    assert expected[name](), (name, result.stdout)
+
+
+SCHEMA_DEFAULT_RUNS: dict[str, list[str]] = {
+    "get": ["get", "k"],
+    "set": ["set", "k", "1"],
+    "rm": ["rm", "k"],
+    "clear": ["clear", "--all"],
+    "ls": ["ls"],
+    "count": ["count"],
+    "watch": ["watch", "--since", "0", "--no-follow"],
+    "copy": ["copy", "sqlite:///polykv.db", "sqlite:///dst.db"],
+}
+
+
+@pytest.mark.parametrize("name", [n for n in ALL_COMMANDS if option(n, "schema") or option(n, "schemas")])
+def test_schema_default_is_what_help_says(tmp_path: Path, name: str) -> None:
+    assert name in SCHEMA_DEFAULT_RUNS, f"add {name} to SCHEMA_DEFAULT_RUNS"
+    help_text = (option(name, "schema") or option(name, "schemas")).help  # type: ignore[union-attr]
+    prepare(tmp_path)
+    result = polykv(tmp_path, *SCHEMA_DEFAULT_RUNS[name])
+    assert result.returncode == 0, result.stderr
+    if "default: the plain KV pairs" in help_text:
+        _kv_only(tmp_path, name, result)
+    elif "default: every change" in help_text:
+        events = {(e["schema"], e["key"]) for e in map(json.loads, result.stdout.splitlines())}
+        assert {e[1] for e in events} == {"k", "r"} and len({e[0] for e in events}) == 2
+    elif "default: the KV pairs and every schema" in help_text:
+        with SQLiteStore(str(tmp_path / "dst.db")) as dst:
+            assert dst["k"] == 1 and dst.get_record("users", dict, "r") == {"name": "ann"}
+    else:
+        pytest.fail(f"{name} --schema: help states a default this test does not know: {help_text!r}")
+
+
+# -- exit codes ---------------------------------------------------------------------------------------------
+_BROKEN_STORES = """
+import sys
+from polykv.backends.memory import MemoryStore
+from polykv.cli import main
+
+class LyingStore(MemoryStore):
+    _backend_type = "lying_test"
+    url_schemes = ("lying",)
+    def _delete(self, ns, key):
+        super()._delete(ns, key)
+        return True  # claims a missing key existed: check must fail
+
+class InterruptedStore(MemoryStore):
+    _backend_type = "interrupted_test"
+    url_schemes = ("ctrlc",)
+    def _get(self, ns, key):
+        raise KeyboardInterrupt
+
+sys.argv[0] = "polykv"
+main()
+"""
+
+
+def run_with_test_stores(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", _BROKEN_STORES, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
+        check=False,
+    )
+
+
+EXIT_CASES: list[tuple[list[str], int]] = [
+    (["set", "k", "1"], 0),
+    (["rm", "missing"], 0),
+    (["get", "k", "--url", "nosuch://x"], 1),
+    (["get", ""], 1),
+    (["set", "k", "not json"], 2),
+    (["get"], 2),
+    (["get", "k", "--no-such-option"], 2),
+    (["get", "missing"], 3),
+    (["get", "--schema", "users", "missing"], 3),
+    (["rm", "missing", "--must-exist"], 3),
+    (["clear", "nothing-here", "--must-exist"], 3),
+    (["check", "--url", "lying://"], 4),
+    (["get", "k", "--url", "ctrlc://"], 130),
+]
+
+
+@pytest.mark.parametrize(("args", "code"), EXIT_CASES, ids=[" ".join(a) for a, _ in EXIT_CASES])
+def test_exit_codes_follow_the_table(tmp_path: Path, args: list[str], code: int) -> None:
+    result = run_with_test_stores(tmp_path, *args)
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr
+    if code != 0:  # one line, usage errors included
+        assert error_line(result).startswith(("polykv: error: ", "polykv: interrupted"))
+
+
+def test_every_documented_exit_code_is_tested_and_documented() -> None:
+    assert {code for _, code in EXIT_CASES} == set(EXIT_CODES)
+    page = (Path(__file__).parents[1] / "docs" / "guide" / "cli.rst").read_text()
+    for code in EXIT_CODES:
+        assert f"\n   * - {code}\n" in page, f"exit code {code} missing from the table in docs/guide/cli.rst"
+    assert str(EXIT_CODES[3].split(":")[0]) in cli.epilog  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("name", [n for n in ALL_COMMANDS if n not in ("backends", "copy")])
+def test_every_command_exits_2_on_usage_and_1_on_a_store_error(tmp_path: Path, name: str) -> None:
+    args = runnable(tmp_path, name)
+    usage = polykv(tmp_path, *args, "--no-such-option")
+    assert usage.returncode == 2
+    assert error_line(usage) == f"polykv: error: usage: No such option '--no-such-option'. (see 'polykv {name} --help')"
+    assert "InvalidURLError" in error_line(polykv(tmp_path, *args, "--url", "nosuch://x"))
+    assert polykv(tmp_path, *args, "--url", "nosuch://x").returncode == 1
