@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_URL", "cli", "main"]
 
 #: The store every command opens when ``--url`` is not given.
-DEFAULT_URL = "sqlite:///polykv.db"
+from .urls import DEFAULT_URL  # one default for connect() and the CLI
 
 
 @dataclass
