@@ -18,7 +18,7 @@ class Job(volnux.BackendIntegrationMixin):
 
 
 def test_base_path_default_is_the_newer_documents() -> None:
-    assert inspect.signature(volnux.HDFSStoreBackend).parameters["base_path"].default == "/volnux"
+    assert inspect.signature(volnux.HDFSStoreBackend.__init__).parameters["base_path"].default == "/volnux"
 
 
 def test_hdfs_store_backend_record_api(hdfs_server, unique: str) -> None:  # type: ignore[no-untyped-def]
