@@ -28,6 +28,8 @@ from urllib.parse import urlsplit
 
 import click
 
+from .urls import DEFAULT_URL  # the store every command opens when --url is not given (one default)
+
 if TYPE_CHECKING:
     from rich.progress import Task
     from rich.text import Text
@@ -36,8 +38,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_URL", "EXIT_CODES", "URL_ENVVAR", "cli", "main"]
 
-#: The store every command opens when ``--url`` is not given.
-DEFAULT_URL = "sqlite:///polykv.db"
 #: The environment variable that replaces ``DEFAULT_URL``.
 URL_ENVVAR = "POLYKV_URL"
 

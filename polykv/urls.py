@@ -104,9 +104,19 @@ def store_class_for_url(url: str, *, _follow_alias: bool = True) -> type[KeyValu
     return cls
 
 
-def connect(url: str, **options: Any) -> KeyValueStore:
+#: The store ``connect()`` opens when neither an argument nor ``$POLYKV_URL`` names one (also the CLI's default).
+DEFAULT_URL = "sqlite:///polykv.db"
+
+
+def connect(url: str | None = None, **options: Any) -> KeyValueStore:
     """Open a new store for ``url`` (``memory://``, ``sqlite:///path.db``, plugin schemes such as
-    ``redis://``); ``options`` go to the store's constructor. The caller closes it."""
+    ``redis://``); ``options`` go to the store's constructor. The caller closes it.
+
+    Without ``url``, configuration decides: ``$POLYKV_URL`` if set and not empty, else ``DEFAULT_URL``."""
+    if url is None:
+        import os
+
+        url = os.environ.get("POLYKV_URL") or DEFAULT_URL
     if isinstance(url, str) and url[:1] in "rpcf" and "+" in url:  # wrappers: readonly+prefix:t1/+sqlite://...
         from .wrappers import connect_stacked, is_stacked_url
 
