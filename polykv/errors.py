@@ -10,6 +10,7 @@ __all__ = [
     "InvalidKeyError",
     "InvalidURLError",
     "KeyNotFoundError",
+    "MissingDependencyError",
     "NotSupportedError",
     "PluginLoadError",
     "PolyKVError",
@@ -125,5 +126,9 @@ class ReadOnlyError(PolyKVError):
     """A write was attempted through a read-only store."""
 
 
-class InvalidURLError(PolyKVError, ValueError):
-    """A store URL could not be parsed or names no known scheme."""
+class InvalidURLError(InvalidArgumentError):
+    """A store URL could not be parsed, names no known scheme, or carries an unknown or malformed option."""
+
+
+class MissingDependencyError(PluginLoadError, ImportError):
+    """An optional dependency a store or codec needs is not installed; the message names the extra to install."""

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from metaclass_registry import AutoRegisterMeta, DuplicateRegistryKeyError, RegistryConfig
 
-from .errors import BackendNotFoundError, PluginLoadError, RegistrationError
+from .errors import BackendNotFoundError, InvalidArgumentError, PluginLoadError, PolyKVError, RegistrationError
+from .options import check_options, is_secret_option, secret_options
 
 if TYPE_CHECKING:
     from .store import KeyValueStore
@@ -114,8 +115,29 @@ class StoreMeta(AutoRegisterMeta):
             raise RegistrationError(str(exc), backend=declared) from None
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
-        """Create the store, then tell the ``polykv_store_created`` hooks (if any are registered)."""
-        store = super().__call__(*args, **kwargs)
+        """Create the store, then tell the ``polykv_store_created`` hooks (if any are registered).
+
+        Configuration faults surface here, as polykv errors: an option the class does not accept raises
+        ``InvalidArgumentError`` listing the accepted ones (``polykv.options.check_options``), and a bare
+        ``TypeError``/``ValueError`` from the constructor (a malformed value) becomes ``InvalidArgumentError``
+        (secret option values are masked in its message)."""
+        if kwargs:
+            check_options(cls, kwargs)
+        try:
+            store = super().__call__(*args, **kwargs)
+        except PolyKVError:
+            raise
+        except (TypeError, ValueError) as exc:
+            text = str(exc)
+            declared = secret_options(cls)
+            for name, value in kwargs.items():
+                if isinstance(value, str) and value and is_secret_option(name, declared):
+                    text = text.replace(value, "***")
+            backend = vars(cls).get("_backend_type") or getattr(cls, "_backend_type", None) or cls.__name__
+            raise InvalidArgumentError(
+                f"cannot create the {backend!r} store ({cls.__name__}): {type(exc).__name__}: {text}",
+                backend=backend,
+            ) from None
         if _store_created_observer is not None:
             _store_created_observer(store)
         return store

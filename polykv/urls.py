@@ -7,10 +7,12 @@ serve a scheme before its module is imported.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
-from urllib.parse import SplitResult, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urlsplit
 
 from .errors import InvalidURLError, PluginLoadError
+from .options import is_secret_option, secret_options
 from .registry import STORE_CLASSES, load_target
 
 if TYPE_CHECKING:
@@ -39,20 +41,34 @@ KNOWN_SCHEME_DISTRIBUTIONS: dict[str, str] = {
 }
 
 
+def _scheme_class(scheme: str) -> type | None:
+    """The store class already defined for ``scheme`` (imports nothing), or None."""
+    for cls in STORE_CLASSES.values():
+        if scheme in cls.url_schemes:
+            return cls
+    return None
+
+
+_USERINFO = re.compile(r"(://[^/@:?#\s]*):([^/?#\s]*)@")
+_QUERY_OPTION = re.compile(r"([?&;])([^=&#?;\s]+)=([^&#;\s]*)")
+
+
 def redact_url(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (safe for messages and logs)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable URL>"
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    netloc = f"{user}:***@{host}"
-    return urlunsplit(SplitResult(parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    """``url`` with its secrets replaced by ``***`` (safe for messages and logs): every userinfo password and
+    every credential-like query option (``password``, ``secret``, ``token``, ``key``... see
+    ``polykv.options.GENERIC_SECRET_OPTIONS``, plus the ``secret_options`` of the scheme's store class when
+    that class is loaded). Works on wrapper stacks (``readonly+redis://...``) and nested URLs alike."""
+    if not isinstance(url, str):
+        return "<not a URL>"
+    scheme = url.partition("://")[0].rsplit("+", 1)[-1].rsplit("/", 1)[-1].lower()
+    declared = secret_options(_scheme_class(scheme))
+
+    def query(match: re.Match[str]) -> str:
+        if match.group(3) and is_secret_option(unquote_plus(match.group(2)), declared):
+            return f"{match.group(1)}{match.group(2)}=***"
+        return match.group(0)
+
+    return _QUERY_OPTION.sub(query, _USERINFO.sub(r"\1:***@", url))
 
 
 def _scheme_entry_points() -> dict[str, str]:
