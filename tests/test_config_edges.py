@@ -112,7 +112,9 @@ def test_missing_s3fs_names_the_extra() -> None:
         """
         import polykv
         from polykv.errors import MissingDependencyError
-        for attempt in (lambda: polykv.connect("s3://bucket/p"), lambda: polykv.BackendRegistry({"s3": {"bucket": "b"}})["s3"]):
+        registry = polykv.BackendRegistry({"s3": {"bucket": "b"}})
+        attempts = (lambda: polykv.connect("s3://bucket/p"), lambda: registry["s3"])
+        for attempt in attempts:
             try:
                 attempt()
             except MissingDependencyError as exc:

@@ -4,11 +4,11 @@ accept, at construction (no server needed: nothing connects before the first com
 from __future__ import annotations
 
 import pytest
+from polykv_redis import RedisClusterStore, RedisStore
+from polykv_redis.store import redis_passthrough_options
 
 import polykv
 from polykv.errors import InvalidArgumentError, InvalidURLError
-from polykv_redis import RedisClusterStore, RedisStore
-from polykv_redis.store import redis_passthrough_options
 
 URL = "redis://127.0.0.1:1/0"  # port 1: nothing listens, and nothing here connects
 
@@ -46,7 +46,7 @@ def test_redis_py_options_pass_through_and_are_typed_from_the_url() -> None:
 
 
 def test_query_password_never_shows() -> None:
-    url = f"redis://user:userpw@127.0.0.1:1/0?password=QUERYPW&ssl_password=SSLPW&socket_timeout=soon"
+    url = "redis://user:userpw@127.0.0.1:1/0?password=QUERYPW&ssl_password=SSLPW&socket_timeout=soon"
     with pytest.raises(InvalidURLError) as info:
         polykv.connect(url)
     text = str(info.value)
