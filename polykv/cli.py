@@ -169,8 +169,8 @@ def backends(load: bool) -> None:
         if load:
             try:
                 cls = registry.store_class(name)
-            except Exception as exc:
-                note = f"cannot load: {type(exc).__name__}"
+            except Exception as exc:  # exactly what registry[name] raises when it looks the name up
+                note = f"cannot load: {_scrub(f'{type(exc).__name__}: {exc}', ())}"
         module = sys.modules.get(declaration.module)
         if cls is None and module is not None:
             cls = getattr(module, declaration.target.partition(":")[2], None)

@@ -12,6 +12,7 @@ __all__ = [
     "KeyNotFoundError",
     "MissingDependencyError",
     "NotSupportedError",
+    "PluginConflictError",
     "PluginLoadError",
     "PolyKVError",
     "PoolTimeoutError",
@@ -68,6 +69,11 @@ class BackendNotFoundError(PolyKVError, KeyError):
 
 class PluginLoadError(PolyKVError):
     """An entry point named a module or class that could not be loaded as a polykv store."""
+
+
+class PluginConflictError(PluginLoadError, ValueError):
+    """More than one provider claims the same name (backend, URL scheme, codec or scheme alias); the message
+    names every claimant and how to choose one (see ``polykv.registry.resolve_claims``)."""
 
 
 class RegistrationError(PolyKVError, TypeError):
