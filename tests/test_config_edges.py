@@ -189,6 +189,7 @@ def test_secrets_never_appear_in_errors_and_logs(sqlite_url: str, caplog: pytest
         f"{sqlite_url}?token=tok3n",
         "readonly+memory://?secret=TOPSECRET",
         "nosuchscheme://u:userinfopw@h/?key=AKIAEXAMPLE",
+        "sqlite://u:userinfopw@h/x.db",
     ]
     for url in urls:
         with pytest.raises(PolyKVError) as info:

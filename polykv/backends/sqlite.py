@@ -293,10 +293,11 @@ class SQLiteStore(KeyValueStore):
         ``false``) and ``change_log_size`` (keywords win)."""
         parts = urlsplit(url)
         if parts.scheme.lower() not in cls.url_schemes:
-            raise InvalidURLError(f"not a sqlite URL: {url!r}", backend="sqlite")
+            raise InvalidURLError(f"not a sqlite URL: scheme {parts.scheme!r}", backend="sqlite")
         if parts.netloc:
             raise InvalidURLError(
-                f"sqlite URLs name no host: use sqlite:///relative.db or sqlite:////absolute.db, got {url!r}",
+                "sqlite URLs name no host (nor user or password): use sqlite:///relative.db or "
+                f"sqlite:////absolute.db, got host {parts.hostname!r}",
                 backend="sqlite",
             )
         path = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path) or MEMORY
