@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sys
 import time
 import uuid
@@ -24,7 +25,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import click
 
@@ -67,15 +67,27 @@ class _State:
 
 
 def _secrets_in(*urls: str) -> tuple[str, ...]:
-    found = []
+    """The secret values in ``urls``: userinfo passwords and credential-like query options (as ``redact_url``
+    masks them), raw and percent-decoded, so that ``_scrub`` can remove them from any message."""
+    from urllib.parse import parse_qsl, unquote
+
+    from .options import is_secret_option
+
+    found: list[str] = []
     for url in urls:
-        try:
-            password = urlsplit(url).password
-        except ValueError:
+        if not isinstance(url, str) or "://" not in url:
             continue
-        if password:
-            found.append(password)
-    return tuple(found)
+        for match in re.finditer(r"://[^/@:?#\s]*:([^/?#\s]*)@", url):
+            found += [match.group(1), unquote(match.group(1))]
+        for query in re.findall(r"\?([^#\s]*)", url):
+            for piece in re.split(r"[&;]", query):
+                name, sep, value = piece.partition("=")
+                if sep and value and is_secret_option(unquote(name)):
+                    found.append(value)
+            for name, value in parse_qsl(query, keep_blank_values=False):
+                if is_secret_option(name):
+                    found.append(value)
+    return tuple(sorted({s for s in found if s}, key=len, reverse=True))
 
 
 def _scrub(text: str, secrets: tuple[str, ...]) -> str:
@@ -335,8 +347,8 @@ def backends(load: bool) -> None:
         if load:
             try:
                 cls = registry.store_class(name)
-            except Exception as exc:
-                note = f"cannot load: {type(exc).__name__}"
+            except Exception as exc:  # exactly what registry[name] raises when it looks the name up
+                note = f"cannot load: {_scrub(f'{type(exc).__name__}: {exc}', ())}"
         module = sys.modules.get(declaration.module)
         if cls is None and module is not None:
             cls = getattr(module, declaration.target.partition(":")[2], None)

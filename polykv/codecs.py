@@ -120,10 +120,22 @@ _CODEC_FACTORIES: dict[str, Callable[[], Codec]] = {
 
 
 def register_codec(name: str, factory: Callable[[], Codec]) -> None:
-    """Make ``codec=name`` available to every store; a name already taken raises ValueError."""
+    """Make ``codec=name`` available to every store (an explicit, in-process choice: it is asked before any
+    hook plugin's ``polykv_codecs``). A name already registered with another factory is a conflict under
+    the one plugin conflict rule (``polykv.registry.resolve_claims``): ``PluginConflictError`` (a
+    ``ValueError``) naming both; registering the same factory again does nothing."""
     if name in _CODEC_FACTORIES and _CODEC_FACTORIES[name] is not factory:
-        raise ValueError(f"a codec named {name!r} is already registered")
+        from .errors import PluginConflictError
+
+        raise PluginConflictError(
+            f"codec {name!r} is already registered: claimed by {_describe(_CODEC_FACTORIES[name])} and "
+            f"{_describe(factory)}. Register yours under another name"
+        )
     _CODEC_FACTORIES[name] = factory
+
+
+def _describe(obj: object) -> str:
+    return f"{getattr(obj, '__module__', '?')}:{getattr(obj, '__qualname__', repr(obj))}"
 
 
 def get_codec(codec: str | Codec) -> Codec:

@@ -10,7 +10,9 @@ __all__ = [
     "InvalidKeyError",
     "InvalidURLError",
     "KeyNotFoundError",
+    "MissingDependencyError",
     "NotSupportedError",
+    "PluginConflictError",
     "PluginLoadError",
     "PolyKVError",
     "PoolTimeoutError",
@@ -69,6 +71,11 @@ class PluginLoadError(PolyKVError):
     """An entry point named a module or class that could not be loaded as a polykv store."""
 
 
+class PluginConflictError(PluginLoadError, ValueError):
+    """More than one provider claims the same name (backend, URL scheme, codec or scheme alias); the message
+    names every claimant and how to choose one (see ``polykv.registry.resolve_claims``)."""
+
+
 class RegistrationError(PolyKVError, TypeError):
     """A store class declares an invalid ``_backend_type`` or claims a key that another class owns."""
 
@@ -125,5 +132,9 @@ class ReadOnlyError(PolyKVError):
     """A write was attempted through a read-only store."""
 
 
-class InvalidURLError(PolyKVError, ValueError):
-    """A store URL could not be parsed or names no known scheme."""
+class InvalidURLError(InvalidArgumentError):
+    """A store URL could not be parsed, names no known scheme, or carries an unknown or malformed option."""
+
+
+class MissingDependencyError(PluginLoadError, ImportError):
+    """An optional dependency a store or codec needs is not installed; the message names the extra to install."""

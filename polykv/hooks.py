@@ -166,19 +166,57 @@ def unregister(plugin: object) -> None:
     get_plugin_manager().unregister(plugin)
 
 
-def find_codec(name: str) -> Callable[[], Codec] | None:
-    """The factory a hook plugin offers for codec ``name``, or None."""
-    for offered in get_plugin_manager().hook.polykv_codecs():
+def _hook_claims(results: list[tuple[object, dict[str, Any]]], name: str) -> list[Any]:
+    """Claims on ``name`` from hook implementations' answers ``(plugin, {name: value})``."""
+    from .registry import Claim
+
+    claims = []
+    for plugin, offered in results:
         if name in offered:
-            factory: Callable[[], Codec] = offered[name]
-            return factory
-    return None
+            value = offered[name]
+            target = (
+                value
+                if isinstance(value, str)
+                else f"{getattr(value, '__module__', '?')}:" + (getattr(value, "__qualname__", None) or repr(value))
+            )
+            claims.append((Claim("hook", target, get_plugin_manager().get_name(plugin)), value))
+    return claims
+
+
+def _answers(hook_name: str) -> list[tuple[object, dict[str, Any]]]:
+    """Each registered plugin's answer to a no-argument hook, in a stable order (by plugin name)."""
+    pm = get_plugin_manager()
+    answers = []
+    for impl in sorted(getattr(pm.hook, hook_name).get_hookimpls(), key=lambda i: i.plugin_name):
+        answer = impl.function()
+        if answer:
+            answers.append((impl.plugin, dict(answer)))
+    return answers
+
+
+def _resolve(kind: str, hook_name: str, name: str, how: str) -> Any:
+    from .registry import resolve_claims
+
+    claims = _hook_claims(_answers(hook_name), name)
+    chosen = resolve_claims(kind, name, [c for c, _ in claims], how_to_choose=how)
+    if chosen is None:
+        return None
+    return next(value for claim, value in claims if claim == chosen)
+
+
+def find_codec(name: str) -> Callable[[], Codec] | None:
+    """The factory a hook plugin offers for codec ``name``, or None; two plugins offering different
+    factories for one name raise ``PluginConflictError`` (the one conflict rule, ``registry.resolve_claims``)."""
+    factory: Callable[[], Codec] | None = _resolve(
+        "codec", "polykv_codecs", name, how="register the one you want with polykv.register_codec(name, factory)"
+    )
+    return factory
 
 
 def scheme_alias(scheme: str) -> str | None:
-    """The scheme that hook plugins map the alias ``scheme`` to, or None."""
-    for aliases in get_plugin_manager().hook.polykv_url_scheme_aliases():
-        if scheme in aliases:
-            target: str = aliases[scheme]
-            return target
-    return None
+    """The scheme that hook plugins map the alias ``scheme`` to, or None; two plugins mapping it to different
+    schemes raise ``PluginConflictError``."""
+    target: str | None = _resolve(
+        "URL scheme alias", "polykv_url_scheme_aliases", scheme, how="write the scheme it stands for in the URL"
+    )
+    return target

@@ -9,6 +9,7 @@ module only when its name is first asked for.
 from __future__ import annotations
 
 import re
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -17,7 +18,15 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from metaclass_registry import AutoRegisterMeta, DuplicateRegistryKeyError, RegistryConfig
 
-from .errors import BackendNotFoundError, PluginLoadError, RegistrationError
+from .errors import (
+    BackendNotFoundError,
+    InvalidArgumentError,
+    PluginConflictError,
+    PluginLoadError,
+    PolyKVError,
+    RegistrationError,
+)
+from .options import check_options, is_secret_option, secret_options
 
 if TYPE_CHECKING:
     from .store import KeyValueStore
@@ -28,6 +37,7 @@ __all__ = [
     "KNOWN_DISTRIBUTIONS",
     "STORE_CLASSES",
     "BackendRegistry",
+    "Claim",
     "Declaration",
     "StoreMeta",
     "store_registry_config",
@@ -114,8 +124,29 @@ class StoreMeta(AutoRegisterMeta):
             raise RegistrationError(str(exc), backend=declared) from None
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
-        """Create the store, then tell the ``polykv_store_created`` hooks (if any are registered)."""
-        store = super().__call__(*args, **kwargs)
+        """Create the store, then tell the ``polykv_store_created`` hooks (if any are registered).
+
+        Configuration faults surface here, as polykv errors: an option the class does not accept raises
+        ``InvalidArgumentError`` listing the accepted ones (``polykv.options.check_options``), and a bare
+        ``TypeError``/``ValueError`` from the constructor (a malformed value) becomes ``InvalidArgumentError``
+        (secret option values are masked in its message)."""
+        if kwargs:
+            check_options(cls, kwargs)
+        try:
+            store = super().__call__(*args, **kwargs)
+        except PolyKVError:
+            raise
+        except (TypeError, ValueError) as exc:
+            text = str(exc)
+            declared = secret_options(cls)
+            for name, value in kwargs.items():
+                if isinstance(value, str) and value and is_secret_option(name, declared):
+                    text = text.replace(value, "***")
+            backend = vars(cls).get("_backend_type") or getattr(cls, "_backend_type", None) or cls.__name__
+            raise InvalidArgumentError(
+                f"cannot create the {backend!r} store ({cls.__name__}): {type(exc).__name__}: {text}",
+                backend=backend,
+            ) from None
         if _store_created_observer is not None:
             _store_created_observer(store)
         return store
@@ -161,6 +192,72 @@ def _entry_point_declarations() -> dict[str, list[Declaration]]:
         if all(d.target != declaration.target for d in bucket):
             bucket.append(declaration)
     return found
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One provider's claim on a name: where it comes from and what it points at."""
+
+    source: str  # "builtin", "defined" (a class of this process), "entry_point" or "hook"
+    target: str  # "module:attr" (or a repr for objects that have no import path)
+    distribution: str | None = None
+
+    def describe(self) -> str:
+        origin = f"distribution {self.distribution!r}" if self.distribution else self.source
+        return f"{self.target} ({origin})"
+
+
+def resolve_claims(kind: str, name: str, claims: Iterable[Claim], *, how_to_choose: str) -> Claim | None:
+    """The one conflict rule for every name a plugin can claim (backend, URL scheme, codec, scheme alias).
+
+    Claims that point at the same target are one claim. No claim: None. Exactly one: that claim. More than
+    one distinct claim: ``PluginConflictError`` naming every claimant, in a stable order, and
+    ``how_to_choose`` (the explicit, in-process choice that settles it, which callers check before this).
+    No claimant wins by import order, installation order or being built in."""
+    distinct: dict[str, Claim] = {}
+    for claim in claims:
+        distinct.setdefault(claim.target, claim)
+    if not distinct:
+        return None
+    if len(distinct) == 1:
+        return next(iter(distinct.values()))
+    listed = "; ".join(c.describe() for c in sorted(distinct.values(), key=lambda c: (c.target, c.source)))
+    raise PluginConflictError(
+        f"{kind} {name!r} is claimed by more than one provider: {listed}. Uninstall all but one, or {how_to_choose}",
+        backend=name if kind == "backend" else None,
+    )
+
+
+def entry_point_claims(group: str) -> dict[str, list[Claim]]:
+    """Every name declared in entry-point ``group`` with its claims (imports nothing)."""
+    from importlib.metadata import entry_points
+
+    found: dict[str, list[Claim]] = {}
+    for ep in entry_points(group=group):
+        dist = getattr(ep, "dist", None)
+        found.setdefault(ep.name, []).append(
+            Claim("entry_point", ep.value, dist.metadata["Name"] if dist is not None else None)
+        )
+    return found
+
+
+def class_target(cls: type) -> str:
+    """``module:qualname`` of a class, the form entry points use."""
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def same_target(target: str, cls: type) -> bool:
+    """Whether entry-point ``target`` names ``cls`` (also through a re-export), importing nothing new."""
+    if target == class_target(cls):
+        return True
+    module_name, _, attr_path = target.partition(":")
+    module = sys.modules.get(module_name)
+    if module is None:
+        return False
+    obj: Any = module
+    for part in filter(None, attr_path.split(".")):
+        obj = getattr(obj, part, None)
+    return obj is cls
 
 
 def load_target(target: str) -> Any:
@@ -244,26 +341,32 @@ class BackendRegistry(dict[str, "KeyValueStore"]):
         """Return the store class for ``name``, importing its module if needed; no instance is made."""
         from .store import KeyValueStore
 
-        if name in self._registered:
+        if name in self._registered:  # an explicit choice in this registry settles any conflict
             return self._registered[name]
-        if name in STORE_CLASSES:
-            return STORE_CLASSES[name]
+        eps = self._entry_point_map().get(name) or self._entry_point_map(refresh=True).get(name) or []
+        defined = STORE_CLASSES.get(name)
+        claims: list[Claim] = []
         if name in BUILTIN_BACKENDS:
-            declaration = Declaration(name, "builtin", BUILTIN_BACKENDS[name], "polykv")
-        else:
-            eps = self._entry_point_map().get(name)
-            if not eps:
-                eps = self._entry_point_map(refresh=True).get(name)
-            if not eps:
-                self._raise_not_found(name)
-            if len(eps) > 1:
-                raise PluginLoadError(
-                    f"backend {name!r} is declared by more than one entry point: "
-                    + "; ".join(f"{d.distribution} ({d.target})" for d in eps)
-                    + ". Uninstall one, or register the one you want with registry.register()",
-                    backend=name,
-                )
-            declaration = eps[0]
+            claims.append(Claim("builtin", BUILTIN_BACKENDS[name], "polykv"))
+        if defined is not None:
+            claims.append(Claim("defined", class_target(defined)))
+        for ep in eps:
+            target = ep.target
+            if defined is not None and same_target(target, defined):
+                target = class_target(defined)
+            elif name in BUILTIN_BACKENDS and target == BUILTIN_BACKENDS[name]:
+                pass
+            claims.append(Claim("entry_point", target, ep.distribution))
+        if defined is not None and name in BUILTIN_BACKENDS and class_target(defined) == BUILTIN_BACKENDS[name]:
+            claims = [c for c in claims if c.source != "builtin"]
+        chosen = resolve_claims(
+            "backend", name, claims, how_to_choose=f"choose one with registry.register({name!r}, StoreClass)"
+        )
+        if chosen is None:
+            self._raise_not_found(name)
+        if defined is not None and chosen.target == class_target(defined):
+            return defined
+        declaration = Declaration(name, chosen.source, chosen.target, chosen.distribution)
         try:
             obj = load_target(declaration.target)
         except Exception as exc:

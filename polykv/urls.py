@@ -7,11 +7,13 @@ serve a scheme before its module is imported.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
-from urllib.parse import SplitResult, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urlsplit
 
 from .errors import InvalidURLError, PluginLoadError
-from .registry import STORE_CLASSES, load_target
+from .options import is_secret_option, secret_options
+from .registry import STORE_CLASSES, Claim, class_target, entry_point_claims, load_target, resolve_claims, same_target
 
 if TYPE_CHECKING:
     from .store import KeyValueStore
@@ -39,20 +41,47 @@ KNOWN_SCHEME_DISTRIBUTIONS: dict[str, str] = {
 }
 
 
+def _scheme_class(scheme: str) -> type | None:
+    """The store class already defined for ``scheme`` (imports nothing), or None."""
+    for cls in STORE_CLASSES.values():
+        if scheme in vars(cls).get("url_schemes", ()):
+            return cls
+    return None
+
+
+_USERINFO = re.compile(r"(://[^/@:?#\s]*):([^/?#\s]*)@")
+_QUERY_OPTION = re.compile(r"([?&;])([^=&#?;\s]+)=([^&#;\s]*)")
+
+
 def redact_url(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (safe for messages and logs)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable URL>"
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    netloc = f"{user}:***@{host}"
-    return urlunsplit(SplitResult(parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    """``url`` with its secrets replaced by ``***`` (safe for messages and logs): every userinfo password and
+    every credential-like query option (``password``, ``secret``, ``token``, ``key``... see
+    ``polykv.options.GENERIC_SECRET_OPTIONS``, plus the ``secret_options`` of the scheme's store class when
+    that class is loaded). Works on wrapper stacks (``readonly+redis://...``) and nested URLs alike."""
+    if not isinstance(url, str):
+        return "<not a URL>"
+    scheme = url.partition("://")[0].rsplit("+", 1)[-1].rsplit("/", 1)[-1].lower()
+    declared = secret_options(_scheme_class(scheme))
+
+    def query(match: re.Match[str]) -> str:
+        if match.group(3) and is_secret_option(unquote_plus(match.group(2)), declared):
+            return f"{match.group(1)}{match.group(2)}=***"
+        return match.group(0)
+
+    return _QUERY_OPTION.sub(query, _USERINFO.sub(r"\1:***@", url))
+
+
+def _scheme_claims(scheme: str) -> list[Claim]:
+    """Every claim on URL scheme ``scheme``: store classes of this process that list it in their own
+    ``url_schemes``, the built-in stores, and ``polykv.url_schemes`` entry points (imports nothing)."""
+    defined = [cls for cls in STORE_CLASSES.values() if scheme in vars(cls).get("url_schemes", ())]
+    claims = [Claim("defined", class_target(cls)) for cls in defined]
+    if scheme in BUILTIN_SCHEMES:
+        claims.append(Claim("builtin", BUILTIN_SCHEMES[scheme], "polykv"))
+    for claim in entry_point_claims(SCHEME_ENTRY_POINT_GROUP).get(scheme, []):
+        match = next((cls for cls in defined if same_target(claim.target, cls)), None)
+        claims.append(Claim(claim.source, class_target(match), claim.distribution) if match else claim)
+    return claims
 
 
 def _scheme_entry_points() -> dict[str, str]:
@@ -73,14 +102,23 @@ def store_class_for_url(url: str, *, _follow_alias: bool = True) -> type[KeyValu
         raise InvalidURLError(f"cannot parse store URL {redact_url(url)!r}: {exc}") from None
     if not scheme:
         raise InvalidURLError(f"store URL {redact_url(url)!r} has no scheme (e.g. sqlite:///data.db)")
-    for cls in STORE_CLASSES.values():
-        if scheme in cls.url_schemes:
-            return cls
-    declared = _scheme_entry_points()
-    target = BUILTIN_SCHEMES.get(scheme) or declared.get(scheme)
-    if target is None and "+" in scheme:
+    claims = _scheme_claims(scheme)
+    if not claims and "+" in scheme:
         # a "family+" entry point serves every "family+anything" scheme (e.g. fsspec+memory://)
-        target = declared.get(scheme.split("+", 1)[0] + "+")
+        claims = _scheme_claims(scheme.split("+", 1)[0] + "+")
+    chosen = resolve_claims(
+        "URL scheme",
+        scheme,
+        claims,
+        how_to_choose="open the store with the class you want: StoreClass.from_url(url)",
+    )
+    declared = _scheme_entry_points()
+    target = None
+    if chosen is not None:
+        for cls in STORE_CLASSES.values():
+            if class_target(cls) == chosen.target:
+                return cls
+        target = chosen.target
     if target is None and _follow_alias:  # a hook plugin may declare it an alias (polykv_url_scheme_aliases)
         from .hooks import scheme_alias
 

@@ -17,6 +17,10 @@ class TestMemoryConformance(StoreSuite):
         yield store
         store.close()
 
+    @pytest.fixture
+    def store_url(self) -> str:
+        return "memory://"
+
 
 def test_instances_do_not_share_data() -> None:
     a, b = MemoryStore(), MemoryStore()

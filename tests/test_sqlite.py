@@ -49,6 +49,10 @@ class TestSQLiteFileConformance(StoreSuite):
         yield store
         store.close()
 
+    @pytest.fixture
+    def store_url(self, tmp_path: Path) -> str:
+        return f"sqlite:///{tmp_path / 'suite.db'}"
+
 
 class TestSQLiteChangeLogConformance(StoreSuite):
     @pytest.fixture

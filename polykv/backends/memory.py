@@ -52,8 +52,15 @@ class MemoryStore(KeyValueStore):
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> MemoryStore:
-        """``memory://`` (any path is ignored: every call makes a new, empty store)."""
-        return cls(**options)
+        """``memory://[?codec=...&change_log_size=...]`` (any path is ignored: every call makes a new, empty
+        store; keywords win). An unknown or malformed query option raises ``InvalidURLError``."""
+        from urllib.parse import urlsplit
+
+        from ..options import as_int, parse_query
+
+        settings = parse_query(urlsplit(url).query, {"codec": str, "change_log_size": as_int}, "memory")
+        settings.update(options)
+        return cls(**settings)
 
     # -- expiry -----------------------------------------------------------------------------------
     def _expired(self, ns: str, key: str) -> bool:

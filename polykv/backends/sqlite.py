@@ -21,7 +21,7 @@ import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from ..capabilities import Capability
 from ..changes import ChangeOp, CursorExpiredError, RawChange
@@ -32,6 +32,7 @@ from ..errors import (
     PolyKVError,
     ReadOnlyError,
 )
+from ..options import as_bool, as_float, as_int, parse_query
 from ..records import Condition, matches_all
 from ..store import MISSING, KeyValueStore, _Missing
 
@@ -292,37 +293,25 @@ class SQLiteStore(KeyValueStore):
         ``false``) and ``change_log_size`` (keywords win)."""
         parts = urlsplit(url)
         if parts.scheme.lower() not in cls.url_schemes:
-            raise InvalidURLError(f"not a sqlite URL: {url!r}", backend="sqlite")
+            raise InvalidURLError(f"not a sqlite URL: scheme {parts.scheme!r}", backend="sqlite")
         if parts.netloc:
             raise InvalidURLError(
-                f"sqlite URLs name no host: use sqlite:///relative.db or sqlite:////absolute.db, got {url!r}",
+                "sqlite URLs name no host (nor user or password): use sqlite:///relative.db or "
+                f"sqlite:////absolute.db, got host {parts.hostname!r}",
                 backend="sqlite",
             )
         path = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path) or MEMORY
-        settings: dict[str, Any] = {}
-        for name, value in parse_qsl(parts.query, keep_blank_values=True):
-            if name == "timeout":
-                try:
-                    settings[name] = float(value)
-                except ValueError:
-                    raise InvalidURLError(f"timeout must be a number, got {value!r} in {url!r}") from None
-            elif name in ("codec", "synchronous"):
-                settings[name] = value
-            elif name == "change_log":
-                if value.lower() not in ("true", "false", "1", "0"):
-                    raise InvalidURLError(f"change_log must be true or false, got {value!r} in {url!r}")
-                settings[name] = value.lower() in ("true", "1")
-            elif name == "change_log_size":
-                try:
-                    settings[name] = int(value)
-                except ValueError:
-                    raise InvalidURLError(f"change_log_size must be an integer, got {value!r} in {url!r}") from None
-            else:
-                raise InvalidURLError(
-                    f"unknown sqlite URL parameter {name!r} (known: codec, synchronous, timeout, change_log, "
-                    "change_log_size)",
-                    backend="sqlite",
-                )
+        settings = parse_query(
+            parts.query,
+            {
+                "codec": str,
+                "synchronous": str,
+                "timeout": as_float,
+                "change_log": as_bool,
+                "change_log_size": as_int,
+            },
+            "sqlite",
+        )
         settings.update(options)
         return cls(path, **settings)
 

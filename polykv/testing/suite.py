@@ -35,6 +35,7 @@ from ..errors import (
 from ..keys import MAX_KEY_LENGTH
 from ..records import Record
 from ..store import KeyValueStore
+from .config import ConfigSuite
 
 __all__ = ["StoreSuite", "requires"]
 
@@ -150,7 +151,7 @@ hypothesis_settings = settings(
 )
 
 
-class StoreSuite:
+class StoreSuite(ConfigSuite):
     """Conformance tests; subclass and provide a ``store`` fixture yielding a fresh, empty store."""
 
     @pytest.fixture(autouse=True)

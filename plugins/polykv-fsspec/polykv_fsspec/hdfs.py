@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from polykv.connectors import BackendConnectorBase
 from polykv.errors import InvalidArgumentError, InvalidURLError
+from polykv.options import require_module
 
 from .store import FsspecStore, parse_options
 
@@ -37,7 +38,11 @@ class HDFSConnector(BackendConnectorBase):
 
     def connect(self) -> Any:
         """An fsspec file system for this NameNode (no network traffic until the first call)."""
-        import fsspec
+        fsspec = require_module("fsspec", "polykv-fsspec", "the hdfs store", backend="hdfs")
+        if self.protocol == "webhdfs":
+            require_module("requests", "polykv-fsspec[hdfs]", "the webhdfs store", backend="hdfs")
+        else:  # fsspec's own "hdfs" entry points at pyarrow; polykv-fsspec uses hdfs-native's file system
+            require_module("hdfs_native", "polykv-fsspec[hdfs]", "the hdfs store", backend="hdfs")
 
         options = dict(self.options)
         if self.protocol == "webhdfs":

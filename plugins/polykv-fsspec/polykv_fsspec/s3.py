@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from polykv.errors import InvalidURLError
+from polykv.errors import InvalidArgumentError, InvalidURLError
+from polykv.options import require_module
 
 from .store import FsspecStore, parse_options
 
@@ -21,10 +22,12 @@ class S3Store(FsspecStore):
 
     _backend_type = "s3"
     url_schemes = ("s3",)
+    #: Options whose values are masked in reprs, logs and errors (beside polykv's generic secret names).
+    secret_options: ClassVar[frozenset[str]] = frozenset({"key", "secret", "token", "session_token"})
 
     def __init__(
         self,
-        bucket: str,
+        bucket: str | None = None,
         prefix: str = "polykv",
         *,
         endpoint_url: str | None = None,
@@ -38,10 +41,15 @@ class S3Store(FsspecStore):
         codec: Any = "json",
         **storage_options: Any,
     ) -> None:
-        import s3fs
-
-        if not bucket or "/" in bucket:
+        if bucket is None:
+            raise InvalidArgumentError(
+                "the s3 store needs a bucket: configure it, e.g. BackendRegistry({'s3': {'bucket': 'name', "
+                "'endpoint_url': ..., 'key': ..., 'secret': ...}}), S3Store('name') or connect('s3://name/prefix')",
+                backend="s3",
+            )
+        if not isinstance(bucket, str) or not bucket or "/" in bucket:
             raise InvalidURLError(f"S3Store needs a bucket name, got {bucket!r}", backend="s3")
+        s3fs = require_module("s3fs", "polykv-fsspec[s3]", "the s3 store", backend="s3")
         client_kwargs = dict(storage_options.pop("client_kwargs", {}))
         if endpoint_url:
             client_kwargs["endpoint_url"] = endpoint_url
@@ -71,7 +79,8 @@ class S3Store(FsspecStore):
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> S3Store:
-        """``s3://bucket/prefix?endpoint_url=...&key=...&secret=...`` (other options go to s3fs)."""
+        """``s3://bucket/prefix?endpoint_url=...&key=...&secret=...`` (other options go to s3fs, which checks
+        them when the file system is created: an option s3fs does not know raises ``InvalidArgumentError``)."""
         parts = urlsplit(url)
         if not parts.hostname:
             raise InvalidURLError("an s3:// URL needs a bucket: s3://bucket/prefix", backend="s3")

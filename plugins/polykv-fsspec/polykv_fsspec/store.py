@@ -16,7 +16,8 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from polykv.capabilities import Capability
-from polykv.errors import InvalidURLError, PolyKVError
+from polykv.errors import InvalidURLError, MissingDependencyError, PolyKVError
+from polykv.options import require_module
 from polykv.store import KeyValueStore
 from polykv.urls import redact_url
 
@@ -71,12 +72,17 @@ class FsspecStore(KeyValueStore):
     ) -> None:
         super().__init__(codec=codec)
         if fs is None or isinstance(fs, str):
-            import fsspec
+            fsspec = require_module("fsspec", "polykv-fsspec", "the fsspec store", backend=self.backend_name)
 
             url = fs if isinstance(fs, str) else base_path
             if not url:
                 raise InvalidURLError("FsspecStore needs a file system or a URL", backend=self.backend_name)
-            fs, path = fsspec.core.url_to_fs(url, **storage_options)
+            try:
+                fs, path = fsspec.core.url_to_fs(url, **storage_options)
+            except ImportError as exc:  # fsspec knows the protocol, its implementation is not installed
+                raise MissingDependencyError(
+                    f"the file system of {redact_url(url)!r} is not installed: {exc}", backend=self.backend_name
+                ) from exc
             self._location = redact_url(url)
             base_path = path if base_path is None or base_path == url else base_path
         else:

@@ -34,6 +34,7 @@ class RedisClusterStore(RedisStore):
     _backend_type = "redis_cluster"
     url_schemes = ("redis+cluster", "rediss+cluster")
     connector_class: ClassVar[type[BackendConnectorBase]] = RedisClusterConnector
+    _cluster_client: ClassVar[bool] = True
 
     def __init__(self, host: str = "127.0.0.1", port: int = 6379, db: int = 0, *args: Any, **kwargs: Any) -> None:
         if kwargs.get("change_feed"):

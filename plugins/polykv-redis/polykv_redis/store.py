@@ -25,6 +25,7 @@ from polykv.errors import (
     PolyKVError,
     PoolTimeoutError,
 )
+from polykv.options import as_bool, is_secret_option
 from polykv.records import Condition, indexed_fields, matches_all
 from polykv.store import MISSING, KeyValueStore, _Missing
 from polykv.urls import redact_url
@@ -46,6 +47,57 @@ BATCH_SIZE = 500
 _INT_OPTIONS = {"buckets", "max_connections", "db", "change_feed_size"}
 _BOOL_OPTIONS = {"change_feed"}
 _FLOAT_OPTIONS = {"connection_timeout", "idle_timeout", "socket_timeout", "connect_timeout", "pool_timeout"}
+
+
+#: redis-py settings the store sets itself (under its own names), so they cannot be passed through.
+_MANAGED_REDIS_OPTIONS = frozenset(
+    {
+        "host", "port", "db", "username", "password", "socket_timeout", "socket_connect_timeout", "retry",
+        "connection_class", "connection_pool", "connection_pool_class", "max_connections", "timeout", "url",
+        "queue_class", "startup_nodes", "kwargs", "self", "ssl",
+    }
+)  # fmt: skip
+
+
+def _parameters(func: Any) -> set[str]:
+    import inspect
+
+    return set(inspect.signature(func).parameters)
+
+
+def redis_passthrough_options(cluster: bool = False) -> frozenset[str]:
+    """The redis-py options a Redis store passes through to redis-py (its ``Connection`` classes, or for a
+    cluster ``RedisCluster`` and the node settings it keeps), read from the installed redis-py."""
+    import redis
+    from redis.connection import AbstractConnection
+
+    names = _parameters(AbstractConnection.__init__) | _parameters(redis.Connection.__init__)
+    names |= _parameters(redis.SSLConnection.__init__)
+    if cluster:
+        from redis import cluster as rc
+
+        names = (names & set(rc.REDIS_ALLOWED_KEYS)) | _parameters(rc.RedisCluster.__init__)
+    return frozenset(names - _MANAGED_REDIS_OPTIONS) | {"pool_timeout"}
+
+
+def _convert_passthrough(name: str, value: str) -> Any:
+    """A redis-py option from a URL query: converted to the type of redis-py's default (int, float, bool)."""
+    import inspect
+
+    import redis
+    from redis.connection import AbstractConnection
+
+    for func in (AbstractConnection.__init__, redis.Connection.__init__, redis.SSLConnection.__init__):
+        param = inspect.signature(func).parameters.get(name)
+        if param is not None and param.default is not inspect.Parameter.empty and param.default is not None:
+            default = param.default
+            if isinstance(default, bool):
+                return as_bool(value)
+            if isinstance(default, int):
+                return int(value)
+            if isinstance(default, float):
+                return float(value)
+    return value
 
 
 def _scan_page(client: Any, *, cursor: int, pattern: str) -> tuple[int, list[bytes]]:
@@ -77,6 +129,17 @@ class RedisStore(KeyValueStore):
         {Capability.TTL, Capability.ADD, Capability.COMPARE_AND_SET, Capability.INCR, Capability.INDEX}
     )
     connector_class: ClassVar[type[BackendConnectorBase]] = RedisConnector
+    #: Options whose values are masked in reprs, logs and errors (beside polykv's generic secret names).
+    secret_options: ClassVar[frozenset[str]] = frozenset({"password", "ssl_password"})
+    _cluster_client: ClassVar[bool] = False
+
+    @classmethod
+    def accepted_options(cls) -> frozenset[str]:
+        """Every keyword the constructor accepts: its own settings plus the redis-py options passed through
+        (``redis_passthrough_options``); ``StoreMeta`` refuses any other name at construction."""
+        return frozenset(_parameters(RedisStore.__init__) - {"self", "connector_options"}) | (
+            redis_passthrough_options(cls._cluster_client)
+        )
 
     def __init__(
         self,
@@ -178,10 +241,11 @@ class RedisStore(KeyValueStore):
                 elif name in _FLOAT_OPTIONS:
                     kwargs[name] = float(value)
                 else:
-                    kwargs[name] = value
+                    kwargs[name] = _convert_passthrough(name, value)
             except ValueError:
+                shown = "***" if is_secret_option(name, cls.secret_options) else repr(value)
                 raise InvalidURLError(
-                    f"query parameter {name}={value!r} of {redact_url(url)!r} is not a number",
+                    f"query parameter {name}={shown} of {redact_url(url)!r} is malformed (not a number or boolean)",
                     backend=cls._backend_type,
                 ) from None
         if scheme.startswith("rediss"):

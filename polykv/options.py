@@ -1,0 +1,193 @@
+"""Checking store configuration at construction: option names, URL query values, optional dependencies,
+and which option names hold secrets.
+
+Every way of configuring a store (constructor keywords, ``connect(url, **options)``, URL query options,
+``BackendRegistry`` config dicts, wrapper stacks, the CLI) ends in one constructor call, which
+``StoreMeta`` checks with ``check_options`` before the store's ``__init__`` runs.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable, Mapping
+from importlib import import_module
+from types import ModuleType
+from typing import Any
+from urllib.parse import parse_qsl
+
+from .errors import InvalidArgumentError, InvalidURLError, MissingDependencyError
+
+__all__ = [
+    "GENERIC_SECRET_OPTIONS",
+    "as_bool",
+    "as_float",
+    "as_int",
+    "check_options",
+    "is_secret_option",
+    "parse_query",
+    "require_module",
+    "secret_options",
+    "store_options",
+]
+
+#: Query/option names treated as secrets for every store, whatever the store declares in ``secret_options``.
+GENERIC_SECRET_OPTIONS: frozenset[str] = frozenset(
+    {
+        "password",
+        "passwd",
+        "pass",
+        "pwd",
+        "secret",
+        "secret_key",
+        "secret_access_key",
+        "aws_secret_access_key",
+        "token",
+        "session_token",
+        "aws_session_token",
+        "access_token",
+        "refresh_token",
+        "auth_token",
+        "api_key",
+        "apikey",
+        "key",
+        "access_key",
+        "access_key_id",
+        "aws_access_key_id",
+        "private_key",
+        "credential",
+        "credentials",
+        "sas_token",
+        "account_key",
+        "client_secret",
+    }
+)
+_SECRET_WORDS = ("password", "passwd", "secret", "token", "credential", "private_key", "api_key", "apikey")
+
+_OPTIONS_CACHE: dict[type, frozenset[str] | None] = {}
+
+
+def is_secret_option(name: str, declared: Iterable[str] = ()) -> bool:
+    """Whether an option named ``name`` holds a secret: a generic name, a name containing a secret word
+    (``password``, ``secret``, ``token``...), or one the store declares in ``secret_options``."""
+    lowered = name.lower()
+    return lowered in GENERIC_SECRET_OPTIONS or lowered in declared or any(w in lowered for w in _SECRET_WORDS)
+
+
+def secret_options(cls: type | None) -> frozenset[str]:
+    """The option names ``cls`` declares as secret (its ``secret_options`` class attribute) plus the generic ones."""
+    declared = getattr(cls, "secret_options", ()) if cls is not None else ()
+    return GENERIC_SECRET_OPTIONS | frozenset(str(n).lower() for n in declared)
+
+
+def store_options(cls: type) -> frozenset[str] | None:
+    """The keyword options ``cls(...)`` accepts, or None when it cannot be known.
+
+    A store whose ``__init__`` takes ``**kwargs`` declares the full set with a classmethod
+    ``accepted_options()``; otherwise the names come from ``__init__``'s signature, and a ``**kwargs``
+    without ``accepted_options`` means "not checked here" (the store checks them itself)."""
+    try:
+        return _OPTIONS_CACHE[cls]
+    except KeyError:
+        pass
+    declared = getattr(cls, "accepted_options", None)
+    result: frozenset[str] | None
+    if callable(declared):
+        result = frozenset(declared())
+    else:
+        params: list[inspect.Parameter] | None
+        try:
+            params = list(inspect.signature(cls.__init__).parameters.values())  # type: ignore[misc]
+        except (TypeError, ValueError):
+            params = None
+        if params is None or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+            result = None
+        else:
+            result = frozenset(
+                p.name
+                for p in params[1:]
+                if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+            )
+    _OPTIONS_CACHE[cls] = result
+    return result
+
+
+def check_options(cls: type, options: Mapping[str, Any], backend: str | None = None) -> None:
+    """Raise ``InvalidArgumentError`` listing the accepted options when ``options`` holds a name ``cls``
+    does not accept; does nothing when the accepted set cannot be known (see ``store_options``)."""
+    if not options:
+        return
+    accepted = store_options(cls)
+    if accepted is None:
+        return
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        name = backend or getattr(cls, "_backend_type", None) or cls.__name__
+        raise InvalidArgumentError(
+            f"unknown option{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} for the {name!r} "
+            f"store ({cls.__name__}); accepted: {', '.join(sorted(accepted)) or 'none'}",
+            backend=name,
+        )
+
+
+def as_int(value: str) -> int:
+    """A URL query value as an int (``ValueError`` otherwise)."""
+    return int(value)
+
+
+def as_float(value: str) -> float:
+    """A URL query value as a float (``ValueError`` otherwise)."""
+    return float(value)
+
+
+def as_bool(value: str) -> bool:
+    """``true``/``false``/``1``/``0``/``yes``/``no`` (any case) as a bool (``ValueError`` otherwise)."""
+    lowered = value.lower()
+    if lowered in ("true", "1", "yes", "on"):
+        return True
+    if lowered in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(f"not a boolean: {value!r} (use true or false)")
+
+
+def parse_query(
+    query: str,
+    converters: Mapping[str, Callable[[str], Any]],
+    backend: str,
+    *,
+    others: Callable[[str, str], Any] | None = None,
+    secrets: Iterable[str] = (),
+) -> dict[str, Any]:
+    """Parse a URL query into keyword options: each name in ``converters`` is converted by its function;
+    other names go through ``others(name, value)`` when given, else raise ``InvalidURLError`` listing the
+    accepted names. A value that does not convert raises ``InvalidURLError`` (secret values are not shown)."""
+    options: dict[str, Any] = {}
+    declared = frozenset(secrets)
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        convert = converters.get(name)
+        if convert is None and others is None:
+            raise InvalidURLError(
+                f"unknown URL query option {name!r} for the {backend!r} store; accepted: "
+                f"{', '.join(sorted(converters))}",
+                backend=backend,
+            )
+        try:
+            options[name] = convert(value) if convert is not None else others(name, value)  # type: ignore[misc]
+        except (TypeError, ValueError) as exc:
+            shown = "***" if is_secret_option(name, declared) else repr(value)
+            raise InvalidURLError(
+                f"URL query option {name}={shown} is malformed: {exc if shown != '***' else type(exc).__name__}",
+                backend=backend,
+            ) from None
+    return options
+
+
+def require_module(module: str, extra: str, what: str, *, backend: str | None = None) -> ModuleType:
+    """Import ``module`` or raise ``MissingDependencyError`` telling what to install (``pip install "extra"``)."""
+    try:
+        return import_module(module)
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"{what} needs the {module.split('.')[0]!r} package, which is not installed "
+            f'({type(exc).__name__}: {exc}); install it with: pip install "{extra}"',
+            backend=backend,
+        ) from exc

@@ -1,0 +1,159 @@
+"""Issue 11, item 7: every name a plugin can claim (backend, URL scheme, codec, scheme alias) follows one
+conflict rule (``polykv.registry.resolve_claims``), and ``polykv backends --load`` reports what
+``registry[name]`` raises."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import textwrap
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+import polykv
+from polykv import hooks
+from polykv.backends.memory import MemoryStore
+from polykv.cli import cli
+from polykv.codecs import JSONCodec
+from polykv.errors import PluginConflictError
+from polykv.registry import STORE_CLASSES, BackendRegistry, Claim, resolve_claims
+
+MakeDist = Callable[..., Path]
+
+
+@pytest.fixture
+def make_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MakeDist]:
+    """Install a throwaway distribution (as tests/test_registry.py does): a *.dist-info with
+    entry_points.txt plus modules, on sys.path; removed afterwards."""
+    created_modules: list[str] = []
+    before = dict(STORE_CLASSES)
+
+    def make(name: str, entry_points: Mapping[str, Mapping[str, str]], modules: Mapping[str, str]) -> Path:
+        root = tmp_path / name
+        info = root / f"{name.replace('-', '_')}-0.1.dist-info"
+        info.mkdir(parents=True)
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
+        lines = []
+        for group, eps in entry_points.items():
+            lines.append(f"[{group}]")
+            lines.extend(f"{ep} = {target}" for ep, target in eps.items())
+        (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+        for module, source in modules.items():
+            (root / f"{module}.py").write_text(textwrap.dedent(source))
+            created_modules.append(module)
+        monkeypatch.syspath_prepend(str(root))
+        importlib.invalidate_caches()
+        return root
+
+    yield make
+    for module in created_modules:
+        sys.modules.pop(module, None)
+    STORE_CLASSES.clear()
+    STORE_CLASSES.update(before)
+    polykv.default_registry().refresh()
+
+
+SOURCE = """
+from polykv.backends.memory import MemoryStore
+
+class S{n}(MemoryStore):
+    _backend_type = None
+
+    @classmethod
+    def from_url(cls, url, **options):
+        return cls(**options)
+"""
+
+
+def test_resolve_claims_is_the_one_rule() -> None:
+    a, b = Claim("entry_point", "a:A", "dist-a"), Claim("entry_point", "b:B", "dist-b")
+    assert resolve_claims("backend", "x", [], how_to_choose="...") is None
+    assert resolve_claims("backend", "x", [a, Claim("defined", "a:A")], how_to_choose="...") == a
+    for order in ([a, b], [b, a]):  # the message does not depend on discovery order
+        with pytest.raises(PluginConflictError) as info:
+            resolve_claims("backend", "x", order, how_to_choose="pick one")
+        assert str(info.value).index("dist-a") < str(info.value).index("dist-b")
+        assert "pick one" in str(info.value)
+
+
+def test_two_distributions_claiming_one_url_scheme_conflict_whatever_was_imported(make_dist: MakeDist) -> None:
+    make_dist("polykv-one", {"polykv.url_schemes": {"twin": "one_scheme:S1"}}, {"one_scheme": SOURCE.format(n=1)})
+    make_dist("polykv-two", {"polykv.url_schemes": {"twin": "two_scheme:S2"}}, {"two_scheme": SOURCE.format(n=2)})
+    import one_scheme  # noqa: F401 - imported first: must not make it win
+
+    with pytest.raises(PluginConflictError) as info:
+        polykv.connect("twin://x")
+    assert "polykv-one" in str(info.value) and "polykv-two" in str(info.value)
+
+
+def test_a_distribution_claiming_a_builtin_scheme_conflicts(make_dist: MakeDist) -> None:
+    make_dist("polykv-mem", {"polykv.url_schemes": {"sqlite": "mem_scheme:S3"}}, {"mem_scheme": SOURCE.format(n=3)})
+    with pytest.raises(PluginConflictError, match="polykv-mem"):
+        polykv.connect("sqlite://")
+
+
+def test_same_class_declared_twice_is_one_claim(make_dist: MakeDist) -> None:
+    source = SOURCE.format(n=4).replace(
+        "_backend_type = None", '_backend_type = "single"\n    url_schemes = ("single",)'
+    )
+    make_dist(
+        "polykv-single",
+        {"polykv.url_schemes": {"single": "single_mod:S4"}, "polykv.backends": {"single": "single_mod:S4"}},
+        {"single_mod": source},
+    )
+    assert type(polykv.connect("single://")).__name__ == "S4"
+    assert type(BackendRegistry()["single"]).__name__ == "S4"
+
+
+def test_backends_load_reports_what_the_registry_raises(make_dist: MakeDist) -> None:
+    source = "from polykv.backends.memory import MemoryStore\nclass S{n}(MemoryStore):\n    pass\n"
+    make_dist("polykv-left", {"polykv.backends": {"clash": "left_mod:S1"}}, {"left_mod": source.format(n=1)})
+    make_dist("polykv-right", {"polykv.backends": {"clash": "right_mod:S2"}}, {"right_mod": source.format(n=2)})
+    polykv.default_registry().refresh()
+    with pytest.raises(PluginConflictError) as info:
+        polykv.default_registry()["clash"]
+    result = CliRunner().invoke(cli, ["backends", "--load"], terminal_width=400, env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.output.replace("│", " ").split())
+    assert "PluginConflictError" in flat
+    assert "polykv-left" in flat and "polykv-right" in flat
+    assert " ".join(info.value.message.split())[:60] in flat
+
+
+class _Offer:
+    def __init__(self, name: str, codec: Any) -> None:
+        self.name, self.codec = name, codec
+
+    @hooks.hookimpl
+    def polykv_codecs(self) -> dict[str, Any]:
+        return {self.name: self.codec}
+
+    @hooks.hookimpl
+    def polykv_url_scheme_aliases(self) -> dict[str, str]:
+        return {"twinalias": "memory" if self.codec is JSONCodec else "sqlite"}
+
+
+def test_two_hook_plugins_offering_one_codec_or_alias_conflict() -> None:
+    class Other(JSONCodec):
+        name = "twin-codec"
+
+    first, second = _Offer("twin-codec", JSONCodec), _Offer("twin-codec", Other)
+    hooks.register(first, "offer-a")
+    hooks.register(second, "offer-b")
+    try:
+        with pytest.raises(PluginConflictError, match=r"offer-a.*offer-b"):
+            MemoryStore(codec="twin-codec")
+        with pytest.raises(PluginConflictError):
+            polykv.connect("twinalias://")
+    finally:
+        hooks.unregister(first)
+        hooks.unregister(second)
+    hooks.register(first, "offer-a")
+    try:
+        assert MemoryStore(codec="twin-codec").codec.name == "json"
+    finally:
+        hooks.unregister(first)
