@@ -466,7 +466,7 @@ def ls(
     prefix = _resolve_prefix(prefix, prefix_option) or ""
     with _open(url) as store:
         if schema is None:
-            items: Iterator[Any] = store.fetch_by_prefix(prefix) if values else store.keys(prefix)
+            items: Iterator[Any] = store.fetch_by_prefix(prefix) if values else store.keys_by_prefix(prefix)
         elif values:
             ns = schema
             items = ((key, store._decode(data, ns, key)) for key, data in store._scan_items(store._schema(ns), prefix))
@@ -705,7 +705,7 @@ def _checks(store: KeyValueStore, prefix: str, schema: str) -> list[tuple[str, C
 
     def prefix_scan() -> None:
         store.set_many({k("p*1"): 1, k("p*2"): 2, k("px"): 3})
-        _expect(sorted(store.keys(k("p*"))) == [k("p*1"), k("p*2")], "prefix scan is not literal")
+        _expect(sorted(store.keys_by_prefix(k("p*"))) == [k("p*1"), k("p*2")], "prefix scan is not literal")
         _expect(store.count(prefix=k("p*")) == 2, "count(prefix=) is wrong")
         _expect(store.clear(k("p*")) == 2 and store.get(k("px")) == 3, "clear(prefix) removed the wrong keys")
 

@@ -14,12 +14,12 @@ Record keys are never prefix-routed: a schema's records stay together in one bac
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, KeysView, Mapping
 from typing import Any, TypeVar
 
 from .errors import BackendNotFoundError, InvalidArgumentError, PolyKVError
 from .keys import validate_key
-from .records import record_key_of, schema_name_of
+from .records import record_key_of, record_schema_of
 from .registry import BackendRegistry
 from .store import KeyValueStore
 
@@ -251,9 +251,13 @@ class StoreManager:
         """``store.ttl`` on the routed store."""
         return self._for_key(key, backend).ttl(key)
 
-    def keys(self, prefix: str = "", *, backend: str | None = None) -> Iterator[str]:
-        """``store.keys`` on the store ``prefix`` routes to (one store: a scan never spans backends)."""
-        return self._for_key(prefix, backend).keys(prefix)
+    def keys(self, *, backend: str | None = None) -> KeysView[str]:
+        """``store.keys()`` (a set-like view) of ``backend``, or of the default backend when omitted."""
+        return self._for_key("", backend).keys()
+
+    def keys_by_prefix(self, prefix: str = "", *, backend: str | None = None) -> Iterator[str]:
+        """``store.keys_by_prefix`` on the store ``prefix`` routes to (one store: a scan never spans backends)."""
+        return self._for_key(prefix, backend).keys_by_prefix(prefix)
 
     def fetch_by_prefix(self, prefix: str = "", *, backend: str | None = None) -> Iterator[tuple[str, Any]]:
         """``store.fetch_by_prefix`` on the store ``prefix`` routes to."""
@@ -348,9 +352,11 @@ class StoreManager:
         """``store.get_record`` on the store the schema routes to."""
         return self._for_schema(schema_name, backend).get_record(schema_name, klass, record_key)
 
-    def reload_record(self, schema_name: str, record: Any, *, backend: str | None = None) -> None:
+    def reload_record(
+        self, schema_name: str, record: Any, *, record_key: str | None = None, backend: str | None = None
+    ) -> None:
         """``store.reload_record`` on the store the schema routes to."""
-        self._for_schema(schema_name, backend).reload_record(schema_name, record)
+        self._for_schema(schema_name, backend).reload_record(schema_name, record, record_key=record_key)
 
     def filter_record(
         self, schema_name: str, record_klass: type[T], *, backend: str | None = None, **filter_kwargs: Any
@@ -379,7 +385,7 @@ class StoreManager:
 
     def save(self, record: Any, schema_name: str | None = None, *, backend: str | None = None) -> None:
         """``store.save``: upsert a record whose schema comes from its class, on the store it routes to."""
-        schema = schema_name or schema_name_of(type(record))
+        schema = schema_name or record_schema_of(record)
         record_key_of(record)  # fail early, naming the record, before any store is touched
         self._for_schema(schema, backend).save(record, schema)
 

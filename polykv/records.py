@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import operator
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -23,9 +24,11 @@ __all__ = [
     "BackendIntegrationMixin",
     "Condition",
     "Record",
+    "RecordBinding",
     "build_record",
     "compile_filter",
     "indexed_fields",
+    "record_binding",
     "record_fields",
     "record_key_of",
     "record_state",
@@ -34,7 +37,85 @@ __all__ = [
 
 T = TypeVar("T")
 
-_BINDING = "_polykv_store"
+
+@dataclasses.dataclass(frozen=True)
+class RecordBinding:
+    """Where a record was last loaded from or written to: its store, schema and key."""
+
+    store: KeyValueStore
+    schema: str | None
+    key: str | None
+
+
+class _BindingRef(weakref.ref):  # type: ignore[type-arg]
+    """A weak reference to a record that carries the record's binding (the table's value)."""
+
+    __slots__ = ("binding", "ident")
+    binding: RecordBinding
+    ident: int
+
+
+#: id(record) -> weak reference carrying the binding. Kept beside the record, not in it: the record's
+#: ``__dict__``, ``vars()``, pickling, copying and equality stay untouched, and frozen dataclasses,
+#: unhashable dataclasses, ``__slots__`` classes with ``__weakref__`` and dict subclasses all work.
+_bindings: dict[int, _BindingRef] = {}
+
+
+def _forget(ref: _BindingRef) -> None:
+    """Weak-reference callback: the record is gone, drop its binding (before its id can be reused)."""
+    if _bindings.get(ref.ident) is ref:
+        del _bindings[ref.ident]
+
+
+def record_binding(record: object) -> RecordBinding | None:
+    """The binding ``record`` carries (set by the store calls that load or write it), or None."""
+    ref = _bindings.get(id(record))
+    if ref is None or ref() is not record:
+        return None
+    return ref.binding
+
+
+def bind_record(record: object, store: KeyValueStore, schema: str | None = None, key: str | None = None) -> bool:
+    """Remember that ``record`` lives in ``store`` under ``(schema, key)``; returns whether it could.
+
+    A record that cannot be weakly referenced (a plain ``dict``, a ``__slots__`` class without
+    ``__weakref__``) carries no binding: it needs a key field, or the key passed explicitly.
+    """
+    if schema is None or key is None:
+        previous = record_binding(record)
+        if previous is not None:
+            schema = previous.schema if schema is None else schema
+            key = previous.key if key is None else key
+    try:
+        ref = _BindingRef(record, _forget)
+    except TypeError:
+        return False
+    ref.binding = RecordBinding(store, schema, key)
+    ref.ident = id(record)
+    _bindings[ref.ident] = ref
+    return True
+
+
+def _unbindable_hint(record: object) -> str:
+    klass = type(record)
+    if isinstance(record, dict) and type(record) is dict:
+        return (
+            "a plain dict cannot remember the key it is stored under; keep the key in the dict under "
+            f"{getattr(klass, '__record_key__', 'id')!r}, load it as a dict subclass (class Doc(dict): pass), "
+            "or pass the key explicitly (reload_record(schema, record, record_key=...))"
+        )
+    try:
+        weakref.ref(record)
+    except TypeError:
+        return (
+            f"{klass.__name__} cannot remember the key it is stored under (its __slots__ have no __weakref__); "
+            "add '__weakref__' to __slots__ (or @dataclass(slots=True, weakref_slot=True)), give the class a "
+            "key field (__record_key__), or pass the key explicitly"
+        )
+    return (
+        f"{klass.__name__} record was never loaded from or written to a store; give it a key field "
+        "(__record_key__), or pass the key explicitly"
+    )
 
 
 class Record:
@@ -42,7 +123,9 @@ class Record:
 
     Subclass it (usually together with ``@dataclass``); set ``__schema_name__`` and ``__record_key__``
     (the field holding the key, ``"id"`` by default) and optionally ``__indexes__``. A record is bound
-    by ``store.get_record``/``filter_record``/``insert_record`` or explicitly with ``bind(store)``.
+    by ``store.get_record``/``filter_record``/``iter_records``/``insert_record``/``update_record``/
+    ``upsert_record`` (which also remember its schema and key, so a class without a key field works) or
+    explicitly with ``bind(store)``.
     """
 
     __schema_name__: ClassVar[str | None] = None
@@ -51,39 +134,47 @@ class Record:
 
     def bind(self, store: KeyValueStore) -> Record:
         """Attach the record to ``store`` so that save/delete/reload need no arguments."""
-        object.__setattr__(self, _BINDING, store)
+        bind_record(self, store)
         return self
 
-    def _bound_store(self) -> KeyValueStore:
-        store: KeyValueStore | None = getattr(self, _BINDING, None)
-        if store is None:
+    def _binding(self) -> RecordBinding:
+        binding = record_binding(self)
+        if binding is None:
             raise RecordError(
                 f"{type(self).__name__} record is not bound to a store; call record.bind(store) first",
                 schema=schema_name_of(type(self)),
             )
-        return store
+        return binding
+
+    def _schema(self, binding: RecordBinding) -> str:
+        return binding.schema or _require_schema(type(self))
 
     def save(self) -> None:
-        """Write the record to its store, inserting or replacing it."""
-        self._bound_store().upsert_record(_require_schema(type(self)), record_key_of(self), self)
+        """Write the record to its store, inserting or replacing it (schema and key: see ``record_key_of``)."""
+        binding = self._binding()
+        binding.store.upsert_record(self._schema(binding), record_key_of(self), self)
 
     def delete(self) -> None:
         """Delete the record from its store (nothing happens if it is already gone)."""
-        self._bound_store().delete_record(_require_schema(type(self)), record_key_of(self))
+        binding = self._binding()
+        binding.store.delete_record(self._schema(binding), record_key_of(self))
 
     def reload(self) -> None:
         """Refresh the record's fields in place from its store."""
-        self._bound_store().reload_record(_require_schema(type(self)), self)
+        binding = self._binding()
+        binding.store.reload_record(self._schema(binding), self)
 
 
 #: The reference API's name for the record base.
 BackendIntegrationMixin = Record
 
 
-def bind_record(record: object, store: KeyValueStore) -> None:
-    """Bind ``record`` to ``store`` when it is a ``Record``; other records carry no binding."""
-    if isinstance(record, Record):
-        object.__setattr__(record, _BINDING, store)
+def record_schema_of(record: object) -> str | None:
+    """The schema a record was last loaded from or written to, else its class's ``__schema_name__``."""
+    binding = record_binding(record)
+    if binding is not None and binding.schema is not None:
+        return binding.schema
+    return schema_name_of(type(record))
 
 
 def schema_name_of(klass: type) -> str | None:
@@ -100,12 +191,22 @@ def _require_schema(klass: type) -> str:
 
 
 def record_key_of(record: object) -> str:
-    """The record's key, read from the field named by its class's ``__record_key__`` (default ``id``)."""
+    """The record's key: its key field (named by the class's ``__record_key__``, default ``id``) when that
+    holds a value, else the key it was last loaded from or written to (see ``bind_record``).
+
+    The key field wins: after ``u.id = "u2"``, ``save()`` writes under ``"u2"`` (the record under the
+    old key stays) and the record then remembers ``"u2"``. ``RecordError`` when neither is known.
+    """
     field = getattr(type(record), "__record_key__", "id")
     value = record.get(field) if isinstance(record, Mapping) else getattr(record, field, None)
-    if value is None:
-        raise RecordError(f"{type(record).__name__} record has no key: field {field!r} is missing or None")
-    return value if isinstance(value, str) else str(value)
+    if value is not None:
+        return value if isinstance(value, str) else str(value)
+    binding = record_binding(record)
+    if binding is not None and binding.key is not None:
+        return binding.key
+    raise RecordError(
+        f"{type(record).__name__} record has no key: field {field!r} is missing or None, and {_unbindable_hint(record)}"
+    )
 
 
 def _overrides(klass: type, name: str) -> bool:
@@ -167,11 +268,8 @@ def refresh_record(record: object, state: dict[str, Any]) -> None:
             if f.name in state:
                 object.__setattr__(record, f.name, state[f.name])
     else:
-        binding = getattr(record, _BINDING, None)
         record.__dict__.clear()
         record.__dict__.update(state)
-        if binding is not None:
-            object.__setattr__(record, _BINDING, binding)
 
 
 def record_fields(klass: type) -> frozenset[str] | None:

@@ -12,7 +12,17 @@ surface; ``count()``/``count(prefix=...)`` count KV keys, ``count(schema_name)``
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import (
+    Callable,
+    ItemsView,
+    Iterable,
+    Iterator,
+    KeysView,
+    Mapping,
+    MutableMapping,
+    Sequence,
+    ValuesView,
+)
 from itertools import islice
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -20,6 +30,7 @@ from .capabilities import Capability
 from .codecs import BytesCodec, Codec, get_codec
 from .errors import (
     InvalidArgumentError,
+    InvalidKeyError,
     KeyNotFoundError,
     NotSupportedError,
     RecordError,
@@ -36,16 +47,16 @@ from .records import (
     indexed_fields,
     matches_all,
     record_key_of,
+    record_schema_of,
     record_state,
     refresh_record,
-    schema_name_of,
 )
 from .registry import StoreMeta, store_registry_config
 
 if TYPE_CHECKING:
     from .changes import RawChange
 
-__all__ = ["KV_NAMESPACE", "MISSING", "KeyValueStore"]
+__all__ = ["KV_NAMESPACE", "MISSING", "KeyValueStore", "StoreItemsView", "StoreKeysView", "StoreValuesView"]
 
 T = TypeVar("T")
 
@@ -286,8 +297,21 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
             _write_observer(self, "delete", None, (key,))
         return existed
 
-    def keys(self, prefix: str = "") -> Iterator[str]:  # type: ignore[override]
-        """Stream the keys starting with the literal ``prefix`` (no glob characters)."""
+    def keys(self) -> StoreKeysView:
+        """A set-like, re-iterable view of the plain keys; each pass streams them, ``len()`` is ``count()``."""
+        return StoreKeysView(self)
+
+    def values(self) -> StoreValuesView:
+        """A re-iterable view of the plain values, read in batches on each pass."""
+        return StoreValuesView(self)
+
+    def items(self) -> StoreItemsView:
+        """A set-like, re-iterable view of the ``(key, value)`` pairs, read in batches on each pass."""
+        return StoreItemsView(self)
+
+    def keys_by_prefix(self, prefix: str = "") -> Iterator[str]:
+        """Stream the keys starting with the literal ``prefix`` (no glob characters); pairs with
+        ``fetch_by_prefix``. ``InvalidKeyError`` if ``prefix`` is not a str."""
         return self._scan(KV_NAMESPACE, validate_prefix(prefix, self.backend_name))
 
     def fetch_by_prefix(self, prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -425,7 +449,123 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         return self._count(KV_NAMESPACE, "")
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and bool(key) and self._get(KV_NAMESPACE, self._key(key)) is not None
+        """Whether ``key`` is stored; False (never an error) for anything that cannot be a key."""
+        try:
+            key = self._key(key)
+        except InvalidKeyError:
+            return False
+        return self._get(KV_NAMESPACE, key) is not None
+
+    def _lookup(self, key: object) -> Any:
+        """The decoded value under ``key``, or MISSING when absent or not a valid key at all."""
+        try:
+            key = self._key(key)
+        except InvalidKeyError:
+            return MISSING
+        data = self._get(KV_NAMESPACE, key)
+        return MISSING if data is None else self._decode(data, KV_NAMESPACE, key)
+
+    # MutableMapping's mixin methods, made single-pass and race-aware for a store.
+    def pop(self, key: str, default: Any = MISSING) -> Any:
+        """Remove ``key`` and return its value; ``default`` (or ``KeyNotFoundError``) when absent.
+
+        One read and one delete; if another writer deletes the key in between, this call reports it
+        absent, so two concurrent ``pop`` calls never both return the value.
+        """
+        key = self._key(key)
+        data = self._get(KV_NAMESPACE, key)
+        if data is not None and self._delete(KV_NAMESPACE, key):
+            if _write_observer is not None:
+                _write_observer(self, "delete", None, (key,))
+            return self._decode(data, KV_NAMESPACE, key)
+        if default is MISSING:
+            raise KeyNotFoundError("no such key", backend=self.backend_name, key=key)
+        return default
+
+    def popitem(self) -> tuple[str, Any]:
+        """Remove and return some ``(key, value)`` pair; ``KeyNotFoundError`` (a KeyError) when empty."""
+        keys = self._scan(KV_NAMESPACE, "")
+        try:
+            for key in keys:
+                data = self._get(KV_NAMESPACE, key)
+                if data is not None and self._delete(KV_NAMESPACE, key):
+                    if _write_observer is not None:
+                        _write_observer(self, "delete", None, (key,))
+                    return key, self._decode(data, KV_NAMESPACE, key)
+        finally:
+            close = getattr(keys, "close", None)
+            if close is not None:
+                close()
+        raise KeyNotFoundError("popitem(): the store is empty", backend=self.backend_name)
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        """The value under ``key``; if absent, store ``default`` and return it (atomically with ADD)."""
+        key = self._key(key)
+        data = self._get(KV_NAMESPACE, key)
+        if data is not None:
+            return self._decode(data, KV_NAMESPACE, key)
+        encoded = self._encode(default, KV_NAMESPACE, key)
+        if Capability.ADD not in self.capabilities:
+            self._set(KV_NAMESPACE, key, encoded, None)
+            if _write_observer is not None:
+                _write_observer(self, "set", None, (key,))
+            return default
+        while True:
+            if self._add(KV_NAMESPACE, key, encoded, None):
+                if _write_observer is not None:
+                    _write_observer(self, "add", None, (key,))
+                return default
+            data = self._get(KV_NAMESPACE, key)
+            if data is not None:
+                return self._decode(data, KV_NAMESPACE, key)
+
+    def update(self, other: Any = (), /, **kwargs: Any) -> None:
+        """``dict.update``: from a mapping, an object with ``keys()``, or ``(key, value)`` pairs, then
+        ``kwargs``; written with ``set_many`` in batches (each batch is validated before it is written)."""
+        if isinstance(other, Mapping):
+            pairs: Iterable[Any] = other.items()
+        elif hasattr(other, "keys"):
+            pairs = ((k, other[k]) for k in other.keys())  # noqa: SIM118  # keys() is the protocol
+        else:
+            pairs = other
+        batch: dict[Any, Any] = {}
+        for pair in pairs:
+            key, value = pair
+            try:
+                batch[key] = value
+            except TypeError:  # unhashable: certainly not a key
+                self._key(key)
+                raise
+            if len(batch) >= DEFAULT_BATCH_SIZE:
+                self.set_many(batch)
+                batch = {}
+        batch.update(kwargs)
+        if batch:
+            self.set_many(batch)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to any mapping with the same keys and values (compared in batches, never all loaded)."""
+        if self is other:
+            return True
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        if len(self) != len(other):
+            return False
+        items = self._scan_items(KV_NAMESPACE, "")
+        try:
+            while batch := list(islice(items, DEFAULT_BATCH_SIZE)):
+                theirs: Mapping[Any, Any] = (
+                    other.get_many(key for key, _ in batch) if isinstance(other, KeyValueStore) else other
+                )
+                for key, data in batch:
+                    value = theirs.get(key, MISSING)
+                    if value is MISSING or value != self._decode(data, KV_NAMESPACE, key):
+                        return False
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+        return True
 
     # == overloaded names ==========================================================================
     def exists(self, key: str | None = None, record_key: str | None = None, *, schema_name: str | None = None) -> bool:
@@ -476,7 +616,7 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
             )
         if _write_observer is not None:
             _write_observer(self, "insert", ns, (key,))
-        bind_record(record, self)
+        bind_record(record, self, ns, key)
 
     def update_record(self, schema_name: str, record_key: str, record: Any, *, ttl: float | None = None) -> None:
         """Replace an existing record; ``RecordNotFoundError`` if there is none."""
@@ -486,7 +626,7 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
             raise RecordNotFoundError("no record with this key", backend=self.backend_name, schema=ns, key=key)
         if _write_observer is not None:
             _write_observer(self, "update", ns, (key,))
-        bind_record(record, self)
+        bind_record(record, self, ns, key)
 
     def upsert_record(self, schema_name: str, record_key: str, record: Any, *, ttl: float | None = None) -> None:
         """Insert or replace a record."""
@@ -495,7 +635,7 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         self._set(ns, key, data, None if ttl is None else self._check_ttl(ttl))
         if _write_observer is not None:
             _write_observer(self, "set", ns, (key,))
-        bind_record(record, self)
+        bind_record(record, self, ns, key)
 
     def delete_record(self, schema_name: str, record_key: str) -> bool:
         """Delete a record; an absent record is not an error. Returns whether it existed."""
@@ -522,24 +662,25 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         ns = self._schema(schema_name)
         key = self._key(record_key, ns)
         record = build_record(klass, self._load_state(ns, key))
-        bind_record(record, self)
+        bind_record(record, self, ns, key)
         return record
 
-    def reload_record(self, schema_name: str, record: Any) -> None:
-        """Refresh ``record`` in place from the store (its key comes from its ``__record_key__`` field)."""
+    def reload_record(self, schema_name: str, record: Any, *, record_key: str | None = None) -> None:
+        """Refresh ``record`` in place from the store. Its key: ``record_key`` if given, else its key field,
+        else the key it was loaded from or written to (``RecordError`` if none is known)."""
         ns = self._schema(schema_name)
-        key = self._key(record_key_of(record), ns)
+        key = self._key(record_key_of(record) if record_key is None else record_key, ns)
         refresh_record(record, self._load_state(ns, key))
-        bind_record(record, self)
+        bind_record(record, self, ns, key)
 
     def filter_record(self, schema_name: str, record_klass: type[T], **filter_kwargs: Any) -> list[T]:
         """Records matching every ``field`` / ``field__lookup`` term (lookups: see ``polykv.records.LOOKUPS``)."""
         ns = self._schema(schema_name)
         conditions = compile_filter(record_klass, filter_kwargs, schema=ns)
         records = []
-        for _key, state in self._filter(ns, conditions, indexed_fields(record_klass)):
+        for key, state in self._filter(ns, conditions, indexed_fields(record_klass)):
             record = build_record(record_klass, state)
-            bind_record(record, self)
+            bind_record(record, self, ns, key)
             records.append(record)
         return records
 
@@ -548,7 +689,7 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         ns = self._schema(schema_name)
         for key, data in self._scan_items(ns, ""):
             record = build_record(record_klass, self._decode(data, ns, key))
-            bind_record(record, self)
+            bind_record(record, self, ns, key)
             yield key, record
 
     def record_keys(self, schema_name: str, prefix: str = "") -> Iterator[str]:
@@ -567,8 +708,54 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
             _write_observer(self, "drop_schema", ns, ())
 
     def save(self, record: Any, schema_name: str | None = None) -> None:
-        """Upsert a record whose schema and key come from its class (``__schema_name__``/``__record_key__``)."""
-        schema = schema_name or schema_name_of(type(record))
+        """Upsert a record. Schema: ``schema_name``, else the one it was loaded from or written to, else its
+        class's ``__schema_name__``. Key: its key field, else the key it was loaded from or written to."""
+        schema = schema_name or record_schema_of(record)
         if schema is None:
             raise RecordError(f"{type(record).__name__} declares no __schema_name__; pass schema_name")
         self.upsert_record(schema, record_key_of(record), record)
+
+
+class StoreKeysView(KeysView[str]):
+    """``store.keys()``: set-like and re-iterable; iterating streams the keys, ``len()`` is the store's
+    count, membership is ``key in store`` (never raises)."""
+
+    __slots__ = ()
+    _mapping: KeyValueStore
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._mapping)
+
+
+class StoreValuesView(ValuesView[Any]):
+    """``store.values()``: re-iterable; each pass reads the values in batches."""
+
+    __slots__ = ()
+    _mapping: KeyValueStore
+
+    def __iter__(self) -> Iterator[Any]:
+        store = self._mapping
+        decode = store._decode
+        for key, data in store._scan_items(KV_NAMESPACE, ""):
+            yield decode(data, KV_NAMESPACE, key)
+
+    def __contains__(self, value: object) -> bool:
+        return any(v is value or v == value for v in self)
+
+
+class StoreItemsView(ItemsView[str, Any]):
+    """``store.items()``: set-like and re-iterable; each pass reads the pairs in batches; membership of
+    ``(key, value)`` is one lookup and never raises for a key that cannot be stored."""
+
+    __slots__ = ()
+    _mapping: KeyValueStore
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
+        return self._mapping.fetch_by_prefix("")
+
+    def __contains__(self, item: object) -> bool:
+        if not isinstance(item, tuple) or len(item) != 2:
+            return False
+        key, value = item
+        found = self._mapping._lookup(key)
+        return found is not MISSING and (found is value or found == value)

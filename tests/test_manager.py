@@ -111,7 +111,7 @@ def test_explicit_backend_beats_routes(three: dict[str, MemoryStore]) -> None:
 def test_scans_go_to_the_store_the_prefix_routes_to(three: dict[str, MemoryStore]) -> None:
     mgr = StoreManager(three, default="main", routes={"user:": "cache"})
     mgr.set_many({"user:1": 1, "user:2": 2, "page:1": 3})
-    assert sorted(mgr.keys("user:")) == ["user:1", "user:2"]
+    assert sorted(mgr.keys_by_prefix("user:")) == ["user:1", "user:2"]
     assert dict(mgr.fetch_by_prefix("user:")) == {"user:1": 1, "user:2": 2}
     assert mgr.count(prefix="user:") == 2 and list(mgr.keys()) == ["page:1"]
     assert mgr.clear("user:") == 2

@@ -294,19 +294,19 @@ def test_prefix_scans_at_the_top_of_unicode(db: SQLiteStore) -> None:
         db.set(k, 1)
     for prefix in ["", "a", "a\U0010ffff", "a\U0010ffff\U0010ffff", "\U0010ffff", "\ud7ff", "\ue000", "b"]:
         expected = sorted(k for k in keys if k.startswith(prefix))
-        assert list(db.keys(prefix)) == expected, prefix
+        assert list(db.keys_by_prefix(prefix)) == expected, prefix
         assert db.count(prefix=prefix) == len(expected)
-    assert list(db.keys("\ud800")) == [] and db.count(prefix="\ud800") == 0 and db.clear("\ud800") == 0
+    assert list(db.keys_by_prefix("\ud800")) == [] and db.count(prefix="\ud800") == 0 and db.clear("\ud800") == 0
 
 
 def test_like_and_glob_characters_are_literal(db: SQLiteStore) -> None:
     keys = ["a%b", "a_b", "axb", "a*b", "a[b", "A%B"]
     for k in keys:
         db.set(k, k)
-    assert list(db.keys("a%")) == ["a%b"]
-    assert list(db.keys("a_")) == ["a_b"]
-    assert list(db.keys("a*")) == ["a*b"]
-    assert list(db.keys("a[")) == ["a[b"]
+    assert list(db.keys_by_prefix("a%")) == ["a%b"]
+    assert list(db.keys_by_prefix("a_")) == ["a_b"]
+    assert list(db.keys_by_prefix("a*")) == ["a*b"]
+    assert list(db.keys_by_prefix("a[")) == ["a[b"]
     assert db.clear("a_") == 1 and "axb" in db
 
 
@@ -314,7 +314,7 @@ def test_keys_with_nul_characters(db: SQLiteStore) -> None:
     db.set("a\x00b", 1)
     db.set("a", 2)
     assert db.get("a\x00b") == 1
-    assert list(db.keys("a\x00")) == ["a\x00b"]
+    assert list(db.keys_by_prefix("a\x00")) == ["a\x00b"]
 
 
 def test_prefix_queries_use_the_primary_key(db: SQLiteStore) -> None:
@@ -338,7 +338,7 @@ def test_prefix_queries_use_the_primary_key(db: SQLiteStore) -> None:
 def test_scan_streams_in_pages(db: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sqlite_backend, "_PAGE", 7)
     db.set_many({f"k{i:03}": i for i in range(50)})
-    keys = db.keys("k")
+    keys = db.keys_by_prefix("k")
     first = [next(keys) for _ in range(3)]
     db.set("k000a", "added after the first page was read")  # a later page sees writes made meanwhile
     rest = list(keys)

@@ -370,7 +370,7 @@ def test_fallback_reads_from_the_secondary_during_an_outage() -> None:
     assert store.get("k") == "primary" and store.fallbacks == 0
     primary.down.set()
     assert store.get("k") == "replica"
-    assert sorted(store.keys()) == ["k", "r"]
+    assert sorted(store.keys_by_prefix()) == ["k", "r"]
     assert store.get_record("users", dict, "1") == {"id": "1"}
     assert store.ttl("r") is None
     assert store.fallbacks == 4

@@ -36,6 +36,8 @@ from ..keys import MAX_KEY_LENGTH
 from ..records import Record
 from ..store import KeyValueStore
 from .config import ConfigSuite
+from .mapping import MappingSuite
+from .records_binding import RecordBindingSuite
 
 __all__ = ["StoreSuite", "requires"]
 
@@ -151,7 +153,7 @@ hypothesis_settings = settings(
 )
 
 
-class StoreSuite(ConfigSuite):
+class StoreSuite(ConfigSuite, MappingSuite, RecordBindingSuite):
     """Conformance tests; subclass and provide a ``store`` fixture yielding a fresh, empty store."""
 
     @pytest.fixture(autouse=True)
@@ -223,22 +225,23 @@ class StoreSuite(ConfigSuite):
 
     def test_keys_with_prefix(self, store: KeyValueStore) -> None:
         self._fill(store, ["user:1", "user:2", "users", "group:1", "u"])
-        assert sorted(store.keys("user:")) == ["user:1", "user:2"]
-        assert sorted(store.keys("user")) == ["user:1", "user:2", "users"]
+        assert sorted(store.keys_by_prefix("user:")) == ["user:1", "user:2"]
+        assert sorted(store.keys_by_prefix("user")) == ["user:1", "user:2", "users"]
         assert sorted(store.keys()) == ["group:1", "u", "user:1", "user:2", "users"]
-        assert list(store.keys("nothing")) == []
+        assert list(store.keys_by_prefix("nothing")) == []
 
     def test_keys_streams(self, store: KeyValueStore) -> None:
         self._fill(store, ["a", "b"])
-        keys = store.keys()
-        assert iter(keys) is keys, "keys() must return an iterator, not a list"
+        keys = store.keys_by_prefix()
+        assert iter(keys) is keys, "keys_by_prefix() must return an iterator, not a list"
+        assert sorted(keys) == ["a", "b"]
 
     @pytest.mark.parametrize("prefix", ["a*", "a?", "a[", "a\\", "a%", "a_", "[", "*", "?"])
     def test_prefix_is_literal(self, store: KeyValueStore, prefix: str) -> None:
         keys = ["a*b", "a?c", "a[b]", "a\\b", "a%b", "a_b", "abc", "axb", "[x", "*x", "?x", "zz"]
         self._fill(store, keys)
         expected = sorted(k for k in keys if k.startswith(prefix))
-        assert sorted(store.keys(prefix)) == expected
+        assert sorted(store.keys_by_prefix(prefix)) == expected
         assert sorted(k for k, _ in store.fetch_by_prefix(prefix)) == expected
         assert store.count(prefix=prefix) == len(expected)
 
@@ -263,7 +266,7 @@ class StoreSuite(ConfigSuite):
     def test_many_keys_scan(self, store: KeyValueStore) -> None:
         keys = [f"key:{i:05d}" for i in range(1234)]
         self._fill(store, keys)
-        assert sorted(store.keys("key:")) == keys
+        assert sorted(store.keys_by_prefix("key:")) == keys
         assert store.count(prefix="key:00") == 1000
         assert len(dict(store.fetch_by_prefix("key:01"))) == 234
         assert store.clear("key:") == 1234
@@ -324,7 +327,7 @@ class StoreSuite(ConfigSuite):
         store.set(key, {"key": key})
         assert store.get(key) == {"key": key}
         assert list(store.keys()) == [key]
-        assert list(store.keys(key)) == [key]
+        assert list(store.keys_by_prefix(key)) == [key]
         store.insert_record("odd", key, {"id": key})
         assert store.get_record("odd", dict, key) == {"id": key}
         assert list(store.record_keys("odd")) == [key]
@@ -342,7 +345,7 @@ class StoreSuite(ConfigSuite):
             assert store.get_many(keys) == {k: value for k in keys}
             assert sorted(store.keys()) == sorted(keys)
             for k in keys:
-                assert k in set(store.keys(k))
+                assert k in set(store.keys_by_prefix(k))
         finally:
             store.clear()
 

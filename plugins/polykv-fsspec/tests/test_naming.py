@@ -118,9 +118,9 @@ def test_long_keys_share_prefix_scan(tmp_path: Path) -> None:
     long_a, long_b = "p/" + "a" * 1000, "p/" + "a" * 999 + "b"
     with FsspecStore(f"file://{tmp_path}") as store:
         store.set_many({long_a: 1, long_b: 2, "p/short": 3, "q": 4})
-        assert sorted(store.keys("p/")) == sorted([long_a, long_b, "p/short"])
-        assert sorted(store.keys("p/" + "a" * 999)) == sorted([long_a, long_b])
-        assert list(store.keys("p/" + "a" * 1000)) == [long_a]
+        assert sorted(store.keys_by_prefix("p/")) == sorted([long_a, long_b, "p/short"])
+        assert sorted(store.keys_by_prefix("p/" + "a" * 999)) == sorted([long_a, long_b])
+        assert list(store.keys_by_prefix("p/" + "a" * 1000)) == [long_a]
         assert store.get_many([long_a, long_b, "missing"]) == {long_a: 1, long_b: 2}
         assert store.delete(long_a) and not store.delete(long_a)
 

@@ -121,9 +121,9 @@ def test_prefixes_isolate_stores_on_one_server(redis_server: RedisServer, key_pr
 def test_glob_characters_in_prefix_match_literally(store: RedisStore) -> None:
     for key in ["a*b", "a?c", "a[x]", "a\\d", "ab"]:
         store.set(key, key)
-    assert sorted(store.keys("a*")) == ["a*b"]
-    assert sorted(store.keys("a[")) == ["a[x]"]
-    assert sorted(store.keys("a\\")) == ["a\\d"]
+    assert sorted(store.keys_by_prefix("a*")) == ["a*b"]
+    assert sorted(store.keys_by_prefix("a[")) == ["a[x]"]
+    assert sorted(store.keys_by_prefix("a\\")) == ["a\\d"]
     assert dict(store.fetch_by_prefix("a?")) == {"a?c": "a?c"}
     assert glob_escape("*?[]\\") == "\\*\\?\\[\\]\\\\"
 
