@@ -85,7 +85,9 @@ class ConnectionMode(str, Enum):
 @dataclass(frozen=True)
 class RetryPolicy:
     """Bounded retry of transient faults: at most ``attempts`` tries, exponential backoff from ``backoff``
-    seconds capped at ``max_backoff``, and never past ``deadline`` seconds after the first failure."""
+    seconds capped at ``max_backoff``, all within one total ``deadline`` (seconds from the start of the
+    operation, every try included): a retry is made only if it can end, at its connector's
+    ``attempt_timeout``, before the deadline."""
 
     attempts: int = 3
     backoff: float = 0.05
@@ -200,6 +202,17 @@ class BackendConnectorBase(ABC):
     def was_sent(self, exc: BaseException) -> bool:
         """Whether the request may have reached the server before ``exc`` (True unless the subclass can tell)."""
         return True
+
+    def attempt_timeout(self) -> float:
+        """The longest one try can wait for the server, in seconds (its socket timeout); 0 when unknown.
+
+        The manager spends no retry that could end past its total deadline, and counts a timed-out first
+        try as having used this much of it."""
+        return 0.0
+
+    def timed_out(self, exc: BaseException) -> bool:
+        """Whether ``exc`` means a try waited its whole ``attempt_timeout`` (a read timeout)."""
+        return isinstance(exc, TimeoutError)
 
     def __repr__(self) -> str:
         user = f" username={self.username!r}" if self.username else ""
@@ -339,12 +352,14 @@ class BaseConnectorManager(ABC):
         failed: tuple[BackendConnectorBase, Exception] | None,
     ) -> T:
         attempt = 0
-        first_failure = 0.0
+        started = time.monotonic()
         while True:
             connector: BackendConnectorBase | None = None
-            if failed is not None:
+            if failed is not None:  # the try that failed on ``direct`` began before this call
                 connector, failure = failed
                 sent = connector.was_sent(failure)
+                if connector.timed_out(failure):
+                    started -= connector.attempt_timeout()
                 failed = None
             else:
                 try:
@@ -366,14 +381,12 @@ class BaseConnectorManager(ABC):
                         self.release(checked_out)
                         return result
             attempt += 1
-            now = time.monotonic()
-            if attempt == 1:
-                first_failure = now
             delay = self.retry.delay(attempt)
+            next_try_ends = time.monotonic() + delay + (connector.attempt_timeout() if connector is not None else 0.0)
             if (
                 attempt >= self.retry.attempts
                 or (not idempotent and sent)
-                or now + delay - first_failure > self.retry.deadline
+                or next_try_ends - started > self.retry.deadline
             ):
                 if isinstance(failure, BackendUnavailableError):
                     raise BackendUnavailableError(failure.message, backend=failure.backend) from failure.__cause__

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import redis
 from redis import exceptions as rexc
-from redis.backoff import ExponentialBackoff, NoBackoff
+from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from polykv.connectors import BackendConnectorBase
@@ -148,6 +148,12 @@ class _RedisConnectorBase(BackendConnectorBase):
     def is_transient(self, exc: BaseException) -> bool:
         return isinstance(exc, TRANSIENT_ERRORS) and not isinstance(exc, (*_PERMANENT_ERRORS, PoolTimeoutError))
 
+    def attempt_timeout(self) -> float:
+        return self.socket_timeout
+
+    def timed_out(self, exc: BaseException) -> bool:
+        return isinstance(exc, (rexc.TimeoutError, TimeoutError))
+
     def was_sent(self, exc: BaseException) -> bool:
         """False when the fault happened while connecting: then the command never left this process."""
         if isinstance(exc.__context__, ConnectionRefusedError) or isinstance(exc, ConnectionRefusedError):
@@ -227,7 +233,11 @@ class RedisClusterConnector(_RedisConnectorBase):
         kwargs.update(
             url=url,
             connection_pool_class=PolyClusterConnectionPool,
-            retry=Retry(ExponentialBackoff(cap=0.2, base=0.01), 3),
+            # redis-py's cluster loop would re-send ANY command after a timeout or a dropped connection
+            # (ERRORS_ALLOW_RETRY), so an INCRBY or a write script could be applied twice. polykv's manager
+            # retries instead, and only idempotent commands or ones never sent. MOVED/ASK/TRYAGAIN are
+            # followed by redis-py's own redirection loop, which does not depend on this setting.
+            retry=Retry(NoBackoff(), 0),
         )
         kwargs.update(self._extra_options())
         self._client = RedisCluster(**kwargs)

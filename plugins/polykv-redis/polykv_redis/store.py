@@ -18,7 +18,13 @@ from redis import exceptions as rexc
 
 from polykv.capabilities import Capability
 from polykv.codecs import JSONCodec
-from polykv.connectors import BackendConnectorBase, BaseConnectorManager, ConnectionMode, ConnectorManagerFactory
+from polykv.connectors import (
+    BackendConnectorBase,
+    BaseConnectorManager,
+    ConnectionMode,
+    ConnectorManagerFactory,
+    RetryPolicy,
+)
 from polykv.errors import (
     InvalidArgumentError,
     InvalidURLError,
@@ -46,7 +52,9 @@ BATCH_SIZE = 500
 
 _INT_OPTIONS = {"buckets", "max_connections", "db", "change_feed_size"}
 _BOOL_OPTIONS = {"change_feed"}
-_FLOAT_OPTIONS = {"connection_timeout", "idle_timeout", "socket_timeout", "connect_timeout", "pool_timeout"}
+_FLOAT_OPTIONS = {
+    "connection_timeout", "idle_timeout", "socket_timeout", "connect_timeout", "pool_timeout", "timeout",
+}  # fmt: skip
 
 
 #: redis-py settings the store sets itself (under its own names), so they cannot be passed through.
@@ -158,6 +166,7 @@ class RedisStore(KeyValueStore):
         idle_timeout: float = 300.0,
         connect_timeout: float = 5.0,
         socket_timeout: float = 5.0,
+        timeout: float | None = None,
         ssl: bool = False,
         codec: Any = "json",
         change_feed: bool = False,
@@ -189,8 +198,14 @@ class RedisStore(KeyValueStore):
                 "connection_timeout": connection_timeout,
                 "idle_timeout": idle_timeout,
             }
+        total = socket_timeout if timeout is None else timeout
+        if isinstance(total, bool) or not isinstance(total, (int, float)) or not 0 < total < float("inf"):
+            raise InvalidArgumentError(
+                f"timeout must be a finite number of seconds > 0, got {timeout!r}", backend=self._backend_type
+            )
+        self.timeout = float(total)
         self._manager: BaseConnectorManager = ConnectorManagerFactory.create_manager(
-            self.connector_class, config, connection_mode, **pool
+            self.connector_class, config, connection_mode, retry=RetryPolicy(deadline=self.timeout), **pool
         )
         self._where = f"{'rediss' if ssl else 'redis'}://{host}:{port}/{db}"
         self._pipeline_kwargs: dict[str, Any] = {"transaction": False}
