@@ -35,6 +35,8 @@ from ..errors import (
 from ..keys import MAX_KEY_LENGTH
 from ..records import Record
 from ..store import KeyValueStore
+from .codecs import CodecCases
+from .limits import LimitCases
 
 __all__ = ["StoreSuite", "requires"]
 
@@ -150,7 +152,7 @@ hypothesis_settings = settings(
 )
 
 
-class StoreSuite:
+class StoreSuite(CodecCases, LimitCases):
     """Conformance tests; subclass and provide a ``store`` fixture yielding a fresh, empty store."""
 
     @pytest.fixture(autouse=True)
