@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from .manager import StoreManager
     from .records import BackendIntegrationMixin, Record
     from .registry import BackendRegistry, StoreMeta
-    from .store import KeyValueStore
+    from .store import INCR_MAX, INCR_MIN, MAX_TTL, KeyValueStore
     from .urls import connect
     from .wrappers import CachedStore, FallbackStore, PrefixStore, ReadOnlyStore
 
@@ -74,6 +74,9 @@ _EXPORTS: dict[str, str] = {
     "BackendRegistry": "registry",
     "StoreMeta": "registry",
     "KeyValueStore": "store",
+    "MAX_TTL": "store",
+    "INCR_MIN": "store",
+    "INCR_MAX": "store",
     "connect": "urls",
     "BackendConnectorBase": "connectors",
     "ConnectionMode": "connectors",
@@ -86,6 +89,9 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "INCR_MAX",
+    "INCR_MIN",
+    "MAX_TTL",
     "BackendConnectorBase",
     "BackendIntegrationMixin",
     "BackendNotFoundError",

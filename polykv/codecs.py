@@ -14,12 +14,56 @@ from typing import Any, Protocol, runtime_checkable
 
 from .errors import SerializationError
 
-__all__ = ["BytesCodec", "Codec", "JSONCodec", "MsgpackCodec", "PickleCodec", "get_codec", "register_codec"]
+__all__ = [
+    "MAX_NESTING",
+    "BytesCodec",
+    "Codec",
+    "JSONCodec",
+    "MsgpackCodec",
+    "PickleCodec",
+    "get_codec",
+    "register_codec",
+]
+
+#: Deepest nesting of lists/dicts the json and msgpack codecs store (msgpack's own packer stops at 511);
+#: deeper values are refused (SerializationError) rather than failing later, on some reader's stack.
+MAX_NESTING = 500
+
+_MSGPACK_KEY_TYPES = (str, bytes, int, float, type(None))  # bool is an int
+
+
+def _check_tree(value: Any, json_keys: bool) -> None:
+    """Walk lists/tuples/dicts iteratively; raise TypeError for a dict key that would not read back
+    equal (JSON: not a ``str``; msgpack: not str/bytes/int/float/bool/None) and ValueError past
+    ``MAX_NESTING``."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    key_types: tuple[type, ...] = (str,) if json_keys else _MSGPACK_KEY_TYPES
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise ValueError(f"nested deeper than {MAX_NESTING} levels (polykv.codecs.MAX_NESTING)")
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if not isinstance(k, key_types):
+                    raise TypeError(
+                        f"dict key {k!r} ({type(k).__name__}) would not read back equal"
+                        + (": JSON object keys must be str" if json_keys else "")
+                    )
+                if isinstance(v, (dict, list, tuple)):
+                    stack.append((v, depth + 1))
+        elif isinstance(node, (list, tuple)):
+            stack.extend((v, depth + 1) for v in node if isinstance(v, (dict, list, tuple)))
 
 
 @runtime_checkable
 class Codec(Protocol):
-    """Turns values into bytes and back; ``encode`` raises TypeError/ValueError for what it cannot hold."""
+    """Turns values into bytes and back.
+
+    What a codec (a custom one too) must guarantee: ``decode(encode(v)) == v`` for every value ``encode``
+    accepts, up to the normalisations it documents (tuple -> list, subclasses of str/int/float/list/dict
+    -> the base type); ``encode`` raises (TypeError/ValueError preferred) for anything else, before the
+    store writes. The store turns any exception from ``encode`` into ``SerializationError`` naming the key.
+    """
 
     name: str
 
@@ -29,7 +73,9 @@ class Codec(Protocol):
 
 
 class JSONCodec:
-    """UTF-8 JSON (no NaN/Infinity); tuples read back as lists, dict keys must be ``str``."""
+    """UTF-8 JSON. Tuples read back as lists and subclasses of str/int/float/list/dict (enums included) as
+    the base type. Refused: dict keys that are not ``str`` at any depth (JSON would turn them into
+    strings), NaN/Infinity, bytes, lone surrogates, nesting deeper than ``MAX_NESTING``."""
 
     name = "json"
 
@@ -41,9 +87,17 @@ class JSONCodec:
         self._scan: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(decoder)  # type: ignore[arg-type]
 
     def encode(self, value: Any) -> bytes:
-        if isinstance(value, dict) and any(not isinstance(k, str) for k in value):
-            raise TypeError("JSON object keys must be str")
-        return self._encoder.encode(value).encode("utf-8")
+        text = self._encoder.encode(value)
+        # A nested object shows as a second "{" in the text (a "{" inside a string only costs a walk):
+        # flat values and one flat dict are checked without walking.
+        if type(value) is dict:
+            if text.count("{") > 1 or not set(map(type, value)) <= _STR_ONLY:
+                _check_tree(value, True)
+        elif "{" in text:
+            _check_tree(value, True)
+        if len(text) > MAX_NESTING and text.count("[") + text.count("{") > MAX_NESTING:
+            _check_tree(value, True)
+        return text.encode("utf-8")
 
     def decode(self, data: bytes) -> Any:
         text = data.decode("utf-8") if not isinstance(data, str) else data
@@ -71,7 +125,12 @@ class BytesCodec:
 
 
 class MsgpackCodec:
-    """MessagePack via the ``msgpack`` package (``pip install 'polykv[msgpack]'``); tuples read back as lists."""
+    """MessagePack via the ``msgpack`` package (``pip install 'polykv[msgpack]'``).
+
+    Tuples read back as lists, bytearray/memoryview as bytes, subclasses as the base type; NaN is stored
+    bit-exactly (it reads back as NaN, which compares unequal to itself). Refused: dict keys other than
+    str/bytes/int/float/bool/None at any depth (a tuple key would unpack to an unhashable list), ints
+    beyond 64 bits, lone surrogates, nesting deeper than ``MAX_NESTING``."""
 
     name = "msgpack"
 
@@ -86,14 +145,20 @@ class MsgpackCodec:
         self._unpackb: Callable[..., Any] = msgpack.unpackb
 
     def encode(self, value: Any) -> bytes:
-        return self._packb(value, use_bin_type=True)
+        data = self._packb(value, use_bin_type=True)
+        if isinstance(value, (dict, list, tuple)):
+            _check_tree(value, False)
+        return data
 
     def decode(self, data: bytes) -> Any:
         return self._unpackb(data, raw=False, strict_map_key=False)
 
 
 class PickleCodec:
-    """Python pickle. Unsafe: decoding runs code chosen by whoever wrote the value. Never a default."""
+    """Python pickle. Unsafe: decoding runs code chosen by whoever wrote the value. Never a default.
+
+    Reads back an equal value for types with value equality; an object compared by identity comes back
+    as a copy (unequal). Values too deep for the interpreter's stack are refused."""
 
     name = "pickle"
 
@@ -110,6 +175,8 @@ class PickleCodec:
 
         return pickle.loads(data)  # noqa: S301 - explicit opt-in, documented as unsafe
 
+
+_STR_ONLY = {str}
 
 _CODEC_FACTORIES: dict[str, Callable[[], Codec]] = {
     "json": JSONCodec,

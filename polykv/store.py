@@ -56,12 +56,30 @@ from .registry import StoreMeta, store_registry_config
 if TYPE_CHECKING:
     from .changes import RawChange
 
-__all__ = ["KV_NAMESPACE", "MISSING", "KeyValueStore", "StoreItemsView", "StoreKeysView", "StoreValuesView"]
+__all__ = [
+    "INCR_MAX",
+    "INCR_MIN",
+    "KV_NAMESPACE",
+    "MAX_TTL",
+    "MISSING",
+    "KeyValueStore",
+    "StoreItemsView",
+    "StoreKeysView",
+    "StoreValuesView",
+]
 
 T = TypeVar("T")
 
 #: The namespace of the plain key-value surface; record schemas are every other namespace.
 KV_NAMESPACE = ""
+
+#: The longest TTL every store honours, in seconds (10 years of 365 days): well inside Redis's PX range
+#: and exact as a float expiry in sqlite and memory. A ttl is finite, > 0 and at most this.
+MAX_TTL = 315_360_000
+
+#: ``incr`` results and amounts stay within signed 64 bits (Redis's integer range) on every store.
+INCR_MIN = -(2**63)
+INCR_MAX = 2**63 - 1
 
 #: Batch size used by the portable implementations of scans, clears and copies.
 DEFAULT_BATCH_SIZE = 500
@@ -226,11 +244,13 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         return Capability(capability) in self.capabilities
 
     def _encode(self, value: Any, ns: str, key: str | None) -> bytes:
+        """Encode ``value``; any failure of the codec (a custom one's too, RecursionError included) is a
+        ``SerializationError`` naming backend, schema and key, raised before anything is written."""
         try:
             return self.codec.encode(value)
-        except (TypeError, ValueError, OverflowError) as exc:
+        except Exception as exc:
             raise SerializationError(
-                f"the {self.codec.name} codec cannot encode a {type(value).__name__}: {exc}",
+                f"the {self.codec.name} codec cannot encode a {type(value).__name__}: {type(exc).__name__}: {exc}",
                 backend=self.backend_name,
                 schema=ns or None,
                 key=key,
@@ -254,12 +274,43 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         return validate_schema_name(schema_name, self.backend_name)
 
     def _check_ttl(self, ttl: float | None) -> float | None:
+        """The one TTL rule of every store: None (no expiry) or an int/float of seconds, finite,
+        > 0 and <= ``MAX_TTL``; anything else (bool, NaN, inf, 0, negative, too large, a str) raises
+        ``InvalidArgumentError`` naming the bound. Compared exactly, so huge ints never overflow."""
         if ttl is None:
             return None
         self._require(Capability.TTL)
-        if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not ttl > 0:
-            raise InvalidArgumentError(f"ttl must be a number of seconds > 0, got {ttl!r}", backend=self.backend_name)
+        if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not 0 < ttl <= MAX_TTL:
+            raise InvalidArgumentError(
+                f"ttl must be a number of seconds with 0 < ttl <= {MAX_TTL} (polykv.MAX_TTL, 10 years), got {ttl!r}",
+                backend=self.backend_name,
+            )
         return float(ttl)
+
+    def _incremented(self, ns: str, key: str, data: bytes | None, amount: int) -> tuple[int, bytes]:
+        """For a backend's atomic ``_incr``: the new value and its bytes, from the stored ``data`` (None
+        when absent, counting as 0). ``InvalidArgumentError`` naming the key if the stored value is not an
+        int (bool, float, str, dict...) or the result would leave ``[INCR_MIN, INCR_MAX]``."""
+        value = 0 if data is None else self._decode(data, ns, key)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidArgumentError(
+                f"cannot increment a {type(value).__name__}: incr needs an integer value",
+                backend=self.backend_name,
+                schema=ns or None,
+                key=key,
+            )
+        result = int(value) + amount
+        if not INCR_MIN <= result <= INCR_MAX:
+            raise self._incr_range_error(ns, key)
+        return result, self._encode(result, ns, key)
+
+    def _incr_range_error(self, ns: str, key: str) -> InvalidArgumentError:
+        return InvalidArgumentError(
+            f"incr result would leave the signed 64-bit range [{INCR_MIN}, {INCR_MAX}]; the value is unchanged",
+            backend=self.backend_name,
+            schema=ns or None,
+            key=key,
+        )
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} backend={self.backend_name!r} codec={self.codec.name!r}>"
@@ -367,10 +418,11 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
                 items = list(zip(keys, values, strict=True))
             else:
                 items = [(key, encode(value)) for key, value in zip(keys, values, strict=True)]
-        except (TypeError, ValueError, OverflowError):
+        except Exception:
             items = [(key, self._encode(value, KV_NAMESPACE, key)) for key, (_, value) in zip(keys, pairs, strict=True)]
+        ttl = None if ttl is None else self._check_ttl(ttl)
         if items:
-            self._set_many(KV_NAMESPACE, items, None if ttl is None else self._check_ttl(ttl))
+            self._set_many(KV_NAMESPACE, items, ttl)
             if _write_observer is not None:
                 _write_observer(self, "set", None, tuple(key for key, _ in items))
 
@@ -399,18 +451,31 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         """Atomically replace the value if it equals ``expected``; returns whether it was replaced."""
         self._require(Capability.COMPARE_AND_SET)
         key = self._key(key)
+        self._encode(expected, KV_NAMESPACE, key)  # an expected value the codec could not store is refused too
         swapped = self._compare_and_set(KV_NAMESPACE, key, expected, self._encode(new, KV_NAMESPACE, key))
         if swapped and _write_observer is not None:
             _write_observer(self, "compare_and_set", None, (key,))
         return swapped
 
     def incr(self, key: str, amount: int = 1) -> int:
-        """Atomically add ``amount`` to an integer value (an absent key counts as 0); returns the result."""
+        """Atomically add ``amount`` to an integer value (an absent key counts as 0); returns the result.
+
+        Amount and result stay within signed 64 bits (``INCR_MIN``..``INCR_MAX``) on every store; past
+        that, or on a stored value that is not an int, ``InvalidArgumentError`` and the value is unchanged.
+        """
         self._require(Capability.INCR)
-        if isinstance(amount, bool) or not isinstance(amount, int):
-            raise InvalidArgumentError(f"incr amount must be an int, got {amount!r}", backend=self.backend_name)
+        if isinstance(amount, bool) or not isinstance(amount, int) or not INCR_MIN <= amount <= INCR_MAX:
+            raise InvalidArgumentError(
+                f"incr amount must be an int in the signed 64-bit range [{INCR_MIN}, {INCR_MAX}], got {amount!r}",
+                backend=self.backend_name,
+                key=key if isinstance(key, str) else None,
+            )
         key = self._key(key)
-        result = self._incr(KV_NAMESPACE, key, amount)
+        try:
+            result = self._incr(KV_NAMESPACE, key, int(amount))
+        except (InvalidArgumentError, SerializationError) as exc:
+            exc.key = key  # a wrapper's inner store names its own (prefixed) key; the caller's key is this one
+            raise
         if _write_observer is not None:
             _write_observer(self, "incr", None, (key,))
         return result

@@ -118,7 +118,7 @@ class MemoryStore(KeyValueStore):
             return
         try:
             data = self.codec.encode(value)
-        except (TypeError, ValueError, OverflowError):
+        except Exception:
             super().set(key, value)  # raises the SerializationError that names key and type
             return
         with self._lock:
@@ -245,15 +245,9 @@ class MemoryStore(KeyValueStore):
 
     def _incr(self, ns: str, key: str, amount: int) -> int:
         with self._lock:
-            current = self._live(ns, key)
-            value = 0 if current is None else self._decode(current, ns, key)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise InvalidArgumentError(
-                    f"cannot increment a {type(value).__name__}", backend=self.backend_name, key=key
-                )
-            value += amount
+            value, data = self._incremented(ns, key, self._live(ns, key), amount)  # raises before any write
             deadline = self._expires.get((ns, key))
-            self._put(ns, key, self._encode(value, ns, key), None)
+            self._put(ns, key, data, None)
             if deadline is not None:
                 self._expires[(ns, key)] = deadline
             return value

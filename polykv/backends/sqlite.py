@@ -691,13 +691,8 @@ class SQLiteStore(KeyValueStore):
     def _incr(self, ns: str, key: str, amount: int) -> int:
         with self._transaction(ns, key) as con:
             row = self._live_row(con, ns, key)
-            value = 0 if row is None else self._decode(row[0], ns, key)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise InvalidArgumentError(
-                    f"cannot increment a {type(value).__name__}", backend=self.backend_name, schema=ns or None, key=key
-                )
-            value += amount
-            con.execute(_UPSERT, (ns, key, self._encode(value, ns, key), None if row is None else row[1]))
+            value, data = self._incremented(ns, key, None if row is None else row[0], amount)  # raises first
+            con.execute(_UPSERT, (ns, key, data, None if row is None else row[1]))
             return value
 
     def _ttl(self, ns: str, key: str) -> float | _Missing | None:

@@ -35,7 +35,9 @@ from ..errors import (
 from ..keys import MAX_KEY_LENGTH
 from ..records import Record
 from ..store import KeyValueStore
+from .codecs import CodecCases
 from .config import ConfigSuite
+from .limits import LimitCases
 from .mapping import MappingSuite
 from .records_binding import RecordBindingSuite
 
@@ -153,7 +155,7 @@ hypothesis_settings = settings(
 )
 
 
-class StoreSuite(ConfigSuite, MappingSuite, RecordBindingSuite):
+class StoreSuite(ConfigSuite, MappingSuite, RecordBindingSuite, CodecCases, LimitCases):
     """Conformance tests; subclass and provide a ``store`` fixture yielding a fresh, empty store."""
 
     @pytest.fixture(autouse=True)

@@ -167,7 +167,9 @@ class ChangeFeed:
         store = self.store
         if isinstance(store.codec, JSONCodec) and not ns:  # a JSON int is Redis's integer text: INCRBY
             keys = [store.layout.kv(key), self.stream]
-            return int(self._script(scripts.KV_INCR_LOGGED, keys, [amount, self.size, key], key=key))
+            return store._incr_reply(
+                ns, key, self._script(scripts.KV_INCR_LOGGED, keys, [amount, self.size, key], key=key)
+            )
         return type(store)._incr(store, ns, key, amount)  # reads, then the logged add / compare-and-set
 
     def _drop_schema(self, ns: str) -> None:

@@ -20,6 +20,7 @@ __all__ = [
     "DELETE_LOGGED",
     "FILTER",
     "KV_DELETE_LOGGED",
+    "KV_INCR",
     "KV_INCR_LOGGED",
     "KV_WRITE_LOGGED",
     "WRITE",
@@ -260,14 +261,27 @@ return removed
 """
 )
 
-#: KEYS: name, stream. ARGV: amount, maxlen, key. INCRBY, logging the new value's exact bytes.
+#: KEYS: name. ARGV: amount. INCRBY; returns the new value's text (exact: Lua numbers are doubles), or
+#: ``{reply}`` (an array holding Redis's error text) when the value is not a 64-bit integer or would
+#: overflow. The error is returned, not raised, so polykv decides the error class (InvalidArgumentError).
+KV_INCR = LuaScript(
+    """
+local r = redis.pcall('INCRBY', KEYS[1], ARGV[1])
+if type(r) == 'table' and r.err then return {r.err} end
+return redis.call('GET', KEYS[1])
+"""
+)
+
+#: KEYS: name, stream. ARGV: amount, maxlen, key. ``KV_INCR``, logging the new value's exact bytes.
 KV_INCR_LOGGED = LuaScript(
     _LOG
     + """
 local exists = redis.call('EXISTS', KEYS[1]) == 1
-local n = redis.call('INCRBY', KEYS[1], ARGV[1])
-log_change(KEYS[2], ARGV[2], exists and UPDATE or INSERT, '', ARGV[3], redis.call('GET', KEYS[1]))
-return n
+local r = redis.pcall('INCRBY', KEYS[1], ARGV[1])
+if type(r) == 'table' and r.err then return {r.err} end
+local data = redis.call('GET', KEYS[1])
+log_change(KEYS[2], ARGV[2], exists and UPDATE or INSERT, '', ARGV[3], data)
+return data
 """
 )
 

@@ -632,20 +632,30 @@ class RedisStore(KeyValueStore):
     def _incr(self, ns: str, key: str, amount: int) -> int:
         name = self._name(ns, key)
         if isinstance(self.codec, JSONCodec) and not ns:  # a JSON int is Redis's integer text: INCRBY
-            return int(self._run(lambda c: c.incrby(name, amount), idempotent=False, key=key))
+            reply = self._run(lambda c: self._eval(c, scripts.KV_INCR, [name], [amount]), idempotent=False, key=key)
+            return self._incr_reply(ns, key, reply)
         while True:
             current = self._get(ns, key)
+            value, data = self._incremented(ns, key, current, amount)  # raises before any write
             if current is None:
-                if self._add(ns, key, self._encode(amount, ns, key), None):
-                    return amount
-                continue
-            value = self._decode(current, ns, key)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise InvalidArgumentError(
-                    f"cannot increment a {type(value).__name__}", backend=self.backend_name, key=key
-                )
-            if self._cas_bytes(ns, key, current, self._encode(value + amount, ns, key)):
-                return value + amount
+                if self._add(ns, key, data, None):
+                    return value
+            elif self._cas_bytes(ns, key, current, data):
+                return value
+
+    def _incr_reply(self, ns: str, key: str, reply: Any) -> int:
+        """The result of ``scripts.KV_INCR``/``KV_INCR_LOGGED``: the new value, or InvalidArgumentError."""
+        if isinstance(reply, list):  # Redis refused: the stored value is no 64-bit integer, or it would overflow
+            text = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
+            if "overflow" in text:
+                raise self._incr_range_error(ns, key)
+            raise InvalidArgumentError(
+                f"cannot increment the stored value: incr needs an integer in the signed 64-bit range ({text})",
+                backend=self.backend_name,
+                schema=ns or None,
+                key=key,
+            )
+        return int(reply)
 
     def _ttl(self, ns: str, key: str) -> float | _Missing | None:
         name = self._name(ns, key)
