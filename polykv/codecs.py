@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 from .errors import SerializationError
+from .options import require_module
 
 __all__ = [
     "MAX_NESTING",
@@ -135,12 +136,7 @@ class MsgpackCodec:
     name = "msgpack"
 
     def __init__(self) -> None:
-        try:
-            import msgpack
-        except ImportError as exc:
-            raise SerializationError(
-                "the msgpack codec needs the msgpack package: pip install 'polykv[msgpack]'"
-            ) from exc
+        msgpack = require_module("msgpack", "polykv[msgpack]", "the msgpack codec")
         self._packb: Callable[..., bytes] = msgpack.packb
         self._unpackb: Callable[..., Any] = msgpack.unpackb
 

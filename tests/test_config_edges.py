@@ -146,6 +146,22 @@ def test_missing_hdfs_client_names_the_extra_not_pyarrow() -> None:
     assert result.stdout.startswith("OK") and 'pip install "polykv-fsspec[hdfs]"' in result.stdout, result.stdout
 
 
+def test_missing_msgpack_names_the_extra() -> None:
+    result = _run_hidden(
+        {"msgpack"},
+        """
+        import polykv
+        from polykv.errors import MissingDependencyError
+        try:
+            polykv.connect("memory://?codec=msgpack")
+        except MissingDependencyError as exc:
+            print("OK", exc)
+        """,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("OK") and 'pip install "polykv[msgpack]"' in result.stdout, result.stdout
+
+
 def test_s3_without_a_bucket_says_what_to_configure() -> None:
     pytest.importorskip("polykv_fsspec")
     with pytest.raises(InvalidArgumentError, match="bucket"):

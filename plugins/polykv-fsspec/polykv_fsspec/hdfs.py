@@ -9,9 +9,20 @@ from polykv.connectors import BackendConnectorBase
 from polykv.errors import InvalidArgumentError, InvalidURLError
 from polykv.options import require_module
 
+from .fsoptions import check_filesystem_options
 from .store import FsspecStore, parse_options
 
 __all__ = ["HDFSConnector", "HDFSStore"]
+
+
+def _filesystem_class(protocol: str) -> type:
+    """The fsspec file system class of ``protocol``, or ``MissingDependencyError`` naming the extra."""
+    if protocol == "webhdfs":
+        require_module("requests", "polykv-fsspec[hdfs]", "the webhdfs store", backend="hdfs")
+        webhdfs = require_module("fsspec.implementations.webhdfs", "polykv-fsspec", "the webhdfs store", backend="hdfs")
+        return webhdfs.WebHDFS  # type: ignore[no-any-return]
+    native = require_module("hdfs_native.fsspec", "polykv-fsspec[hdfs]", "the hdfs store", backend="hdfs")
+    return native.HdfsFileSystem  # type: ignore[no-any-return]
 
 
 class HDFSConnector(BackendConnectorBase):
@@ -35,6 +46,13 @@ class HDFSConnector(BackendConnectorBase):
         if protocol not in ("hdfs", "webhdfs"):
             raise InvalidArgumentError(f"protocol must be 'hdfs' or 'webhdfs', got {protocol!r}", backend="hdfs")
         self.protocol = protocol
+        check_filesystem_options(
+            _filesystem_class(protocol),
+            self.options,
+            backend="hdfs",
+            own_options=("host", "port", "username", "protocol", "connect_timeout", "codec", "base_path"),
+            also_accepted=(lambda name: "." in name) if protocol == "hdfs" else None,  # Hadoop configuration keys
+        )
 
     def connect(self) -> Any:
         """An fsspec file system for this NameNode (no network traffic until the first call)."""
@@ -50,6 +68,8 @@ class HDFSConnector(BackendConnectorBase):
                 options.setdefault("user", self.username)
             options.setdefault("data_proxy", None)
         else:
+            # hdfs-native takes Hadoop configuration as strings (a URL query turns "1" into 1)
+            options = {name: value if isinstance(value, str) else str(value) for name, value in options.items()}
             # hdfs-native retries an unreachable NameNode for about 3 minutes by default: bound it
             options.setdefault("dfs.client.socket-timeout", str(int(self.connect_timeout * 1000)))
             options.setdefault("dfs.client.failover.max.attempts", "2")

@@ -8,9 +8,26 @@ from urllib.parse import urlsplit
 from polykv.errors import InvalidArgumentError, InvalidURLError
 from polykv.options import require_module
 
+from .fsoptions import check_filesystem_options
 from .store import FsspecStore, parse_options
 
 __all__ = ["S3Store"]
+
+
+#: S3Store's own keyword options (the rest go to s3fs.S3FileSystem and are checked against it).
+_OWN_OPTIONS = (
+    "bucket",
+    "prefix",
+    "endpoint_url",
+    "key",
+    "secret",
+    "conditional_writes",
+    "connect_timeout",
+    "read_timeout",
+    "retries",
+    "max_connections",
+    "codec",
+)
 
 
 class S3Store(FsspecStore):
@@ -62,14 +79,22 @@ class S3Store(FsspecStore):
         }
         # records are small: s3fs's ranged parallel download (max_concurrency > 1) costs a HEAD before every GET
         storage_options.setdefault("max_concurrency", 1)
-        fs = s3fs.S3FileSystem(
-            key=key,
-            secret=secret,
-            client_kwargs=client_kwargs,
-            config_kwargs=config_kwargs,
-            skip_instance_cache=True,
-            **storage_options,
-        )
+        check_filesystem_options(s3fs.S3FileSystem, storage_options, backend="s3", own_options=_OWN_OPTIONS)
+        try:
+            fs = s3fs.S3FileSystem(
+                key=key,
+                secret=secret,
+                client_kwargs=client_kwargs,
+                config_kwargs=config_kwargs,
+                skip_instance_cache=True,
+                **storage_options,
+            )
+        except (KeyError, TypeError, ValueError) as exc:  # s3fs's own checks ("Supply secret or password, not both")
+            message = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+            for value in (key, secret, *storage_options.values()):
+                if isinstance(value, str) and len(value) >= 4:
+                    message = message.replace(value, "***")
+            raise InvalidArgumentError(f"s3fs refused the s3 store's options: {message}", backend="s3") from None
         fs.retries = max(1, int(retries))  # s3fs's own retry loop (class attribute, default 5)
         prefix = prefix.strip("/")
         base = f"{bucket}/{prefix}" if prefix else bucket

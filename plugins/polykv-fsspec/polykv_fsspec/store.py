@@ -23,6 +23,7 @@ from polykv.urls import redact_url
 
 from .faults import translate_faults
 from .fileio import FileIO, io_for
+from .fsoptions import check_filesystem_options
 from .naming import (
     MAX_PLAIN_NAME,
     decode_name,
@@ -55,6 +56,24 @@ def parse_options(query: str) -> dict[str, Any]:
     return options
 
 
+def _check_url_options(fsspec: Any, url: str, storage_options: dict[str, Any], backend: str) -> None:
+    """Refuse options the URL's file system class does not take (a chained ``a::b://`` URL is fsspec's to check)."""
+    if "::" in url:
+        return
+    protocol = fsspec.core.split_protocol(url)[0] or "file"
+    try:
+        fs_class = fsspec.get_filesystem_class(protocol)
+    except ImportError as exc:  # fsspec knows the protocol, its implementation is not installed
+        raise MissingDependencyError(
+            f"the file system of {redact_url(url)!r} is not installed: {exc}", backend=backend
+        ) from exc
+    except ValueError as exc:
+        raise InvalidURLError(
+            f"fsspec knows no file system {protocol!r} ({redact_url(url)!r})", backend=backend
+        ) from exc
+    check_filesystem_options(fs_class, storage_options, backend=backend, own_options=("codec", "conditional_writes"))
+
+
 class FsspecStore(KeyValueStore):
     """A store on any fsspec file system: ``FsspecStore("memory://data")``, ``FsspecStore(fs, "/base")``."""
 
@@ -77,6 +96,7 @@ class FsspecStore(KeyValueStore):
             url = fs if isinstance(fs, str) else base_path
             if not url:
                 raise InvalidURLError("FsspecStore needs a file system or a URL", backend=self.backend_name)
+            _check_url_options(fsspec, url, storage_options, self.backend_name)
             try:
                 fs, path = fsspec.core.url_to_fs(url, **storage_options)
             except ImportError as exc:  # fsspec knows the protocol, its implementation is not installed

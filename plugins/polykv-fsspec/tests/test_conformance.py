@@ -21,6 +21,10 @@ class TestLocalFiles(StoreSuite):
         with polykv.connect(f"file://{tmp_path}/store") as store:
             yield store
 
+    @pytest.fixture
+    def store_url(self, tmp_path: Path) -> str:
+        return f"file://{tmp_path}/store"
+
 
 class TestFsspecMemory(StoreSuite):
     @pytest.fixture
@@ -37,6 +41,13 @@ class TestS3(StoreSuite):
         ) as store:
             yield store
 
+    @pytest.fixture
+    def store_url(self, s3_server, unique: str) -> str:  # type: ignore[no-untyped-def]
+        return (
+            f"s3://{BUCKET}/{unique}?endpoint_url={s3_server.endpoint_url}"
+            f"&key={s3_server.access_key}&secret={s3_server.secret_key}"
+        )
+
 
 class TestHDFS(StoreSuite):
     @pytest.fixture
@@ -44,9 +55,17 @@ class TestHDFS(StoreSuite):
         with HDFSStore(HDFSConnector("127.0.0.1", hdfs_server.rpc_port), base_path=f"/{unique}") as store:
             yield store
 
+    @pytest.fixture
+    def store_url(self, hdfs_server, unique: str) -> str:  # type: ignore[no-untyped-def]
+        return f"hdfs://127.0.0.1:{hdfs_server.rpc_port}/{unique}"
+
 
 class TestWebHDFS(StoreSuite):
     @pytest.fixture
     def store(self, hdfs_server, unique: str) -> Iterator[KeyValueStore]:  # type: ignore[no-untyped-def]
         with polykv.connect(f"webhdfs://127.0.0.1:{hdfs_server.http_port}/{unique}?user=polykv") as store:
             yield store
+
+    @pytest.fixture
+    def store_url(self, hdfs_server, unique: str) -> str:  # type: ignore[no-untyped-def]
+        return f"webhdfs://127.0.0.1:{hdfs_server.http_port}/{unique}?user=polykv"

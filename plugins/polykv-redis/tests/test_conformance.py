@@ -21,6 +21,10 @@ class TestRedisConformance(StoreSuite):
         finally:
             store.close()
 
+    @pytest.fixture
+    def store_url(self, redis_server: RedisServer, key_prefix: str) -> str:
+        return f"redis://127.0.0.1:{redis_server.port}/0?prefix={key_prefix}"
+
 
 class TestRedisSingleModeConformance(StoreSuite):
     @pytest.fixture
@@ -40,3 +44,7 @@ class TestRedisClusterConformance(StoreSuite):
             yield store
         finally:
             store.close()
+
+    @pytest.fixture
+    def store_url(self, redis_cluster: RedisClusterServers, key_prefix: str) -> str:
+        return f"redis+cluster://127.0.0.1:{redis_cluster.port}/0?prefix={key_prefix}"
