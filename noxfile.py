@@ -11,7 +11,7 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.default_venv_backend = "venv"
 
 ROOT = Path(__file__).parent
-PLUGINS = ["plugins/polykv-redis[test]", "plugins/polykv-fsspec[s3,hdfs,test]"]
+PLUGINS = ["plugins/polykv-redis[test]", "plugins/polykv-fsspec[s3,hdfs,test]", "plugins/polykv-postgres[test]"]
 
 
 def existing_plugins() -> list[str]:
@@ -62,6 +62,8 @@ def typecheck(session: nox.Session) -> None:
         session.run("mypy", "--strict", "polykv_redis")
     with session.chdir("plugins/polykv-fsspec"):  # strict through its own [tool.mypy] config
         session.run("mypy", "polykv_fsspec", "scripts", "benchmarks")
+    with session.chdir("plugins/polykv-postgres"):  # strict through its own [tool.mypy] config
+        session.run("mypy", "polykv_postgres")
 
 
 @nox.session

@@ -62,6 +62,7 @@ KNOWN_DISTRIBUTIONS: dict[str, str] = {
     "hdfs": "polykv-fsspec",
     "s3": "polykv-fsspec",
     "fsspec": "polykv-fsspec",
+    "postgres": "polykv-postgres",
 }
 
 BACKEND_TYPE_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,63}")

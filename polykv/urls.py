@@ -38,6 +38,8 @@ KNOWN_SCHEME_DISTRIBUTIONS: dict[str, str] = {
     "webhdfs": "polykv-fsspec",
     "s3": "polykv-fsspec",
     "file": "polykv-fsspec",
+    "postgresql": "polykv-postgres",
+    "postgres": "polykv-postgres",
 }
 
 
