@@ -144,13 +144,19 @@ def _term(condition: Condition, v: sql.Composable, params: list[Any]) -> sql.Com
     return None
 
 
+def field_literal(name: str) -> sql.SQL:
+    """``name`` quoted as a string literal by ``psycopg.sql``, with ``%`` doubled: the text goes into a query
+    that also has ``%s`` parameters, where psycopg would read a ``%`` inside the literal as a placeholder."""
+    return sql.SQL(sql.Literal(name).as_string(None).replace("%", "%%"))
+
+
 def translate(conditions: list[Condition]) -> Pushdown:
     """The pushable terms of ``conditions`` as SQL (terms that cannot be pushed are left to Python)."""
     pushed = Pushdown()
     for condition in conditions:
         if not _text_ok(condition.field):
             continue
-        v = sql.SQL("(doc -> {})").format(sql.Literal(condition.field))
+        v = sql.SQL("(doc -> {})").format(field_literal(condition.field))
         params: list[Any] = []
         predicate = _term(condition, v, params)
         if predicate is None:

@@ -76,6 +76,8 @@ _URL_OPTIONS: dict[str, Callable[[str], Any]] = {
     "sslkey": str,
     "application_name": str,
 }
+#: SQLSTATEs of a server that answers but refuses us: bad password or role, unknown database.
+_REFUSED = frozenset({"28000", "28P01", "3D000", "42501"})
 _LIBPQ_OPTIONS = ("sslmode", "sslrootcert", "sslcert", "sslkey", "application_name")
 
 
@@ -271,21 +273,28 @@ class PostgresStore(KeyValueStore):
                 return manager.execute(lambda p: self._on_pool(p, operation), idempotent=idempotent)
             return manager.execute(operation, idempotent=idempotent)
         except PolyKVError as exc:
-            if isinstance(exc, BackendUnavailableError) and not isinstance(exc, PoolTimeoutError):
-                cause = exc.__cause__
-                if isinstance(cause, psycopg_pool.PoolTimeout):
-                    raise BackendUnavailableError(
-                        f"no connection to {self._where} within {self._checkout:g}s: the server is unreachable "
-                        f"or every pooled connection is busy ({cause})",
-                        backend="postgres",
-                        schema=ns or None,
-                        key=key,
-                    ) from None
+            if isinstance(exc, BackendUnavailableError) and isinstance(exc.__cause__, psycopg_pool.PoolTimeout):
+                raise self._diagnose(ns, key) from None
             if exc.schema is None and exc.key is None:
                 exc.schema, exc.key = ns or None, key
             raise
         except psycopg.Error as exc:
             raise self._translate(exc, ns, key) from None
+
+    def _diagnose(self, ns: str, key: str | None) -> PolyKVError:
+        """Why the pool had no connection in time: one direct connection attempt tells a server that
+        refuses us (authentication, missing database: its own message) or cannot be reached from a pool
+        whose connections are all busy (``PoolTimeoutError``)."""
+        where: dict[str, Any] = {"backend": "postgres", "schema": ns or None, "key": key}
+        try:
+            psycopg.connect(**self._probe.connect_kwargs()).close()
+        except psycopg.Error as exc:
+            return self._translate(exc, ns, key)
+        return PoolTimeoutError(
+            f"no pooled connection to {self._where} became free within {self._checkout:g}s "
+            "(raise max_connections or connection_timeout)",
+            **where,
+        )
 
     def _on_pool(self, pool: psycopg_pool.ConnectionPool[Any], operation: Callable[[Any], T]) -> T:
         with pool.connection(self._checkout) as conn:
@@ -298,6 +307,8 @@ class PostgresStore(KeyValueStore):
             return BackendUnavailableError(
                 f"the statement did not finish within the statement_timeout on {self._where}: {text}", **where
             )
+        if exc.sqlstate in _REFUSED:
+            return BackendUnavailableError(f"{self._where} refused the connection: {text}", **where)
         if is_transient_error(exc):
             return BackendUnavailableError(f"cannot reach {self._where}: {type(exc).__name__}: {text}", **where)
         if isinstance(exc, psycopg.errors.InsufficientPrivilege):
@@ -312,7 +323,11 @@ class PostgresStore(KeyValueStore):
         with self._ready_lock:
             if self._ready:
                 return
-            self._call(self._create, True, "", None)
+            try:
+                with psycopg.connect(**self._probe.connect_kwargs()) as conn:
+                    self._create(conn)
+            except psycopg.Error as exc:
+                raise self._translate(exc, "", None) from None
             self._ready = True
 
     def _create(self, conn: psycopg.Connection[Any]) -> None:
@@ -647,7 +662,7 @@ class PostgresStore(KeyValueStore):
             self._setup()
         planned = self._filter_query(ns, conditions, indexes)
         if planned is None:
-            yield from super()._filter(ns, conditions, indexes)
+            yield from KeyValueStore._filter(self, ns, conditions, indexes)
             return
         query, params = planned
         rows = self._run(lambda conn: conn.execute(query, params, binary=True).fetchall(), ns=ns)

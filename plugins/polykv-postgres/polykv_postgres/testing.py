@@ -65,7 +65,8 @@ def _children(pid: int) -> list[int]:
 
 
 class PostgresServer:
-    """One throwaway PostgreSQL cluster on ``127.0.0.1:port`` (``fsync=off``: test data only).
+    """One throwaway PostgreSQL cluster on ``127.0.0.1:port`` (``fsync=off``: it survives a killed server,
+    not a power loss; test data only).
 
     ``url`` is a ``postgresql://`` URL for the ``postgres`` database as superuser ``postgres``;
     ``create_database(name)`` makes another database for a test that needs a fresh one. ``kill()`` kills
@@ -122,7 +123,7 @@ class PostgresServer:
             self._initialised = True
         options = (
             f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+            "-c full_page_writes=off -c max_connections=200"
         )
         try:
             self._run(
