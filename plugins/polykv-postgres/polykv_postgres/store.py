@@ -262,16 +262,28 @@ class PostgresStore(KeyValueStore):
     def _call(self, operation: Callable[[Any], T], idempotent: bool, ns: str, key: str | None) -> T:
         manager = self._manager
         pool = manager.direct
+        if pool is not None:
+            try:
+                with pool.connection(self._checkout) as conn:
+                    return operation(conn)
+            except Exception as exc:
+                return self._recover(exc, operation, idempotent, ns, key)
+        if self.connection_mode is ConnectionMode.POOLED:
+            return self._guarded(
+                lambda: manager.execute(lambda p: self._on_pool(p, operation), idempotent=idempotent), ns, key
+            )
+        return self._guarded(lambda: manager.execute(operation, idempotent=idempotent), ns, key)
+
+    def _recover(self, exc: Exception, operation: Callable[[Any], T], idempotent: bool, ns: str, key: str | None) -> T:
+        """After ``operation`` failed on a pooled connection: retry a transient fault within the deadline
+        (the manager decides), raise anything else as a polykv error."""
+        return self._guarded(
+            lambda: self._manager.recover(exc, lambda p: self._on_pool(p, operation), idempotent=idempotent), ns, key
+        )
+
+    def _guarded(self, thunk: Callable[[], T], ns: str, key: str | None) -> T:
         try:
-            if pool is not None:
-                try:
-                    with pool.connection(self._checkout) as conn:
-                        return operation(conn)
-                except Exception as exc:
-                    return manager.recover(exc, lambda p: self._on_pool(p, operation), idempotent=idempotent)
-            if self.connection_mode is ConnectionMode.POOLED:
-                return manager.execute(lambda p: self._on_pool(p, operation), idempotent=idempotent)
-            return manager.execute(operation, idempotent=idempotent)
+            return thunk()
         except PolyKVError as exc:
             if isinstance(exc, BackendUnavailableError) and isinstance(exc.__cause__, psycopg_pool.PoolTimeout):
                 raise self._diagnose(ns, key) from None
@@ -423,22 +435,38 @@ class PostgresStore(KeyValueStore):
 
     # == primitives ===================================================================================
     def _get(self, ns: str, key: str) -> bytes | None:
+        stored = escape_key(key) if "\x00" in key or "\x01" in key else key
         statement = self.layout.get
-        args = (ns, escape_key(key))
-
-        def run(conn: psycopg.Connection[Any]) -> bytes | None:
-            row = conn.execute(statement, args, prepare=True, binary=True).fetchone()
-            return None if row is None else bytes(row[0])
-
-        return self._run(run, ns=ns, key=key)
+        pool = self._manager.direct
+        if pool is not None and self._ready:  # the hot path: one checkout, one prepared statement
+            try:
+                with pool.connection(self._checkout) as conn:
+                    row = conn.execute(statement, (ns, stored), prepare=True, binary=True).fetchone()
+            except Exception as exc:
+                row = self._recover(exc, partial(_fetch_one, statement=statement, args=(ns, stored)), True, ns, key)
+        else:
+            row = self._run(partial(_fetch_one, statement=statement, args=(ns, stored)), ns=ns, key=key)
+        return None if row is None else row[0]
 
     def _set(self, ns: str, key: str, data: bytes, ttl: float | None) -> None:
-        statement = self.layout.set[ttl is not None]
-        args: tuple[Any, ...] = (ns, escape_key(key), data, self._doc(ns, data))
-        if ttl is not None:
-            args = (*args, ttl)
-        self._run(lambda conn: conn.execute(statement, args, prepare=True), ns=ns, key=key)
-        self._wrote(1)
+        stored = escape_key(key) if "\x00" in key or "\x01" in key else key
+        args: tuple[Any, ...] = (ns, stored, data, self._doc(ns, data) if ns else None)
+        if ttl is None:
+            statement = self.layout.set[False]
+        else:
+            statement, args = self.layout.set[True], (*args, ttl)
+        pool = self._manager.direct
+        if pool is not None and self._ready:
+            try:
+                with pool.connection(self._checkout) as conn:
+                    conn.execute(statement, args, prepare=True)
+            except Exception as exc:
+                self._recover(exc, partial(_rowcount, statement=statement, args=args), True, ns, key)
+        else:
+            self._run(partial(_rowcount, statement=statement, args=args), ns=ns, key=key)
+        self._writes += 1
+        if self._writes >= SWEEP_EVERY:
+            self._wrote(0)
 
     def _delete(self, ns: str, key: str) -> bool:
         statement, args = self.layout.delete, (ns, escape_key(key))
@@ -486,13 +514,12 @@ class PostgresStore(KeyValueStore):
 
     # -- batches --------------------------------------------------------------------------------------
     def _get_many(self, ns: str, keys: Sequence[str]) -> list[bytes | None]:
-        stored = [escape_key(k) for k in keys]
-        args = (ns, stored)
-        rows = self._run(
-            lambda conn: conn.execute(self.layout.get_many, args, prepare=True, binary=True).fetchall(), ns=ns
-        )
-        found = {unescape_key(k): bytes(v) for k, v in rows}
-        return [found.get(key) for key in keys]
+        joined = "".join(keys)
+        plain = "\x00" not in joined and "\x01" not in joined  # no key needs escaping (the usual case)
+        stored = list(keys) if plain else [escape_key(k) for k in keys]
+        rows = self._run(partial(_fetch_all, statement=self.layout.get_many, args=(ns, stored)), ns=ns)
+        found: dict[str, bytes] = dict(rows) if plain else {unescape_key(k): v for k, v in rows}
+        return list(map(found.get, keys))
 
     def _set_many(self, ns: str, items: Sequence[tuple[str, bytes]], ttl: float | None) -> None:
         latest = dict(items)  # a key given twice: its last value, at its first position
@@ -799,7 +826,7 @@ def _fetch_all(conn: psycopg.Connection[Any], *, statement: str, args: Sequence[
 
 
 def _fetch_one(conn: psycopg.Connection[Any], *, statement: str, args: Sequence[Any]) -> Any:
-    return conn.execute(statement, args, prepare=True).fetchone()
+    return conn.execute(statement, args, prepare=True, binary=True).fetchone()
 
 
 def _rowcount(conn: psycopg.Connection[Any], *, statement: str, args: Sequence[Any]) -> int:
