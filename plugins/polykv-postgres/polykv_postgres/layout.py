@@ -173,9 +173,14 @@ class Layout:
             True: q("SELECT count(*) FROM {t} WHERE ns = %s AND key >= %s AND key < %s AND {live}"),
             False: q("SELECT count(*) FROM {t} WHERE ns = %s AND key >= %s AND {live}"),
         }
+        # one statement: the range goes (expired rows too), the live rows removed are counted
         self.clear = {
-            True: q("DELETE FROM {t} WHERE ns = %s AND key >= %s AND key < %s"),
-            False: q("DELETE FROM {t} WHERE ns = %s AND key >= %s"),
+            bounded: q(
+                "WITH gone AS (DELETE FROM {t} WHERE ns = %s AND key >= %s "  # noqa: S608 - constants, placeholders
+                + ("AND key < %s " if bounded else "")
+                + "RETURNING expires) SELECT count(*) FROM gone WHERE expires IS NULL OR expires > now()"
+            )
+            for bounded in (True, False)
         }
         self.next_schema = q("SELECT ns FROM {t} WHERE ns > %s AND {live} ORDER BY ns LIMIT 1")
         self.drop = q("DELETE FROM {t} WHERE ns = %s")

@@ -551,15 +551,14 @@ class PostgresStore(KeyValueStore):
         return int(row[0]) if row is not None else 0
 
     def _clear(self, ns: str, prefix: str) -> int:
-        """One DELETE of the key range (expired rows too, which are not counted)."""
+        """One DELETE of the key range (expired rows too, which are not counted) that counts what it removed."""
         if not _encodable(prefix):
             return 0
         low = escape_key(prefix)
         upper = prefix_successor(low)
         args = (ns, low) if upper is None else (ns, low, upper)
-        live = self._count(ns, prefix)
-        self._run(lambda conn: conn.execute(self.layout.clear[upper is not None], args), ns=ns)
-        return live
+        row = self._run(partial(_fetch_one, statement=self.layout.clear[upper is not None], args=args), ns=ns)
+        return int(row[0]) if row is not None else 0
 
     def _drop_schema(self, ns: str) -> None:
         self._run(lambda conn: conn.execute(self.layout.drop, (ns,)), ns=ns)
@@ -688,8 +687,11 @@ class PostgresStore(KeyValueStore):
         if not self._ready:
             self._setup()
         planned = self._filter_query(ns, conditions, indexes)
-        if planned is None:
-            yield from KeyValueStore._filter(self, ns, conditions, indexes)
+        if planned is None:  # nothing to push down: every record of the schema, checked in Python
+            for key, data in self._scan_items(ns, ""):
+                state = self._decode(data, ns, key)
+                if isinstance(state, dict) and matches_all(state, conditions):
+                    yield key, state
             return
         query, params = planned
         rows = self._run(lambda conn: conn.execute(query, params, binary=True).fetchall(), ns=ns)
