@@ -196,7 +196,6 @@ class PostgresStore(KeyValueStore):
         self._ready_lock = threading.Lock()
         self._indexes: set[str] = set()
         self._writes = 0
-        self._json = self.codec.name == "json"
         self._listeners: list[psycopg.Connection[Any]] = []
         self._listeners_lock = threading.Lock()
         if change_feed:  # an instance attribute: only a store with the feed on offers watch
@@ -426,6 +425,11 @@ class PostgresStore(KeyValueStore):
             removed += batch
             if batch < SWEEP_BATCH:
                 return removed
+
+    @property
+    def _json(self) -> bool:
+        """Whether values are JSON text (the codec may be swapped on a live store)."""
+        return self.codec.name == "json"
 
     def _doc(self, ns: str, data: bytes) -> str | None:
         """The jsonb text of a record's bytes (json codec, record namespaces, no NUL escape), else None."""
