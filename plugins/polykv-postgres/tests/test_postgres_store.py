@@ -239,3 +239,31 @@ def test_feed_sees_other_stores_writes_and_survives_a_new_store_object(pg_server
         watcher.drop_tables()
         watcher.close()
         writer.close()
+
+
+def test_remove_change_feed_drops_its_triggers_and_tables(pg_server: PostgresServer, table: str) -> None:
+    store = PostgresStore(port=pg_server.port, username="postgres", table=table, change_feed=True)
+    try:
+        store.set("a", 1)
+        assert store.supports("watch")
+        store.remove_change_feed()
+        assert not store.supports("watch")
+        store.set("a", 2)  # writes go on without the triggers
+        assert store.get("a") == 2
+        with raw(pg_server) as con:
+            assert con.execute("SELECT to_regclass(%s)", (f"{table}_changes",)).fetchone() == (None,)
+            count = con.execute("SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass(%s)", (table,))
+            assert count.fetchone() == (0,)
+    finally:
+        store.drop_tables()
+        store.close()
+
+
+def test_pool_is_psycopg_pool_sized_by_the_manager(store: PostgresStore) -> None:
+    import psycopg_pool
+
+    store.set("k", 1)
+    pool = store.manager.direct
+    assert isinstance(pool, psycopg_pool.ConnectionPool)
+    assert pool.max_size == 10
+    assert store.manager.stats()["total"] >= 1
