@@ -10,7 +10,9 @@ first use under an advisory lock, so processes starting together on a fresh data
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from typing import Any, ClassVar, TypeVar
@@ -198,6 +200,7 @@ class PostgresStore(KeyValueStore):
         self._writes = 0
         self._listeners: list[psycopg.Connection[Any]] = []
         self._listeners_lock = threading.Lock()
+        self._listeners_pid = os.getpid()
         if change_feed:  # an instance attribute: only a store with the feed on offers watch
             object.__setattr__(self, "capabilities", type(self).capabilities | {Capability.WATCH})
 
@@ -787,8 +790,6 @@ class PostgresStore(KeyValueStore):
         found = self._fetch_changes(after, since, limit, True)
         if found or wait <= 0:
             return found
-        import time
-
         deadline = time.monotonic() + wait
         listener = self._listener()
         try:
@@ -807,6 +808,8 @@ class PostgresStore(KeyValueStore):
             self._release_listener(listener)
 
     def _listener(self) -> psycopg.Connection[Any]:
+        if self._listeners_pid != os.getpid():  # a forked child: never share the parent's sockets
+            self._listeners, self._listeners_lock, self._listeners_pid = [], threading.Lock(), os.getpid()
         with self._listeners_lock:
             while self._listeners:
                 listener = self._listeners.pop()

@@ -75,9 +75,11 @@ class PostgresServer:
 
     def __init__(self, port: int | None = None, *, user: str | None = None) -> None:
         self.port = port or free_port()
-        self.dir = Path(tempfile.mkdtemp(prefix=f"polykv-pg-{self.port}-"))
-        self.data = self.dir / "data"
         self.run_as = self._run_as(user)
+        # as another user: under /tmp, which that user can traverse (a private TMPDIR may not be)
+        base = "/tmp" if self.run_as is not None and os.path.isdir("/tmp") else None  # noqa: S108
+        self.dir = Path(tempfile.mkdtemp(prefix=f"polykv-pg-{self.port}-", dir=base))
+        self.data = self.dir / "data"
         if self.run_as is not None:
             entry = pwd.getpwnam(self.run_as)
             os.chown(self.dir, entry.pw_uid, entry.pw_gid)
