@@ -26,6 +26,9 @@ from polykv.connectors import (
     RetryPolicy,
 )
 from polykv.errors import (
+    AuthenticationFailedError,
+    BackendError,
+    BackendUnavailableError,
     InvalidArgumentError,
     InvalidURLError,
     PolyKVError,
@@ -36,7 +39,7 @@ from polykv.records import Condition, indexed_fields, matches_all
 from polykv.store import MISSING, KeyValueStore, _Missing
 from polykv.urls import redact_url
 
-from . import scripts
+from . import replies, scripts
 from .connector import RedisConnector
 from .feed import ChangeFeed
 from .layout import KeyLayout, index_token, query_token
@@ -208,6 +211,8 @@ class RedisStore(KeyValueStore):
             self.connector_class, config, connection_mode, retry=RetryPolicy(deadline=self.timeout), **pool
         )
         self._where = f"{'rediss' if ssl else 'redis'}://{host}:{port}/{db}"
+        #: Masked in every error message, should a server ever echo one back.
+        self._secrets = tuple(str(s) for s in (password, connector_options.get("ssl_password")) if s)
         self._pipeline_kwargs: dict[str, Any] = {"transaction": False}
         self._kv_head = self.layout.kv("")
         if feed is not None:
@@ -298,8 +303,8 @@ class RedisStore(KeyValueStore):
                 except Exception as exc:
                     return manager.recover(exc, operation, idempotent=idempotent)
             return manager.execute(operation, idempotent=idempotent)
-        except PolyKVError:
-            raise
+        except PolyKVError as exc:
+            raise self._translate_gave_up(exc, ns, key) from exc.__cause__
         except rexc.RedisError as exc:
             raise self._translate(exc, ns, key) from exc
 
@@ -307,25 +312,40 @@ class RedisStore(KeyValueStore):
         """After ``operation`` failed on the shared client: retry if transient (it is idempotent), translate."""
         try:
             return self._manager.recover(exc, operation)
-        except PolyKVError:
-            raise
+        except PolyKVError as err:
+            raise self._translate_gave_up(err, ns, key) from err.__cause__
         except rexc.RedisError as err:
             raise self._translate(err, ns, key) from err
 
+    def _translate_gave_up(self, exc: PolyKVError, ns: str, key: str | None) -> PolyKVError:
+        """``exc`` itself, unless the manager gave up on a transient error *reply* (``BUSY``, ``LOADING``...):
+        then the table's error for that reply (``polykv_redis.replies``), naming schema and key."""
+        cause = exc.__cause__
+        if isinstance(exc, BackendUnavailableError) and isinstance(cause, rexc.RedisError):
+            reply = replies.reply_of(cause)
+            if reply is not None:
+                return self._reply_error(reply, ns, key)
+        return exc
+
+    def _reply_error(self, reply: replies.Reply, ns: str, key: str | None) -> PolyKVError:
+        return replies.reply_error(
+            reply, server=self._where, backend=self.backend_name, schema=ns or None, key=key, secrets=self._secrets
+        )
+
     def _translate(self, exc: rexc.RedisError, ns: str, key: str | None) -> PolyKVError:
+        """The polykv error for a redis-py exception: error replies by ``polykv_redis.replies``' table; a full
+        pool is ``PoolTimeoutError``; any other client-side fault a ``BackendError`` naming its class."""
+        reply = replies.reply_of(exc)
+        if reply is not None:
+            return self._reply_error(reply, ns, key)
         where: dict[str, Any] = {"backend": self.backend_name, "schema": ns or None, "key": key}
         if isinstance(exc, rexc.MaxConnectionsError):
             return PoolTimeoutError(f"connection pool exhausted at {self._where}", **where)
-        if isinstance(exc, (rexc.AuthenticationError, rexc.AuthorizationError)):
-            from polykv.errors import BackendUnavailableError
-
-            return BackendUnavailableError(
+        if isinstance(exc, (rexc.AuthenticationError, rexc.AuthorizationError)):  # raised by redis-py itself
+            return AuthenticationFailedError(
                 f"{self._where} refused the credentials: {type(exc).__name__} (check username/password)", **where
             )
-        text = str(exc)
-        if "not an integer" in text or "out of range" in text:
-            return InvalidArgumentError(f"cannot increment the stored value: {text}", **where)
-        return PolyKVError(f"Redis at {self._where} answered {type(exc).__name__}: {text}", **where)
+        return BackendError(f"redis-py failed talking to {self._where}: {type(exc).__name__}", **where)
 
     def _eval(self, client: Any, script: LuaScript, keys: Sequence[str], args: Sequence[Any]) -> Any:
         try:
@@ -366,7 +386,7 @@ class RedisStore(KeyValueStore):
             for script in {calls[i][0] for i in missing}:
                 client.script_load(script.body)
             pending = missing
-        raise PolyKVError("scripts could not be loaded on the server", backend=self.backend_name)
+        raise self._reply_error(replies.Reply("NOSCRIPT", "scripts could not be loaded on the server"), "", None)
 
     # -- batches (overridden by the cluster store) --------------------------------------------------
     def _mget(self, client: Any, names: Sequence[str]) -> list[bytes | None]:
@@ -644,17 +664,11 @@ class RedisStore(KeyValueStore):
                 return value
 
     def _incr_reply(self, ns: str, key: str, reply: Any) -> int:
-        """The result of ``scripts.KV_INCR``/``KV_INCR_LOGGED``: the new value, or InvalidArgumentError."""
-        if isinstance(reply, list):  # Redis refused: the stored value is no 64-bit integer, or it would overflow
+        """The result of ``scripts.KV_INCR``/``KV_INCR_LOGGED``: the new value, or the table's error for the
+        reply Redis gave (``InvalidArgumentError`` for a non-integer or an overflow, ``WrongTypeError``...)."""
+        if isinstance(reply, list):  # the script's pcall returned Redis's error reply: the table says which
             text = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
-            if "overflow" in text:
-                raise self._incr_range_error(ns, key)
-            raise InvalidArgumentError(
-                f"cannot increment the stored value: incr needs an integer in the signed 64-bit range ({text})",
-                backend=self.backend_name,
-                schema=ns or None,
-                key=key,
-            )
+            raise self._reply_error(replies.reply_of_text(text), ns, key)
         return int(reply)
 
     def _ttl(self, ns: str, key: str) -> float | _Missing | None:
