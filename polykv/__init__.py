@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from .codecs import Codec, get_codec, register_codec
     from .connectors import BackendConnectorBase, ConnectionMode, ConnectorManagerFactory
     from .errors import (
+        AccessDeniedError,
+        AuthenticationFailedError,
+        BackendBusyError,
+        BackendError,
         BackendNotFoundError,
         BackendUnavailableError,
         FilterError,
@@ -36,6 +40,8 @@ if TYPE_CHECKING:
         RecordNotFoundError,
         RegistrationError,
         SerializationError,
+        StorageError,
+        WrongTypeError,
     )
     from .manager import StoreManager
     from .records import BackendIntegrationMixin, Record
@@ -52,6 +58,12 @@ _EXPORTS: dict[str, str] = {
     "Codec": "codecs",
     "get_codec": "codecs",
     "register_codec": "codecs",
+    "AccessDeniedError": "errors",
+    "AuthenticationFailedError": "errors",
+    "BackendBusyError": "errors",
+    "BackendError": "errors",
+    "StorageError": "errors",
+    "WrongTypeError": "errors",
     "BackendNotFoundError": "errors",
     "BackendUnavailableError": "errors",
     "FilterError": "errors",
@@ -92,7 +104,11 @@ __all__ = [
     "INCR_MAX",
     "INCR_MIN",
     "MAX_TTL",
+    "AccessDeniedError",
+    "AuthenticationFailedError",
+    "BackendBusyError",
     "BackendConnectorBase",
+    "BackendError",
     "BackendIntegrationMixin",
     "BackendNotFoundError",
     "BackendRegistry",
@@ -122,8 +138,10 @@ __all__ = [
     "RecordNotFoundError",
     "RegistrationError",
     "SerializationError",
+    "StorageError",
     "StoreManager",
     "StoreMeta",
+    "WrongTypeError",
     "connect",
     "default_registry",
     "get_codec",
