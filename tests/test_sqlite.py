@@ -20,6 +20,7 @@ import pytest
 import polykv
 from polykv import ops
 from polykv.backends import sqlite as sqlite_backend
+from polykv.backends import sqlite_sql
 from polykv.backends.sqlite import SQLiteStore, index_name, prefix_successor
 from polykv.capabilities import Capability
 from polykv.changes import BEGINNING, Change, ChangeOp, CursorExpiredError
@@ -319,14 +320,14 @@ def test_keys_with_nul_characters(db: SQLiteStore) -> None:
 
 def test_prefix_queries_use_the_primary_key(db: SQLiteStore) -> None:
     statements = [
-        (sqlite_backend._SCAN_KEYS[(True, True)], ("", "a", "b", 0.0, 10)),
-        (sqlite_backend._SCAN_KEYS[(False, False)], ("", "a", 0.0, 10)),
-        (sqlite_backend._SCAN_ITEMS[(True, True)], ("", "a", "b", 0.0, 10)),
-        (sqlite_backend._COUNT[True], ("", "a", "b", 0.0)),
-        (sqlite_backend._CLEAR_LIVE[True], ("", "a", "b")),
-        (sqlite_backend._NEXT_SCHEMA, ("", 0.0)),
-        (sqlite_backend._GET_MANY[4], ("", "a", "b", "c", "d")),
-        (sqlite_backend._GET, ("", "a")),
+        (sqlite_sql.SCAN_KEYS[(True, True)], ("", "a", "b", 0.0, 10)),
+        (sqlite_sql.SCAN_KEYS[(False, False)], ("", "a", 0.0, 10)),
+        (sqlite_sql.SCAN_ITEMS[(True, True)], ("", "a", "b", 0.0, 10)),
+        (sqlite_sql.COUNT[True], ("", "a", "b", 0.0)),
+        (sqlite_sql.CLEAR_LIVE[True], ("", "a", "b")),
+        (sqlite_sql.NEXT_SCHEMA, ("", 0.0)),
+        (sqlite_sql.GET_MANY[4], ("", "a", "b", "c", "d")),
+        (sqlite_sql.GET, ("", "a")),
     ]
     for sql, args in statements:
         text = plan(db, sql, args)
