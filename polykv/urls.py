@@ -156,10 +156,10 @@ def connect(url: str | None = None, **options: Any) -> KeyValueStore:
 
         url = os.environ.get("POLYKV_URL") or DEFAULT_URL
     if isinstance(url, str) and url[:1] in "rpcf" and "+" in url:  # wrappers: readonly+prefix:t1/+sqlite://...
-        from .wrappers import connect_stacked, is_stacked_url
+        from .wrappers.stacking import connect_stacked, is_stacked_url
 
         if is_stacked_url(url):
-            return connect_stacked(url, **options)
+            return connect_stacked(url, connect, **options)  # the wrappers open each store URL with this function
     cls = store_class_for_url(url)
     scheme = urlsplit(url).scheme.lower()
     if scheme not in cls.url_schemes and scheme not in BUILTIN_SCHEMES:  # reached through a scheme alias
