@@ -1,0 +1,46 @@
+"""polykv.integrations.zarr on a real S3 server (SeaweedFS): a chunked array written through ZarrStore reads back."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+from polykv_fsspec import S3Store
+
+pytest.importorskip("zarr")
+
+import numpy as np
+import zarr
+
+from polykv.integrations.zarr import ZarrStore
+
+from .conftest import BUCKET
+
+
+def test_zarr_chunked_array_round_trip_on_s3(s3_server, unique: str) -> None:  # type: ignore[no-untyped-def]
+    data = np.arange(50 * 24, dtype="int64").reshape(50, 24) * 3
+    with S3Store(
+        BUCKET,
+        unique,
+        endpoint_url=s3_server.endpoint_url,
+        key=s3_server.access_key,
+        secret=s3_server.secret_key,
+        codec="bytes",
+    ) as s3:
+        array = zarr.create_array(ZarrStore(s3), name="runs/r1", shape=data.shape, chunks=(20, 10), dtype="i8")
+        array[:] = data
+        assert "runs/r1/zarr.json" in s3
+        assert len(list(s3.keys_by_prefix("runs/r1/c/"))) == 3 * 3  # one object per chunk
+
+    url = (
+        f"s3://{BUCKET}/{unique}?endpoint_url={s3_server.endpoint_url}"
+        f"&key={s3_server.access_key}&secret={s3_server.secret_key}"
+    )
+    with ZarrStore(url, read_only=True) as reader:  # a new S3 client over the same objects
+        np.testing.assert_array_equal(zarr.open_array(reader, path="runs/r1")[:], data)
+        assert s3_server.secret_key not in repr(reader)
+        copy = pickle.loads(pickle.dumps(reader))
+        try:
+            np.testing.assert_array_equal(zarr.open_array(copy, path="runs/r1")[7:41, 3:19], data[7:41, 3:19])
+        finally:
+            copy.close()
