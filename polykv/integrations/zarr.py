@@ -261,6 +261,7 @@ class ZarrStore(Store):
             yield key, None if data is None else prototype.buffer.from_bytes(data)
 
     async def exists(self, key: str) -> bool:
+        """Whether a value is stored under ``key``."""
         return await self._off_loop(self._kv.exists, key)
 
     async def set(self, key: str, value: Buffer) -> None:
