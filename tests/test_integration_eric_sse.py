@@ -8,8 +8,6 @@ then deletes the channel. The Redis run of the same scenario is in plugins/polyk
 from __future__ import annotations
 
 import pickle
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -199,15 +197,6 @@ def test_two_adapters_over_one_store_see_the_same_items(tmp_path: Path) -> None:
     with SQLiteStore(tmp_path / "a.db") as one, SQLiteStore(tmp_path / "a.db") as two:
         KvStorageAdapter(one).upsert("k", {"x": [1, 2]})
         assert KvStorageAdapter(two).fetch_one("k") == {"x": [1, 2]}
-
-
-def test_import_polykv_imports_no_integration_package() -> None:
-    code = (
-        "import sys, polykv, polykv.integrations; polykv.connect('memory://');"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('eric_sse', 'zarr', 'numpy')))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
 
 
 def test_compat_module_points_at_the_adapter() -> None:

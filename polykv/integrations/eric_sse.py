@@ -23,7 +23,7 @@ from ..store import KeyValueStore
 try:
     from eric_sse.exception import ItemNotFound  # type: ignore[import-untyped]
     from eric_sse.repository import KvStorage  # type: ignore[import-untyped]
-except ImportError as exc:  # pragma: no cover - exercised in an environment without eric-sse
+except ImportError as exc:
     raise MissingDependencyError(
         f"polykv.integrations.eric_sse needs the 'eric_sse' package, which is not installed "
         f'({type(exc).__name__}: {exc}); install it with: pip install "polykv[eric-sse]"'

@@ -35,7 +35,7 @@ from ..store import KeyValueStore
 try:
     from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, Store, SuffixByteRequest
     from zarr.core.buffer import Buffer, BufferPrototype, default_buffer_prototype
-except ImportError as exc:  # pragma: no cover - exercised in an environment without zarr
+except ImportError as exc:
     raise MissingDependencyError(
         f"polykv.integrations.zarr needs the 'zarr' package (3.x), which is not installed "
         f'({type(exc).__name__}: {exc}); install it with: pip install "polykv[zarr]"'
