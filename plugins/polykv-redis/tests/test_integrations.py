@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any, TypeVar
 
 import pytest
+import redis
 from polykv_redis.store import RedisStore
 from polykv_redis.testing import RedisServer
 
@@ -103,6 +104,23 @@ def test_eric_sse_repositories_end_to_end(redis_server: RedisServer, key_prefix:
         with pytest.raises(ItemNotFound):
             again.load_one(channel.id)
         assert list(second.keys()) == []
+
+
+def test_eric_sse_prefix_reads_are_batched_and_literal(redis_server: RedisServer, key_prefix: str) -> None:
+    """eric-sse's own Redis storage did SCAN plus one GET per key, with glob characters live; the adapter does not."""
+    client = redis.Redis(port=redis_server.port)
+    with RedisStore(port=redis_server.port, prefix=key_prefix) as store:
+        storage = KvStorageAdapter(store)
+        for i in range(120):
+            storage.upsert(f"ch[1]:{i}", {"i": i})
+        storage.upsert("ch1:x", {"i": -1})  # what the glob ch[1]* would also match
+        client.config_resetstat()
+        values = list(storage.fetch_by_prefix("ch[1]:"))
+        stats = client.info("commandstats")
+    client.close()
+    assert sorted(v["i"] for v in values) == list(range(120))
+    assert "cmdstat_get" not in stats
+    assert stats["cmdstat_mget"]["calls"] == 1
 
 
 # == zarr ========================================================================================
