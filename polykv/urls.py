@@ -8,15 +8,17 @@ serve a scheme before its module is imported.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote_plus, urlsplit
 
+from .backend_registry import entry_point_claims, load_target
+from .catalog import SCHEME_ALIASES
+from .claims import Claim, class_target, resolve_claims, same_target
 from .errors import InvalidURLError, PluginLoadError
+from .events import load_plugins
 from .options import is_secret_option, secret_options
-from .registry import STORE_CLASSES, Claim, class_target, entry_point_claims, load_target, resolve_claims, same_target
-
-if TYPE_CHECKING:
-    from .store import KeyValueStore
+from .registration import STORE_CLASSES
+from .store import KeyValueStore
 
 __all__ = ["BUILTIN_SCHEMES", "SCHEME_ENTRY_POINT_GROUP", "connect", "redact_url", "store_class_for_url"]
 
@@ -90,10 +92,17 @@ def _scheme_entry_points() -> dict[str, str]:
     return {ep.name: ep.value for ep in entry_points(group=SCHEME_ENTRY_POINT_GROUP)}
 
 
+def _scheme_alias(scheme: str) -> str | None:
+    """The scheme a hook plugin makes ``scheme`` an alias of, or None (hook plugins declared by entry points
+    are loaded first if they were not yet)."""
+    alias = SCHEME_ALIASES.resolve(scheme)
+    if alias is None and load_plugins():
+        alias = SCHEME_ALIASES.resolve(scheme)
+    return alias
+
+
 def store_class_for_url(url: str, *, _follow_alias: bool = True) -> type[KeyValueStore]:
     """The store class that serves ``url``'s scheme (or the scheme a hook plugin makes it an alias of)."""
-    from .store import KeyValueStore
-
     if not isinstance(url, str):
         raise InvalidURLError(f"a store URL must be a str, got {type(url).__name__}")
     try:
@@ -120,9 +129,7 @@ def store_class_for_url(url: str, *, _follow_alias: bool = True) -> type[KeyValu
                 return cls
         target = chosen.target
     if target is None and _follow_alias:  # a hook plugin may declare it an alias (polykv_url_scheme_aliases)
-        from .hooks import scheme_alias
-
-        alias = scheme_alias(scheme)
+        alias = _scheme_alias(scheme)
         if alias is not None:
             return store_class_for_url(alias + url[len(scheme) :], _follow_alias=False)
     if target is None:
@@ -163,9 +170,7 @@ def connect(url: str | None = None, **options: Any) -> KeyValueStore:
     cls = store_class_for_url(url)
     scheme = urlsplit(url).scheme.lower()
     if scheme not in cls.url_schemes and scheme not in BUILTIN_SCHEMES:  # reached through a scheme alias
-        from .hooks import scheme_alias
-
-        alias = scheme_alias(scheme)
+        alias = _scheme_alias(scheme)
         if alias is not None:
             url = alias + url[len(scheme) :]
     store: KeyValueStore = cls.from_url(url, **options)

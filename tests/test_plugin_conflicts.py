@@ -1,5 +1,5 @@
 """Issue 11, item 7: every name a plugin can claim (backend, URL scheme, codec, scheme alias) follows one
-conflict rule (``polykv.registry.resolve_claims``), and ``polykv backends --load`` reports what
+conflict rule (``polykv.claims.resolve_claims``), and ``polykv backends --load`` reports what
 ``registry[name]`` raises."""
 
 from __future__ import annotations
@@ -16,11 +16,13 @@ from click.testing import CliRunner
 
 import polykv
 from polykv import hooks
+from polykv.backend_registry import BackendRegistry
 from polykv.backends.memory import MemoryStore
+from polykv.claims import Claim, resolve_claims
 from polykv.cli import cli
 from polykv.codecs import JSONCodec
 from polykv.errors import PluginConflictError
-from polykv.registry import STORE_CLASSES, BackendRegistry, Claim, resolve_claims
+from polykv.registration import STORE_CLASSES
 
 MakeDist = Callable[..., Path]
 

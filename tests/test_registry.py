@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 
 import polykv
+from polykv.backend_registry import BackendRegistry
 from polykv.backends.memory import MemoryStore
 from polykv.errors import BackendNotFoundError, InvalidURLError, PluginLoadError, RegistrationError
-from polykv.registry import STORE_CLASSES, BackendRegistry
+from polykv.registration import STORE_CLASSES
 
 MakeDist = Callable[..., Path]
 
@@ -147,7 +148,7 @@ def test_conflicting_entry_points_name_both_distributions(make_dist: MakeDist) -
 
 
 def test_unknown_backend_lists_names_and_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
-    from polykv.registry import KNOWN_DISTRIBUTIONS
+    from polykv.backend_registry import KNOWN_DISTRIBUTIONS
 
     monkeypatch.setitem(KNOWN_DISTRIBUTIONS, "couchdb", "polykv-couchdb")
     registry = BackendRegistry()
@@ -281,7 +282,7 @@ def test_import_polykv_imports_no_plugin_or_client() -> None:
     code = (
         "import sys, json, polykv\n"
         "heavy = ['redis', 'fsspec', 'pluggy', 'metaclass_registry', 'sqlite3',"
-        " 'polykv.registry', 'importlib.metadata']\n"
+        " 'polykv.backend_registry', 'polykv.registration', 'importlib.metadata']\n"
         "print(json.dumps([m for m in heavy if m in sys.modules]))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -291,7 +292,7 @@ def test_import_polykv_imports_no_plugin_or_client() -> None:
 def test_registry_construction_reads_no_entry_points_until_asked() -> None:
     code = (
         "import sys, polykv\n"
-        "from polykv.registry import BackendRegistry\n"
+        "from polykv.backend_registry import BackendRegistry\n"
         "r = BackendRegistry()\n"
         "print('importlib.metadata' in sys.modules)\n"
         "r.keys()\n"

@@ -1,53 +1,37 @@
-"""Store registration (``StoreMeta``) and the lazy, thread-safe ``BackendRegistry``.
+"""The lazy, thread-safe ``BackendRegistry``: backend name -> one cached store instance.
 
-A concrete store class registers itself under the ``_backend_type`` written in its own class body when
-it is defined. ``BackendRegistry`` sees those classes, the stores built into polykv and the stores that
-installed distributions declare in the ``polykv.backends`` entry-point group, and imports a plugin
-module only when its name is first asked for.
+``BackendRegistry`` sees the store classes registered by ``StoreMeta`` (``polykv.registration``), the stores
+built into polykv and the stores that installed distributions declare in the ``polykv.backends`` entry-point
+group, and imports a plugin module only when its name is first asked for. ``polykv.registry`` is the
+process-wide instance (``polykv.default_registry()``).
 """
 
 from __future__ import annotations
 
-import re
-import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import import_module
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
-from metaclass_registry import AutoRegisterMeta, DuplicateRegistryKeyError, RegistryConfig
-
-from .errors import (
-    BackendNotFoundError,
-    InvalidArgumentError,
-    PluginConflictError,
-    PluginLoadError,
-    PolyKVError,
-    RegistrationError,
-)
-from .options import check_options, is_secret_option, secret_options
-
-if TYPE_CHECKING:
-    from .store import KeyValueStore
+from .claims import Claim, class_target, resolve_claims, same_target
+from .errors import BackendNotFoundError, PluginLoadError, RegistrationError
+from .registration import BACKEND_TYPE_PATTERN, STORE_CLASSES
+from .store import KeyValueStore
 
 __all__ = [
     "BACKEND_ENTRY_POINT_GROUP",
     "BUILTIN_BACKENDS",
     "KNOWN_DISTRIBUTIONS",
-    "STORE_CLASSES",
     "BackendRegistry",
-    "Claim",
     "Declaration",
-    "StoreMeta",
-    "store_registry_config",
+    "entry_point_claims",
+    "iter_declarations",
+    "load_target",
 ]
 
 #: Entry-point group in which distributions declare stores: ``name = "package.module:StoreClass"``.
 BACKEND_ENTRY_POINT_GROUP = "polykv.backends"
-
-#: Every registered store class by backend type, filled in as classes are defined.
-STORE_CLASSES: dict[str, type[KeyValueStore]] = {}
 
 #: Stores that ship with polykv, by dotted path, so listing them imports nothing.
 BUILTIN_BACKENDS: dict[str, str] = {
@@ -63,99 +47,6 @@ KNOWN_DISTRIBUTIONS: dict[str, str] = {
     "s3": "polykv-fsspec",
     "fsspec": "polykv-fsspec",
 }
-
-BACKEND_TYPE_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,63}")
-
-store_registry_config = RegistryConfig(
-    registry_dict=STORE_CLASSES,
-    key_attribute="_backend_type",
-    skip_if_no_key=True,
-    registry_name="polykv store",
-    log_registration=False,
-)
-
-
-def _first_store_created(store: Any) -> None:
-    """Load hook plugins declared by entry points when the first store is created (then never again)."""
-    global _store_created_observer
-    _store_created_observer = None
-    from .hooks import autoload
-
-    autoload()  # may install a polykv_store_created observer
-    if _store_created_observer is not None:
-        _store_created_observer(store)
-
-
-#: Called with each new store once its ``__init__`` has run; ``polykv.hooks`` sets it while a
-#: ``polykv_store_created`` hook implementation is registered. Starts as a one-time hook-plugin check.
-_store_created_observer: Callable[[Any], None] | None = _first_store_created
-
-
-class StoreMeta(AutoRegisterMeta):
-    """Registers a concrete store class under the ``_backend_type`` declared in its own class body.
-
-    A subclass that declares no ``_backend_type`` of its own (a tweak of a registered store) is not
-    registered and does not clash with its parent; abstract classes are never registered.
-    """
-
-    def __new__(
-        mcs: type[StoreMeta],
-        name: str,
-        bases: tuple[type, ...],
-        attrs: dict[str, Any],
-        **kwargs: Any,
-    ) -> StoreMeta:
-        declared = attrs.get("_backend_type")
-        if declared is not None:
-            qualname = f"{attrs.get('__module__', '?')}.{attrs.get('__qualname__', name)}"
-            if not isinstance(declared, str):
-                raise RegistrationError(
-                    f"{qualname}._backend_type must be a str, got {type(declared).__name__} {declared!r}"
-                )
-            if BACKEND_TYPE_PATTERN.fullmatch(declared) is None:
-                raise RegistrationError(
-                    f"{qualname}._backend_type = {declared!r} is not a valid backend name: use 1-64 "
-                    "lowercase letters, digits and '_', starting with a letter (e.g. 'redis_cluster')"
-                )
-        try:
-            cls: StoreMeta = super().__new__(mcs, name, bases, attrs, **kwargs)
-            return cls
-        except DuplicateRegistryKeyError as exc:
-            raise RegistrationError(str(exc), backend=declared) from None
-
-    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
-        """Create the store, then tell the ``polykv_store_created`` hooks (if any are registered).
-
-        Configuration faults surface here, as polykv errors: an option the class does not accept raises
-        ``InvalidArgumentError`` listing the accepted ones (``polykv.options.check_options``), and a bare
-        ``TypeError``/``ValueError`` from the constructor (a malformed value) becomes ``InvalidArgumentError``
-        (secret option values are masked in its message)."""
-        if kwargs:
-            check_options(cls, kwargs)
-        try:
-            store = super().__call__(*args, **kwargs)
-        except PolyKVError:
-            raise
-        except (TypeError, ValueError) as exc:
-            text = str(exc)
-            declared = secret_options(cls)
-            for name, value in kwargs.items():
-                if isinstance(value, str) and value and is_secret_option(name, declared):
-                    text = text.replace(value, "***")
-            backend = vars(cls).get("_backend_type") or getattr(cls, "_backend_type", None) or cls.__name__
-            raise InvalidArgumentError(
-                f"cannot create the {backend!r} store ({cls.__name__}): {type(exc).__name__}: {text}",
-                backend=backend,
-            ) from None
-        if _store_created_observer is not None:
-            _store_created_observer(store)
-        return store
-
-    @staticmethod
-    def _get_registration_key(name: str, cls: type, config: RegistryConfig) -> str | None:
-        """Only a key written in the class's own body registers it: an inherited key does not."""
-        key = vars(cls).get(config.key_attribute)
-        return key if isinstance(key, str) else None
 
 
 @dataclass(frozen=True)
@@ -194,40 +85,6 @@ def _entry_point_declarations() -> dict[str, list[Declaration]]:
     return found
 
 
-@dataclass(frozen=True)
-class Claim:
-    """One provider's claim on a name: where it comes from and what it points at."""
-
-    source: str  # "builtin", "defined" (a class of this process), "entry_point" or "hook"
-    target: str  # "module:attr" (or a repr for objects that have no import path)
-    distribution: str | None = None
-
-    def describe(self) -> str:
-        origin = f"distribution {self.distribution!r}" if self.distribution else self.source
-        return f"{self.target} ({origin})"
-
-
-def resolve_claims(kind: str, name: str, claims: Iterable[Claim], *, how_to_choose: str) -> Claim | None:
-    """The one conflict rule for every name a plugin can claim (backend, URL scheme, codec, scheme alias).
-
-    Claims that point at the same target are one claim. No claim: None. Exactly one: that claim. More than
-    one distinct claim: ``PluginConflictError`` naming every claimant, in a stable order, and
-    ``how_to_choose`` (the explicit, in-process choice that settles it, which callers check before this).
-    No claimant wins by import order, installation order or being built in."""
-    distinct: dict[str, Claim] = {}
-    for claim in claims:
-        distinct.setdefault(claim.target, claim)
-    if not distinct:
-        return None
-    if len(distinct) == 1:
-        return next(iter(distinct.values()))
-    listed = "; ".join(c.describe() for c in sorted(distinct.values(), key=lambda c: (c.target, c.source)))
-    raise PluginConflictError(
-        f"{kind} {name!r} is claimed by more than one provider: {listed}. Uninstall all but one, or {how_to_choose}",
-        backend=name if kind == "backend" else None,
-    )
-
-
 def entry_point_claims(group: str) -> dict[str, list[Claim]]:
     """Every name declared in entry-point ``group`` with its claims (imports nothing)."""
     from importlib.metadata import entry_points
@@ -239,25 +96,6 @@ def entry_point_claims(group: str) -> dict[str, list[Claim]]:
             Claim("entry_point", ep.value, dist.metadata["Name"] if dist is not None else None)
         )
     return found
-
-
-def class_target(cls: type) -> str:
-    """``module:qualname`` of a class, the form entry points use."""
-    return f"{cls.__module__}:{cls.__qualname__}"
-
-
-def same_target(target: str, cls: type) -> bool:
-    """Whether entry-point ``target`` names ``cls`` (also through a re-export), importing nothing new."""
-    if target == class_target(cls):
-        return True
-    module_name, _, attr_path = target.partition(":")
-    module = sys.modules.get(module_name)
-    if module is None:
-        return False
-    obj: Any = module
-    for part in filter(None, attr_path.split(".")):
-        obj = getattr(obj, part, None)
-    return obj is cls
 
 
 def load_target(target: str) -> Any:
@@ -339,8 +177,6 @@ class BackendRegistry(dict[str, "KeyValueStore"]):
     # -- lookup ---------------------------------------------------------------------------------
     def store_class(self, name: str) -> type[KeyValueStore]:
         """Return the store class for ``name``, importing its module if needed; no instance is made."""
-        from .store import KeyValueStore
-
         if name in self._registered:  # an explicit choice in this registry settles any conflict
             return self._registered[name]
         eps = self._entry_point_map().get(name) or self._entry_point_map(refresh=True).get(name) or []
@@ -446,8 +282,6 @@ class BackendRegistry(dict[str, "KeyValueStore"]):
         An instance is used as it is and is not closed by ``close()``; a class is created lazily with
         ``config[name]`` like any other backend. An existing name raises ``RegistrationError``.
         """
-        from .store import KeyValueStore
-
         if not isinstance(name, str) or BACKEND_TYPE_PATTERN.fullmatch(name) is None:
             raise RegistrationError(f"{name!r} is not a valid backend name", backend=str(name))
         with self._lock:
