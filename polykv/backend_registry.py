@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from importlib import import_module
 from typing import Any, NoReturn
 
+from .catalog import BACKEND_ENTRY_POINT_GROUP, BUILTIN_BACKENDS, KNOWN_BACKENDS, backend_entry_points, install_hint
 from .claims import Claim, class_target, resolve_claims, same_target
 from .errors import BackendNotFoundError, PluginLoadError, RegistrationError
 from .registration import BACKEND_TYPE_PATTERN, STORE_CLASSES
@@ -21,32 +22,13 @@ from .store import KeyValueStore
 
 __all__ = [
     "BACKEND_ENTRY_POINT_GROUP",
-    "BUILTIN_BACKENDS",
-    "KNOWN_DISTRIBUTIONS",
     "BackendRegistry",
     "Declaration",
-    "entry_point_claims",
+    "check_store_class",
     "iter_declarations",
+    "load_store_class",
     "load_target",
 ]
-
-#: Entry-point group in which distributions declare stores: ``name = "package.module:StoreClass"``.
-BACKEND_ENTRY_POINT_GROUP = "polykv.backends"
-
-#: Stores that ship with polykv, by dotted path, so listing them imports nothing.
-BUILTIN_BACKENDS: dict[str, str] = {
-    "memory": "polykv.backends.memory:MemoryStore",
-    "sqlite": "polykv.backends.sqlite:SQLiteStore",
-}
-
-#: Install hints for well-known backends that live in their own distributions.
-KNOWN_DISTRIBUTIONS: dict[str, str] = {
-    "redis": "polykv-redis",
-    "redis_cluster": "polykv-redis",
-    "hdfs": "polykv-fsspec",
-    "s3": "polykv-fsspec",
-    "fsspec": "polykv-fsspec",
-}
 
 
 @dataclass(frozen=True)
@@ -59,6 +41,7 @@ class Declaration:
     distribution: str | None = None
     version: str | None = None
     conflicts: tuple[str, ...] = ()
+    schemes: tuple[str, ...] = ()  # the URL schemes declared with it (entry-point name or KNOWN_BACKENDS)
 
     @property
     def module(self) -> str:
@@ -66,36 +49,11 @@ class Declaration:
 
 
 def _entry_point_declarations() -> dict[str, list[Declaration]]:
-    """Read the ``polykv.backends`` entry points of every installed distribution (imports no plugin)."""
-    from importlib.metadata import entry_points
-
-    found: dict[str, list[Declaration]] = {}
-    for ep in entry_points(group=BACKEND_ENTRY_POINT_GROUP):
-        dist = getattr(ep, "dist", None)
-        declaration = Declaration(
-            name=ep.name,
-            source="entry_point",
-            target=ep.value,
-            distribution=dist.metadata["Name"] if dist is not None else None,
-            version=dist.version if dist is not None else None,
-        )
-        bucket = found.setdefault(ep.name, [])
-        if all(d.target != declaration.target for d in bucket):
-            bucket.append(declaration)
-    return found
-
-
-def entry_point_claims(group: str) -> dict[str, list[Claim]]:
-    """Every name declared in entry-point ``group`` with its claims (imports nothing)."""
-    from importlib.metadata import entry_points
-
-    found: dict[str, list[Claim]] = {}
-    for ep in entry_points(group=group):
-        dist = getattr(ep, "dist", None)
-        found.setdefault(ep.name, []).append(
-            Claim("entry_point", ep.value, dist.metadata["Name"] if dist is not None else None)
-        )
-    return found
+    """The ``polykv.backends`` entry points of every installed distribution, by backend (imports no plugin)."""
+    return {
+        name: [Declaration(name, "entry_point", e.target, e.distribution, e.version, schemes=e.schemes) for e in eps]
+        for name, eps in backend_entry_points().items()
+    }
 
 
 def load_target(target: str) -> Any:
@@ -104,6 +62,47 @@ def load_target(target: str) -> Any:
     obj: Any = import_module(module_name)
     for part in filter(None, attr_path.split(".")):
         obj = getattr(obj, part)
+    return obj
+
+
+def load_store_class(name: str, target: str, schemes: tuple[str, ...], origin: str) -> type[KeyValueStore]:
+    """Import the store class that ``origin`` (e.g. "distribution 'polykv-redis'") declares at ``target``
+    for backend ``name`` with URL schemes ``schemes``, and check that the class says the same thing in its
+    own body: ``_backend_type == name`` and ``url_schemes`` holding exactly ``schemes``. ``PluginLoadError``
+    naming the backend, the target and the origin when the import fails or the declarations disagree."""
+    try:
+        obj = load_target(target)
+    except Exception as exc:
+        raise PluginLoadError(
+            f"cannot load backend {name!r} from {target!r} ({origin}): {type(exc).__name__}: {exc}", backend=name
+        ) from exc
+    return check_store_class(obj, name, target, schemes, origin)
+
+
+def check_store_class(
+    obj: object, name: str, target: str, schemes: tuple[str, ...], origin: str
+) -> type[KeyValueStore]:
+    """``obj`` if it is a store class whose own body declares ``_backend_type == name`` and exactly the URL
+    ``schemes`` that ``origin`` declared for it at ``target``; ``PluginLoadError`` saying what differs."""
+    if not (isinstance(obj, type) and issubclass(obj, KeyValueStore)):
+        raise PluginLoadError(
+            f"entry point {name!r} = {target!r} ({origin}) is not a polykv store class (got {obj!r})", backend=name
+        )
+    if obj._backend_type != name:
+        raise PluginLoadError(
+            f"entry point {name!r} = {target!r} ({origin}) loads a store whose _backend_type is "
+            f"{obj._backend_type!r}; the entry-point name and _backend_type must match",
+            backend=name,
+        )
+    own = tuple(vars(obj).get("url_schemes", ()))
+    if set(own) != set(schemes):
+        declared = f"{name}:{','.join(schemes)}" if schemes else name
+        wanted = f"{name}:{','.join(own)}" if own else name
+        raise PluginLoadError(
+            f"backend {name!r} is declared ({origin}) as {declared!r} but {obj.__qualname__}.url_schemes is "
+            f"{own!r}: name the entry point {wanted!r} (the URL schemes of the class, after the backend name)",
+            backend=name,
+        )
     return obj
 
 
@@ -152,23 +151,25 @@ class BackendRegistry(dict[str, "KeyValueStore"]):
         if name in STORE_CLASSES:
             cls = STORE_CLASSES[name]
             target = f"{cls.__module__}:{cls.__qualname__}"
+            schemes = tuple(vars(cls).get("url_schemes", ()))
             for ep in eps:
                 if ep.module == cls.__module__:
-                    return Declaration(name, "defined", target, ep.distribution, ep.version)
-            return Declaration(name, "defined", target)
+                    return Declaration(name, "defined", target, ep.distribution, ep.version, schemes=schemes)
+            return Declaration(name, "defined", target, schemes=schemes)
         if name in BUILTIN_BACKENDS:
-            return Declaration(name, "builtin", BUILTIN_BACKENDS[name], "polykv", _core_version())
+            known = KNOWN_BACKENDS[name]
+            return Declaration(name, "builtin", BUILTIN_BACKENDS[name], "polykv", _core_version(), (), known.schemes)
         if eps:
             first = eps[0]
             others = tuple(f"{d.distribution}: {d.target}" for d in eps[1:])
-            return Declaration(name, "entry_point", first.target, first.distribution, first.version, others)
+            return Declaration(
+                name, "entry_point", first.target, first.distribution, first.version, others, first.schemes
+            )
         self._raise_not_found(name)
 
     def _raise_not_found(self, name: object) -> NoReturn:
         available = ", ".join(sorted(self._declared_names())) or "none"
-        hint = ""
-        if isinstance(name, str) and name in KNOWN_DISTRIBUTIONS:
-            hint = f"; install it with: pip install {KNOWN_DISTRIBUTIONS[name]}"
+        hint = install_hint(backend=name) if isinstance(name, str) else ""
         raise BackendNotFoundError(
             f"no backend named {name!r} (available: {available}){hint}",
             backend=name if isinstance(name, str) else repr(name),
@@ -201,28 +202,16 @@ class BackendRegistry(dict[str, "KeyValueStore"]):
         if chosen is None:
             self._raise_not_found(name)
         if defined is not None and chosen.target == class_target(defined):
+            for ep in eps:  # a distribution that declares this very class must declare what it says
+                if same_target(ep.target, defined):
+                    check_store_class(defined, name, ep.target, ep.schemes, f"distribution {ep.distribution!r}")
             return defined
-        declaration = Declaration(name, chosen.source, chosen.target, chosen.distribution)
-        try:
-            obj = load_target(declaration.target)
-        except Exception as exc:
-            origin = f"distribution {declaration.distribution!r}" if declaration.distribution else "polykv"
-            raise PluginLoadError(
-                f"cannot load backend {name!r} from {declaration.target!r} ({origin}): {type(exc).__name__}: {exc}",
-                backend=name,
-            ) from exc
-        if not (isinstance(obj, type) and issubclass(obj, KeyValueStore)):
-            raise PluginLoadError(
-                f"entry point {name!r} = {declaration.target!r} is not a polykv store class (got {obj!r})",
-                backend=name,
-            )
-        if obj._backend_type != name:
-            raise PluginLoadError(
-                f"entry point {name!r} = {declaration.target!r} loads a store whose _backend_type is "
-                f"{obj._backend_type!r}; the entry-point name and _backend_type must match",
-                backend=name,
-            )
-        return obj
+        if chosen.source == "builtin":
+            schemes = KNOWN_BACKENDS[name].schemes
+        else:
+            schemes = next((ep.schemes for ep in eps if ep.target == chosen.target), ())
+        origin = f"distribution {chosen.distribution!r}" if chosen.distribution else "polykv"
+        return load_store_class(name, chosen.target, schemes, origin)
 
     def __missing__(self, name: str) -> KeyValueStore:
         with self._lock:
