@@ -38,53 +38,65 @@ WriteObserver = Callable[[Any, str, str | None, tuple[str, ...]], None]
 #: ``(store)`` once a new store's ``__init__`` has run.
 CreatedObserver = Callable[[Any], None]
 
-#: Subscribed write observers; empty (false) while nobody listens. Mutated in place only, never rebound,
-#: so ``from polykv.events import write_observers`` stays current.
+#: Subscribed write observers; empty (false) while nobody listens. Changed only through subscribe/
+#: unsubscribe, in place, never rebound, so ``from polykv.events import write_observers`` stays current.
 write_observers: list[WriteObserver] = []
 #: Subscribed store-created observers; empty while nobody listens.
 created_observers: list[CreatedObserver] = []
 
 _lock = threading.RLock()
 _loaders: list[Callable[[], None]] = []
+# What notify_* iterate: rebuilt under the lock on every (un)subscribe, so a call never copies a list and
+# (un)subscribing while observers run skips no one.
+_writes: tuple[WriteObserver, ...] = ()
+_created: tuple[CreatedObserver, ...] = ()
 
 
 def subscribe_writes(observer: WriteObserver) -> None:
     """Call ``observer(store, op, schema, keys)`` after every completed public write (once per observer)."""
+    global _writes
     with _lock:
         if observer not in write_observers:
             write_observers.append(observer)
+            _writes = tuple(write_observers)
 
 
 def unsubscribe_writes(observer: WriteObserver) -> None:
     """Stop calling ``observer``; one that is not subscribed is ignored."""
+    global _writes
     with _lock:
         if observer in write_observers:
             write_observers.remove(observer)
+            _writes = tuple(write_observers)
 
 
 def subscribe_created(observer: CreatedObserver) -> None:
     """Call ``observer(store)`` for every store created from now on (once per observer)."""
+    global _created
     with _lock:
         if observer not in created_observers:
             created_observers.append(observer)
+            _created = tuple(created_observers)
 
 
 def unsubscribe_created(observer: CreatedObserver) -> None:
     """Stop calling ``observer``; one that is not subscribed is ignored."""
+    global _created
     with _lock:
         if observer in created_observers:
             created_observers.remove(observer)
+            _created = tuple(created_observers)
 
 
 def notify_write(store: Any, op: str, schema: str | None, keys: tuple[str, ...]) -> None:
     """Tell every write observer; callers test ``if write_observers:`` first, so this runs only when needed."""
-    for observer in tuple(write_observers):  # a snapshot: (un)subscribing meanwhile skips no one
+    for observer in _writes:
         observer(store, op, schema, keys)
 
 
 def notify_created(store: Any) -> None:
     """Tell every store-created observer about ``store``."""
-    for observer in tuple(created_observers):
+    for observer in _created:
         observer(store)
 
 
