@@ -79,7 +79,7 @@ class PluginLoadError(PolyKVError):
 
 class PluginConflictError(PluginLoadError, ValueError):
     """More than one provider claims the same name (backend, URL scheme, codec or scheme alias); the message
-    names every claimant and how to choose one (see ``polykv.registry.resolve_claims``)."""
+    names every claimant and how to choose one (see ``polykv.claims.resolve_claims``)."""
 
 
 class RegistrationError(PolyKVError, TypeError):

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import (
-    Callable,
     ItemsView,
     Iterable,
     Iterator,
@@ -38,6 +37,7 @@ from .errors import (
     RecordNotFoundError,
     SerializationError,
 )
+from .events import notify_write, write_observers
 from .keys import MAX_KEY_LENGTH, validate_key, validate_prefix, validate_schema_name
 from .records import (
     Condition,
@@ -51,7 +51,7 @@ from .records import (
     record_state,
     refresh_record,
 )
-from .registry import StoreMeta, store_registry_config
+from .registration import StoreMeta, store_registry_config
 
 if TYPE_CHECKING:
     from .changes import RawChange
@@ -83,10 +83,6 @@ INCR_MAX = 2**63 - 1
 
 #: Batch size used by the portable implementations of scans, clears and copies.
 DEFAULT_BATCH_SIZE = 500
-
-#: Called as ``(store, op, schema, keys)`` after each completed public write; ``polykv.hooks`` sets it while a
-#: ``polykv_write_done`` hook implementation is registered. None (the default) costs one global lookup per write.
-_write_observer: Callable[[KeyValueStore, str, str | None, tuple[str, ...]], None] | None = None
 
 
 class _Missing:
@@ -333,8 +329,8 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         key = self._key(key)
         data = self._encode(value, KV_NAMESPACE, key)
         self._set(KV_NAMESPACE, key, data, None if ttl is None else self._check_ttl(ttl))
-        if _write_observer is not None:
-            _write_observer(self, "set", None, (key,))
+        if write_observers:
+            notify_write(self, "set", None, (key,))
 
     def upsert(self, key: str, value: Any) -> None:
         """Insert or replace ``value`` under ``key`` (KvStorage's name for ``set``)."""
@@ -344,8 +340,8 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         """Remove ``key``; deleting an absent key is not an error. Returns whether it existed."""
         key = self._key(key)
         existed = self._delete(KV_NAMESPACE, key)
-        if _write_observer is not None:
-            _write_observer(self, "delete", None, (key,))
+        if write_observers:
+            notify_write(self, "delete", None, (key,))
         return existed
 
     def keys(self) -> StoreKeysView:
@@ -374,8 +370,8 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
     def clear(self, prefix: str = "") -> int:  # type: ignore[override]
         """Remove the keys starting with ``prefix`` (all KV keys when empty; records are untouched)."""
         removed = self._clear(KV_NAMESPACE, validate_prefix(prefix, self.backend_name))
-        if _write_observer is not None:
-            _write_observer(self, "clear", None, (prefix,))
+        if write_observers:
+            notify_write(self, "clear", None, (prefix,))
         return removed
 
     def _valid_keys(self, keys: Iterable[str], ns: str = KV_NAMESPACE) -> list[str]:
@@ -423,8 +419,8 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         ttl = None if ttl is None else self._check_ttl(ttl)
         if items:
             self._set_many(KV_NAMESPACE, items, ttl)
-            if _write_observer is not None:
-                _write_observer(self, "set", None, tuple(key for key, _ in items))
+            if write_observers:
+                notify_write(self, "set", None, tuple(key for key, _ in items))
 
     def delete_many(self, keys: Iterable[str]) -> int:
         """Remove the keys; returns how many existed."""
@@ -432,8 +428,8 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         if not wanted:
             return 0
         removed = self._delete_many(KV_NAMESPACE, wanted)
-        if _write_observer is not None:
-            _write_observer(self, "delete", None, tuple(wanted))
+        if write_observers:
+            notify_write(self, "delete", None, tuple(wanted))
         return removed
 
     # -- capabilities -------------------------------------------------------------------------
@@ -443,8 +439,8 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         key = self._key(key)
         data = self._encode(value, KV_NAMESPACE, key)
         stored = self._add(KV_NAMESPACE, key, data, None if ttl is None else self._check_ttl(ttl))
-        if stored and _write_observer is not None:
-            _write_observer(self, "add", None, (key,))
+        if stored and write_observers:
+            notify_write(self, "add", None, (key,))
         return stored
 
     def compare_and_set(self, key: str, expected: Any, new: Any) -> bool:
@@ -453,8 +449,8 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         key = self._key(key)
         self._encode(expected, KV_NAMESPACE, key)  # an expected value the codec could not store is refused too
         swapped = self._compare_and_set(KV_NAMESPACE, key, expected, self._encode(new, KV_NAMESPACE, key))
-        if swapped and _write_observer is not None:
-            _write_observer(self, "compare_and_set", None, (key,))
+        if swapped and write_observers:
+            notify_write(self, "compare_and_set", None, (key,))
         return swapped
 
     def incr(self, key: str, amount: int = 1) -> int:
@@ -476,8 +472,8 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         except (InvalidArgumentError, SerializationError) as exc:
             exc.key = key  # a wrapper's inner store names its own (prefixed) key; the caller's key is this one
             raise
-        if _write_observer is not None:
-            _write_observer(self, "incr", None, (key,))
+        if write_observers:
+            notify_write(self, "incr", None, (key,))
         return result
 
     def ttl(self, key: str) -> float | None:
@@ -504,8 +500,8 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         key = self._key(key)
         if not self._delete(KV_NAMESPACE, key):
             raise KeyNotFoundError("no such key", backend=self.backend_name, key=key)
-        if _write_observer is not None:
-            _write_observer(self, "delete", None, (key,))
+        if write_observers:
+            notify_write(self, "delete", None, (key,))
 
     def __iter__(self) -> Iterator[str]:
         return self._scan(KV_NAMESPACE, "")
@@ -540,8 +536,8 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         key = self._key(key)
         data = self._get(KV_NAMESPACE, key)
         if data is not None and self._delete(KV_NAMESPACE, key):
-            if _write_observer is not None:
-                _write_observer(self, "delete", None, (key,))
+            if write_observers:
+                notify_write(self, "delete", None, (key,))
             return self._decode(data, KV_NAMESPACE, key)
         if default is MISSING:
             raise KeyNotFoundError("no such key", backend=self.backend_name, key=key)
@@ -554,8 +550,8 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
             for key in keys:
                 data = self._get(KV_NAMESPACE, key)
                 if data is not None and self._delete(KV_NAMESPACE, key):
-                    if _write_observer is not None:
-                        _write_observer(self, "delete", None, (key,))
+                    if write_observers:
+                        notify_write(self, "delete", None, (key,))
                     return key, self._decode(data, KV_NAMESPACE, key)
         finally:
             close = getattr(keys, "close", None)
@@ -572,13 +568,13 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         encoded = self._encode(default, KV_NAMESPACE, key)
         if Capability.ADD not in self.capabilities:
             self._set(KV_NAMESPACE, key, encoded, None)
-            if _write_observer is not None:
-                _write_observer(self, "set", None, (key,))
+            if write_observers:
+                notify_write(self, "set", None, (key,))
             return default
         while True:
             if self._add(KV_NAMESPACE, key, encoded, None):
-                if _write_observer is not None:
-                    _write_observer(self, "add", None, (key,))
+                if write_observers:
+                    notify_write(self, "add", None, (key,))
                 return default
             data = self._get(KV_NAMESPACE, key)
             if data is not None:
@@ -679,8 +675,8 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
             raise RecordExistsError(
                 "a record with this key exists already", backend=self.backend_name, schema=ns, key=key
             )
-        if _write_observer is not None:
-            _write_observer(self, "insert", ns, (key,))
+        if write_observers:
+            notify_write(self, "insert", ns, (key,))
         bind_record(record, self, ns, key)
 
     def update_record(self, schema_name: str, record_key: str, record: Any, *, ttl: float | None = None) -> None:
@@ -689,8 +685,8 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         key, data = self._record_data(ns, record_key, record)
         if not self._replace(ns, key, data, None if ttl is None else self._check_ttl(ttl)):
             raise RecordNotFoundError("no record with this key", backend=self.backend_name, schema=ns, key=key)
-        if _write_observer is not None:
-            _write_observer(self, "update", ns, (key,))
+        if write_observers:
+            notify_write(self, "update", ns, (key,))
         bind_record(record, self, ns, key)
 
     def upsert_record(self, schema_name: str, record_key: str, record: Any, *, ttl: float | None = None) -> None:
@@ -698,8 +694,8 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         ns = self._schema(schema_name)
         key, data = self._record_data(ns, record_key, record)
         self._set(ns, key, data, None if ttl is None else self._check_ttl(ttl))
-        if _write_observer is not None:
-            _write_observer(self, "set", ns, (key,))
+        if write_observers:
+            notify_write(self, "set", ns, (key,))
         bind_record(record, self, ns, key)
 
     def delete_record(self, schema_name: str, record_key: str) -> bool:
@@ -707,8 +703,8 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         ns = self._schema(schema_name)
         key = self._key(record_key, ns)
         existed = self._delete(ns, key)
-        if _write_observer is not None:
-            _write_observer(self, "delete", ns, (key,))
+        if write_observers:
+            notify_write(self, "delete", ns, (key,))
         return existed
 
     def _load_state(self, ns: str, key: str) -> dict[str, Any]:
@@ -769,8 +765,8 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         """Delete every record of a schema (a schema with no records is not an error)."""
         ns = self._schema(schema_name)
         self._drop_schema(ns)
-        if _write_observer is not None:
-            _write_observer(self, "drop_schema", ns, ())
+        if write_observers:
+            notify_write(self, "drop_schema", ns, ())
 
     def save(self, record: Any, schema_name: str | None = None) -> None:
         """Upsert a record. Schema: ``schema_name``, else the one it was loaded from or written to, else its

@@ -13,10 +13,10 @@ from collections.abc import Iterator, Sequence
 from itertools import islice
 from typing import Any
 
-from .. import store as _store_module
 from ..capabilities import Capability
 from ..changes import ChangeOp, CursorExpiredError, RawChange
 from ..errors import InvalidArgumentError
+from ..events import notify_write, write_observers
 from ..keys import MAX_KEY_LENGTH
 from ..store import KV_NAMESPACE, MISSING, KeyValueStore, _Missing
 
@@ -123,9 +123,8 @@ class MemoryStore(KeyValueStore):
             return
         with self._lock:
             self._put(KV_NAMESPACE, key, data, None)
-        observer = _store_module._write_observer
-        if observer is not None:
-            observer(self, "set", None, (key,))
+        if write_observers:
+            notify_write(self, "set", None, (key,))
 
     # -- primitives -------------------------------------------------------------------------------
     def _get(self, ns: str, key: str) -> bytes | None:
