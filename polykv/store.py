@@ -11,7 +11,6 @@ surface; ``count()``/``count(prefix=...)`` count KV keys, ``count(schema_name)``
 
 from __future__ import annotations
 
-from abc import abstractmethod
 from collections.abc import (
     ItemsView,
     Iterable,
@@ -19,11 +18,10 @@ from collections.abc import (
     KeysView,
     Mapping,
     MutableMapping,
-    Sequence,
     ValuesView,
 )
 from itertools import islice
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .capabilities import Capability
 from .codecs import BytesCodec, Codec, get_codec
@@ -39,13 +37,13 @@ from .errors import (
 )
 from .events import notify_write, write_observers
 from .keys import MAX_KEY_LENGTH, validate_key, validate_prefix, validate_schema_name
+from .primitives import DEFAULT_BATCH_SIZE, MISSING, StorePrimitives
+from .primitives import _Missing as _Missing  # re-exported: backends type _ttl with it
 from .records import (
-    Condition,
     bind_record,
     build_record,
     compile_filter,
     indexed_fields,
-    matches_all,
     record_key_of,
     record_schema_of,
     record_state,
@@ -54,7 +52,7 @@ from .records import (
 from .registration import StoreMeta, store_registry_config
 
 if TYPE_CHECKING:
-    from .changes import RawChange
+    pass
 
 __all__ = [
     "INCR_MAX",
@@ -81,142 +79,20 @@ MAX_TTL = 315_360_000
 INCR_MIN = -(2**63)
 INCR_MAX = 2**63 - 1
 
-#: Batch size used by the portable implementations of scans, clears and copies.
-DEFAULT_BATCH_SIZE = 500
 
-
-class _Missing:
-    def __repr__(self) -> str:
-        return "MISSING"
-
-
-#: Sentinel for "no default given".
-MISSING = _Missing()
-
-
-class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
+class KeyValueStore(StorePrimitives, MutableMapping[str, Any], metaclass=StoreMeta):
     """Base class of every store: subclass it, set ``_backend_type``, implement the primitives.
 
-    Required primitives: ``_get``, ``_set``, ``_delete``, ``_scan``, ``_schemas``. The batch and
-    capability primitives have portable defaults or raise ``NotSupportedError``; override them where
-    the backend has a native, faster or atomic way.
+    What a backend writes is all in :class:`polykv.primitives.StorePrimitives` (the required
+    ``_get``, ``_set``, ``_delete``, ``_scan``, ``_schemas``; batch and capability primitives with
+    portable defaults or ``NotSupportedError``). Everything defined here is the public surface and
+    polykv's own helpers: a backend calls the helpers it needs but does not override them.
     """
 
     __registry_config__ = store_registry_config
 
-    #: Registry key; only a value written in a class's own body registers that class.
-    _backend_type: ClassVar[str | None] = None
-    #: URL schemes this store serves through ``polykv.connect`` (e.g. ``("sqlite",)``).
-    url_schemes: ClassVar[tuple[str, ...]] = ()
-    #: Capabilities beyond the contract; see ``polykv.Capability``.
-    capabilities: ClassVar[frozenset[Capability]] = frozenset()
-
     def __init__(self, *, codec: str | Codec = "json") -> None:
         self.codec: Codec = get_codec(codec)
-
-    # == primitives a backend implements ==========================================================
-    @abstractmethod
-    def _get(self, ns: str, key: str) -> bytes | None:
-        """The stored bytes, or None when absent (or expired)."""
-
-    @abstractmethod
-    def _set(self, ns: str, key: str, data: bytes, ttl: float | None) -> None:
-        """Store ``data``; ``ttl`` is None (no expiry, clearing any earlier one) or seconds > 0."""
-
-    @abstractmethod
-    def _delete(self, ns: str, key: str) -> bool:
-        """Remove the key; return whether it was there."""
-
-    @abstractmethod
-    def _scan(self, ns: str, prefix: str) -> Iterator[str]:
-        """Stream the keys that start with the literal ``prefix``, without loading them all at once."""
-
-    @abstractmethod
-    def _schemas(self) -> Iterator[str]:
-        """The record namespaces (never ``""``) that hold at least one record."""
-
-    # -- batch primitives: portable defaults ---------------------------------------------------
-    def _get_many(self, ns: str, keys: Sequence[str]) -> list[bytes | None]:
-        return [self._get(ns, key) for key in keys]
-
-    def _set_many(self, ns: str, items: Sequence[tuple[str, bytes]], ttl: float | None) -> None:
-        for key, data in items:
-            self._set(ns, key, data, ttl)
-
-    def _delete_many(self, ns: str, keys: Sequence[str]) -> int:
-        return sum(1 for key in keys if self._delete(ns, key))
-
-    def _count(self, ns: str, prefix: str) -> int:
-        return sum(1 for _ in self._scan(ns, prefix))
-
-    def _scan_items(self, ns: str, prefix: str) -> Iterator[tuple[str, bytes]]:
-        keys = self._scan(ns, prefix)
-        while batch := list(islice(keys, DEFAULT_BATCH_SIZE)):
-            for key, data in zip(batch, self._get_many(ns, batch), strict=True):
-                if data is not None:
-                    yield key, data
-
-    def _clear(self, ns: str, prefix: str) -> int:
-        removed = 0
-        while batch := list(islice(self._scan(ns, prefix), DEFAULT_BATCH_SIZE)):
-            deleted = self._delete_many(ns, batch)
-            removed += deleted
-            if deleted == 0:
-                break
-        return removed
-
-    def _drop_schema(self, ns: str) -> None:
-        self._clear(ns, "")
-
-    def _filter(
-        self, ns: str, conditions: list[Condition], indexes: tuple[str, ...]
-    ) -> Iterator[tuple[str, dict[str, Any]]]:
-        """Yield ``(key, state)`` of matching records; the default decodes and tests every record."""
-        for key, data in self._scan_items(ns, ""):
-            state = self._decode(data, ns, key)
-            if matches_all(state, conditions):
-                yield key, state
-
-    def _replace(self, ns: str, key: str, data: bytes, ttl: float | None) -> bool:
-        """Overwrite only an existing key; return whether it existed. Backends make this atomic."""
-        if self._get(ns, key) is None:
-            return False
-        self._set(ns, key, data, ttl)
-        return True
-
-    # -- capability primitives -----------------------------------------------------------------
-    def _add(self, ns: str, key: str, data: bytes, ttl: float | None) -> bool:
-        """Atomically store ``data`` only if the key is absent; return whether it was stored."""
-        raise self._unsupported(Capability.ADD)
-
-    def _compare_and_set(self, ns: str, key: str, expected: Any, data: bytes) -> bool:
-        """Atomically store ``data`` if the current decoded value equals ``expected``."""
-        raise self._unsupported(Capability.COMPARE_AND_SET)
-
-    def _incr(self, ns: str, key: str, amount: int) -> int:
-        """Atomically add ``amount`` to the integer under ``key`` (absent counts as 0)."""
-        raise self._unsupported(Capability.INCR)
-
-    def _ttl(self, ns: str, key: str) -> float | _Missing | None:
-        """Seconds left before ``key`` expires, None without expiry, MISSING when absent."""
-        raise self._unsupported(Capability.TTL)
-
-    # -- change feed primitives (the WATCH capability; see polykv.changes) -------------------------
-    def _change_head(self) -> str:
-        """The cursor of the latest change in the store's change log (``changes.BEGINNING`` if none)."""
-        raise self._unsupported(Capability.WATCH)
-
-    def _changes(self, since: str, limit: int, wait: float) -> list[RawChange]:
-        """Up to ``limit`` changes after cursor ``since``, oldest first; may block ``wait`` s for one."""
-        raise self._unsupported(Capability.WATCH)
-
-    def close(self) -> None:
-        """Release connections and files; the portable default has nothing to release."""
-
-    @classmethod
-    def from_url(cls: type[T], url: str, **options: Any) -> T:
-        """Build the store from a URL of one of its ``url_schemes``; stores that take URLs override it."""
-        raise NotSupportedError(f"{cls.__name__} cannot be opened from a URL", capability="from_url")
 
     # == helpers ===================================================================================
     @property
@@ -657,6 +533,9 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
     # == record surface ============================================================================
     def _record_data(self, ns: str, record_key: object, record: object) -> tuple[str, bytes]:
         key = self._key(record_key, ns)
+        fields = indexed_fields(type(record))
+        if fields:
+            self._indexes_declared(ns, fields)
         return key, self._encode(record_state(record), ns, key)
 
     def insert_record(self, schema_name: str, record_key: str, record: Any, *, ttl: float | None = None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import sys
 from pathlib import Path
@@ -45,3 +46,48 @@ def test_lower_layers_do_not_import_hooks_or_the_registry(graph: ModuleType) -> 
         if e.source in below and e.target in {"polykv.hooks", "polykv.backend_registry", "polykv.urls"}
     ]
     assert bad == []
+
+
+def test_there_is_no_import_cycle_at_all(graph: ModuleType) -> None:
+    """No module of the core or of a plugin is in a cycle, function-level imports included."""
+    modules = graph.module_files()
+    assert graph.cycles(list(modules), graph.edges(modules)) == []
+
+
+def test_shipped_stores_override_primitives_not_helpers() -> None:
+    """A backend writes the methods of StorePrimitives; KeyValueStore's private helpers are never overridden,
+    so a reader of KeyValueStore knows which underscore methods are a backend's (issue 12 item 4)."""
+    from polykv.backends.memory import MemoryStore
+    from polykv.backends.sqlite import SQLiteStore
+    from polykv.primitives import PRIMITIVES, StorePrimitives
+    from polykv.store import KeyValueStore
+
+    stores: list[type] = [MemoryStore, SQLiteStore]
+    for module, name in [
+        ("polykv_redis.store", "RedisStore"),
+        ("polykv_redis.cluster", "RedisClusterStore"),
+        ("polykv_fsspec.store", "FsspecStore"),
+        ("polykv_fsspec.s3", "S3Store"),
+        ("polykv_fsspec.hdfs", "HDFSStore"),
+        ("polykv_postgres.store", "PostgresStore"),
+    ]:
+        try:
+            stores.append(getattr(importlib.import_module(module), name))
+        except ImportError:
+            continue
+    helpers = {
+        n
+        for n in vars(KeyValueStore)
+        if n.startswith("_") and not n.startswith("__") and n not in vars(StorePrimitives)
+    }
+    assert set(PRIMITIVES) >= {"_get", "_set", "_delete", "_scan", "_schemas"}
+    assert not helpers & set(PRIMITIVES)
+    overridden = {
+        f"{store.__name__}.{n}"
+        for store in stores
+        for klass in store.__mro__
+        if issubclass(klass, KeyValueStore) and klass is not KeyValueStore
+        for n in vars(klass)
+        if n in helpers
+    }
+    assert overridden == set(), f"helpers overridden (make them primitives or rename): {sorted(overridden)}"

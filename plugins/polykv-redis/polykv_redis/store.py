@@ -36,7 +36,7 @@ from polykv.errors import (
     PoolTimeoutError,
 )
 from polykv.options import as_bool, is_secret_option
-from polykv.records import Condition, indexed_fields, matches_all
+from polykv.records import Condition, matches_all
 from polykv.store import MISSING, KeyValueStore, _Missing
 from polykv.urls import redact_url
 
@@ -420,11 +420,8 @@ class RedisStore(KeyValueStore):
                 return
 
     # -- indexes ------------------------------------------------------------------------------------
-    def _record_data(self, ns: str, record_key: object, record: object) -> tuple[str, bytes]:
-        fields = indexed_fields(type(record))
-        if fields:
-            self._learn_indexes(ns, fields)
-        return super()._record_data(ns, record_key, record)
+    def _indexes_declared(self, ns: str, fields: tuple[str, ...]) -> None:
+        self._learn_indexes(ns, fields)
 
     def _learn_indexes(self, ns: str, fields: Iterable[str]) -> None:
         known = self._indexes.get(ns, ())
