@@ -125,7 +125,7 @@ class BytesCodec:
 
 
 class MsgpackCodec:
-    """MessagePack via the ``msgpack`` package (``pip install 'polykv[msgpack]'``).
+    """MessagePack via the ``msgpack`` package (``pip install 'polykv-core[msgpack]'``).
 
     Tuples read back as lists, bytearray/memoryview as bytes, subclasses as the base type; NaN is stored
     bit-exactly (it reads back as NaN, which compares unequal to itself). Refused: dict keys other than
@@ -139,7 +139,7 @@ class MsgpackCodec:
             import msgpack
         except ImportError as exc:
             raise SerializationError(
-                "the msgpack codec needs the msgpack package: pip install 'polykv[msgpack]'"
+                "the msgpack codec needs the msgpack package: pip install 'polykv-core[msgpack]'"
             ) from exc
         self._packb: Callable[..., bytes] = msgpack.packb
         self._unpackb: Callable[..., Any] = msgpack.unpackb

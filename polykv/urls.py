@@ -77,7 +77,7 @@ def _scheme_claims(scheme: str) -> list[Claim]:
     defined = [cls for cls in STORE_CLASSES.values() if scheme in vars(cls).get("url_schemes", ())]
     claims = [Claim("defined", class_target(cls)) for cls in defined]
     if scheme in BUILTIN_SCHEMES:
-        claims.append(Claim("builtin", BUILTIN_SCHEMES[scheme], "polykv"))
+        claims.append(Claim("builtin", BUILTIN_SCHEMES[scheme], "polykv-core"))
     for claim in entry_point_claims(SCHEME_ENTRY_POINT_GROUP).get(scheme, []):
         match = next((cls for cls in defined if same_target(claim.target, cls)), None)
         claims.append(Claim(claim.source, class_target(match), claim.distribution) if match else claim)

@@ -26,7 +26,7 @@ def test_the_guide_shows_a_whole_installable_package() -> None:
     names = sorted(path.name for path in included_files())
     assert names == ["dictstore.py", "pyproject.toml", "test_dictstore.py"]
     pyproject = (GUIDE.parent / "examples" / "pyproject.toml").read_text()
-    for required in ("[build-system]", "version =", "polykv[testing]", '"polykv.backends"'):
+    for required in ("[build-system]", "version =", "polykv-core[testing]", '"polykv.backends"'):
         assert required in pyproject
 
 
