@@ -34,7 +34,7 @@ _settings = settings(
 )
 _HAS_MSGPACK = importlib.util.find_spec("msgpack") is not None
 #: Why msgpack cases skip when the package is missing (the codec is an extra, not part of the contract).
-MSGPACK_MISSING = "msgpack codec: not installed here (pip install 'polykv-core[msgpack]')"
+MSGPACK_MISSING = "not applicable: the msgpack package is not installed (pip install 'polykv-core[msgpack]')"
 _needs_msgpack = pytest.mark.skipif(not _HAS_MSGPACK, reason=MSGPACK_MISSING)
 
 
