@@ -158,7 +158,7 @@ class BackendRegistry(dict[str, "KeyValueStore"]):
             return Declaration(name, "defined", target, schemes=schemes)
         if name in BUILTIN_BACKENDS:
             known = KNOWN_BACKENDS[name]
-            return Declaration(name, "builtin", BUILTIN_BACKENDS[name], "polykv", _core_version(), (), known.schemes)
+            return Declaration(name, "builtin", BUILTIN_BACKENDS[name], "polykv-core", _core_version(), (), known.schemes)
         if eps:
             first = eps[0]
             others = tuple(f"{d.distribution}: {d.target}" for d in eps[1:])
@@ -184,7 +184,7 @@ class BackendRegistry(dict[str, "KeyValueStore"]):
         defined = STORE_CLASSES.get(name)
         claims: list[Claim] = []
         if name in BUILTIN_BACKENDS:
-            claims.append(Claim("builtin", BUILTIN_BACKENDS[name], "polykv"))
+            claims.append(Claim("builtin", BUILTIN_BACKENDS[name], "polykv-core"))
         if defined is not None:
             claims.append(Claim("defined", class_target(defined)))
         for ep in eps:
@@ -344,7 +344,7 @@ def _core_version() -> str | None:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        return version("polykv")
+        return version("polykv-core")
     except PackageNotFoundError:
         return None
 

@@ -44,7 +44,7 @@ __all__ = [
 BACKEND_ENTRY_POINT_GROUP = "polykv.backends"
 
 #: The distribution name of the core: a ``KnownBackend`` of this distribution is built in.
-CORE_DISTRIBUTION = "polykv"
+CORE_DISTRIBUTION = "polykv-core"
 
 
 @dataclass(frozen=True)

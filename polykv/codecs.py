@@ -129,7 +129,7 @@ class BytesCodec:
 
 
 class MsgpackCodec:
-    """MessagePack via the ``msgpack`` package (``pip install 'polykv[msgpack]'``).
+    """MessagePack via the ``msgpack`` package (``pip install 'polykv-core[msgpack]'``).
 
     Tuples read back as lists, bytearray/memoryview as bytes, subclasses as the base type; NaN is stored
     bit-exactly (it reads back as NaN, which compares unequal to itself). Refused: dict keys other than
@@ -139,7 +139,7 @@ class MsgpackCodec:
     name = "msgpack"
 
     def __init__(self) -> None:
-        msgpack = require_module("msgpack", "polykv[msgpack]", "the msgpack codec")
+        msgpack = require_module("msgpack", "polykv-core[msgpack]", "the msgpack codec")
         self._packb: Callable[..., bytes] = msgpack.packb
         self._unpackb: Callable[..., Any] = msgpack.unpackb
 

@@ -67,8 +67,8 @@ def _scheme_claims(scheme: str) -> tuple[list[Claim], dict[str, _Origin], list[s
     origins: dict[str, _Origin] = {}
     if scheme in BUILTIN_SCHEMES:
         known = next(k for k in KNOWN_BACKENDS.values() if k.builtin and scheme in k.schemes)
-        claims.append(Claim("builtin", BUILTIN_SCHEMES[scheme], "polykv"))
-        origins[BUILTIN_SCHEMES[scheme]] = (known.name, known.schemes, "polykv")
+        claims.append(Claim("builtin", BUILTIN_SCHEMES[scheme], "polykv-core"))
+        origins[BUILTIN_SCHEMES[scheme]] = (known.name, known.schemes, "polykv-core")
     by_scheme = scheme_entry_points()
     for entry in by_scheme.get(scheme, []):
         match = next((cls for cls in defined if same_target(entry.target, cls)), None)

@@ -29,4 +29,4 @@ def test_a_missing_package_names_the_extra(module: str, package: str, extra: str
         "except MissingDependencyError as exc:\n    print(exc)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert f'pip install "polykv[{extra}]"' in out.stdout, out.stdout + out.stderr
+    assert f'pip install "polykv-core[{extra}]"' in out.stdout, out.stdout + out.stderr

@@ -33,7 +33,7 @@ def test_the_guide_shows_a_whole_installable_package() -> None:
         "test_netstore.py",
     ]
     pyproject = (GUIDE.parent / "examples" / "pyproject.toml").read_text()
-    for required in ("[build-system]", "version =", "polykv[testing]", '"polykv.backends"'):
+    for required in ("[build-system]", "version =", "polykv-core[testing]", '"polykv.backends"'):
         assert required in pyproject
 
 

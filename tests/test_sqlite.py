@@ -594,7 +594,7 @@ def _race_add_forked(path: str, start: Any, results: Any, me: int) -> None:
 
 def test_forked_processes_racing_add_exactly_one_wins(tmp_path: Path) -> None:
     if "fork" not in multiprocessing.get_all_start_methods():
-        pytest.skip("no fork start method here")
+        pytest.skip("not applicable: this platform has no fork start method")
     context = multiprocessing.get_context("fork")
     path = str(tmp_path / "race.db")
     SQLiteStore(path).close()
@@ -616,7 +616,7 @@ def test_forked_processes_racing_add_exactly_one_wins(tmp_path: Path) -> None:
 
 def test_processes_and_threads_writing_lose_nothing(tmp_path: Path) -> None:
     if "fork" not in multiprocessing.get_all_start_methods():
-        pytest.skip("no fork start method here")
+        pytest.skip("not applicable: this platform has no fork start method")
     parent = SQLiteStore(str(tmp_path / "many.db"))  # opened before the fork and inherited by the children
     parent.set("before", 1)
     context = multiprocessing.get_context("fork")

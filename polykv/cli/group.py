@@ -52,7 +52,7 @@ class PolykvGroup(click.Group):
         names = {n for p in cmd.params for n in getattr(p, "opts", [])}
         cmd.params.extend(p for p in global_options() if not names & set(getattr(p, "opts", [])))
         if "--version" not in names:
-            click.version_option(package_name="polykv", prog_name="polykv")(cmd)
+            click.version_option(package_name="polykv-core", prog_name="polykv")(cmd)
         super().add_command(cmd, name)
 
     def main(
@@ -110,7 +110,7 @@ EPILOG = "Exit codes: " + "; ".join(f"{code} {text.split(':')[0]}" for code, tex
 @click.group(cls=PolykvGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
 @click.option("--debug", is_flag=True, callback=set_global, expose_value=False, help=global_options()[0].help)
 @click.option("-q", "--quiet", is_flag=True, callback=set_global, expose_value=False, help=global_options()[1].help)
-@click.version_option(package_name="polykv", prog_name="polykv")
+@click.version_option(package_name="polykv-core", prog_name="polykv")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """polykv: one API for key-value and record storage over pluggable backends.

@@ -1,6 +1,6 @@
 """eric-sse's ``KvStorage`` over any polykv store: ``KvStorageAdapter(store)``.
 
-eric-sse (``pip install "polykv[eric-sse]"``, eric-sse 2.1 or later 2.x) keeps channels and connections
+eric-sse (``pip install "polykv-core[eric-sse]"``, eric-sse 2.1 or later 2.x) keeps channels and connections
 through a ``KvStorage``: ``upsert(key, value)``, ``fetch_one(key)``, ``fetch_by_prefix(prefix)`` and
 ``fetch_all()`` (both yielding *values*), ``delete(key)``. ``KvStorageAdapter`` is a real ``KvStorage``
 subclass, so eric-sse's repositories (``SSEChannelRepository``, ``ConnectionRepository``) accept it, and
@@ -26,7 +26,7 @@ try:
 except ImportError as exc:
     raise MissingDependencyError(
         f"polykv.integrations.eric_sse needs the 'eric_sse' package, which is not installed "
-        f'({type(exc).__name__}: {exc}); install it with: pip install "polykv[eric-sse]"'
+        f'({type(exc).__name__}: {exc}); install it with: pip install "polykv-core[eric-sse]"'
     ) from exc
 
 __all__ = ["ItemNotFoundError", "KvStorageAdapter"]

@@ -1,6 +1,6 @@
 """A zarr v3 ``Store`` over any polykv store: ``ZarrStore(store_or_url)``.
 
-zarr (``pip install "polykv[zarr]"``, zarr 3.1 or later 3.x) reads and writes arrays through an asyncio
+zarr (``pip install "polykv-core[zarr]"``, zarr 3.1 or later 3.x) reads and writes arrays through an asyncio
 ``Store``. ``ZarrStore`` is one, backed by a polykv store, so every polykv backend (sqlite, Redis, S3,
 HDFS...) becomes a zarr backend: ``zarr.create_array(ZarrStore("sqlite:///data.db"), ...)``.
 
@@ -38,7 +38,7 @@ try:
 except ImportError as exc:
     raise MissingDependencyError(
         f"polykv.integrations.zarr needs the 'zarr' package (3.x), which is not installed "
-        f'({type(exc).__name__}: {exc}); install it with: pip install "polykv[zarr]"'
+        f'({type(exc).__name__}: {exc}); install it with: pip install "polykv-core[zarr]"'
     ) from exc
 
 __all__ = ["ZarrStore"]
