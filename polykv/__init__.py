@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "1.0.0.dev0"
 
 if TYPE_CHECKING:
+    from .caching import memoize
     from .capabilities import Capability
     from .codecs import Codec, get_codec, register_codec
     from .connectors import BackendConnectorBase, ConnectionMode, ConnectorManagerFactory
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
         InvalidKeyError,
         InvalidURLError,
         KeyNotFoundError,
+        LockNotOwnedError,
+        LockTimeoutError,
         NotSupportedError,
         PluginLoadError,
         PolyKVError,
@@ -43,6 +46,7 @@ if TYPE_CHECKING:
         StorageError,
         WrongTypeError,
     )
+    from .locks import Lock
     from .manager import StoreManager
     from .records import BackendIntegrationMixin, Record
     from .registry import BackendRegistry, StoreMeta
@@ -71,6 +75,10 @@ _EXPORTS: dict[str, str] = {
     "InvalidKeyError": "errors",
     "InvalidURLError": "errors",
     "KeyNotFoundError": "errors",
+    "LockNotOwnedError": "errors",
+    "LockTimeoutError": "errors",
+    "Lock": "locks",
+    "memoize": "caching",
     "NotSupportedError": "errors",
     "PluginLoadError": "errors",
     "PolyKVError": "errors",
@@ -125,6 +133,9 @@ __all__ = [
     "InvalidURLError",
     "KeyNotFoundError",
     "KeyValueStore",
+    "Lock",
+    "LockNotOwnedError",
+    "LockTimeoutError",
     "NotSupportedError",
     "PluginLoadError",
     "PolyKVError",
@@ -145,6 +156,7 @@ __all__ = [
     "connect",
     "default_registry",
     "get_codec",
+    "memoize",
     "open_store",
     "register_codec",
     "registry",

@@ -26,6 +26,7 @@ from collections.abc import (
 from itertools import islice
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from . import caching
 from .capabilities import Capability
 from .codecs import BytesCodec, Codec, get_codec
 from .errors import (
@@ -39,6 +40,7 @@ from .errors import (
     SerializationError,
 )
 from .keys import MAX_KEY_LENGTH, validate_key, validate_prefix, validate_schema_name
+from .locks import Lock
 from .records import (
     Condition,
     bind_record,
@@ -779,6 +781,35 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         if schema is None:
             raise RecordError(f"{type(record).__name__} declares no __schema_name__; pass schema_name")
         self.upsert_record(schema, record_key_of(record), record)
+
+    # == leases: locks and stampede-safe caching (polykv.locks, polykv.caching) =========================
+    def _delete_if(self, ns: str, key: str, expected: bytes) -> bool:
+        """Atomically delete ``key`` only while it is live and holds exactly the bytes ``expected``; return
+        whether it was deleted (``Capability.LEASE``: an owner-checked release)."""
+        raise self._unsupported(Capability.LEASE)
+
+    def _expire_if(self, ns: str, key: str, expected: bytes, ttl: float) -> bool:
+        """Atomically make ``key`` expire ``ttl`` seconds from now only while it is live and holds exactly
+        ``expected``; return whether it did (``Capability.LEASE``: an owner-checked extension)."""
+        raise self._unsupported(Capability.LEASE)
+
+    def get_or_set(
+        self,
+        key: str,
+        factory: Callable[[], Any],
+        *,
+        ttl: float | None = None,
+        lease_ttl: float = caching.DEFAULT_LEASE_TTL,
+        wait_timeout: float | None = None,
+    ) -> Any:
+        """The value under ``key``, or ``factory()``'s result stored with ``ttl``; one caller computes at a
+        time across processes and machines, the others wait (``polykv.caching.get_or_set``)."""
+        return caching.get_or_set(self, key, factory, ttl=ttl, lease_ttl=lease_ttl, wait_timeout=wait_timeout)
+
+    def lock(self, name: str, *, ttl: float, blocking_timeout: float | None = None) -> Lock:
+        """A distributed lock on the key ``name``, each lease lasting ``ttl`` seconds; ``with`` raises
+        ``LockTimeoutError`` after ``blocking_timeout`` seconds (``polykv.locks.Lock``)."""
+        return Lock(self, name, ttl=ttl, blocking_timeout=blocking_timeout)
 
 
 class StoreKeysView(KeysView[str]):
