@@ -4,6 +4,7 @@ expiry across 4 processes x 16 threads, mutual exclusion across processes, a SIG
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from polykv_redis.store import RedisStore
@@ -93,3 +94,37 @@ def test_mutual_exclusion_across_processes(url: str) -> None:
 def test_a_killed_holders_lock_expires(url: str) -> None:
     still_held, waited = crashed_holder(url, "job", ttl=2.0, preload=PRELOAD)
     assert still_held and waited < 12
+
+
+# == dogpile.cache's own backend and mutex fixtures, on this Redis ====================================
+dogpile_fixtures = pytest.importorskip("dogpile.testing.fixtures")
+from dogpile.cache import make_region  # noqa: E402
+from dogpile.cache.region import register_backend  # noqa: E402
+
+register_backend("polykv", "polykv.integrations.dogpile", "PolykvBackend")  # installed metadata may predate it
+
+
+class _RedisURL:
+    config_args: dict[str, Any] = {}
+
+    @classmethod
+    def setup_class(cls) -> None:
+        """The backend is built by each test, once the server is up."""
+
+    @pytest.fixture(autouse=True)
+    def _redis_url(self, url: str) -> None:
+        type(self).config_args = {"arguments": {"url": url}}
+
+
+class TestDogpileRedisBackend(_RedisURL, dogpile_fixtures._GenericBackendTestSuite):
+    backend = "polykv"
+
+
+class TestDogpileRedisMutex(_RedisURL, dogpile_fixtures._GenericMutexTestSuite):
+    backend = "polykv"
+
+
+def test_dogpile_region_on_redis(url: str) -> None:
+    region = make_region().configure("polykv", expiration_time=60, arguments={"url": url})
+    assert region.get_or_create("k", lambda: [1, "a"]) == [1, "a"]
+    assert region.backend.get_mutex("k").lock.store.supports("lease")
