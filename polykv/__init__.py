@@ -16,6 +16,7 @@ __version__ = "1.0.0.dev0"
 
 if TYPE_CHECKING:
     from .backend_registry import BackendRegistry
+    from .caching import memoize
     from .capabilities import Capability
     from .codecs import Codec, get_codec, register_codec
     from .connectors import BackendConnectorBase, ConnectionMode, ConnectorManagerFactory
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
         InvalidKeyError,
         InvalidURLError,
         KeyNotFoundError,
+        LockNotOwnedError,
+        LockTimeoutError,
         NotSupportedError,
         PluginLoadError,
         PolyKVError,
@@ -44,6 +47,7 @@ if TYPE_CHECKING:
         StorageError,
         WrongTypeError,
     )
+    from .locks import Lock
     from .manager import StoreManager
     from .records import BackendIntegrationMixin, Record
     from .registration import StoreMeta
@@ -72,6 +76,10 @@ _EXPORTS: dict[str, str] = {
     "InvalidKeyError": "errors",
     "InvalidURLError": "errors",
     "KeyNotFoundError": "errors",
+    "LockNotOwnedError": "errors",
+    "LockTimeoutError": "errors",
+    "Lock": "locks",
+    "memoize": "caching",
     "NotSupportedError": "errors",
     "PluginLoadError": "errors",
     "PolyKVError": "errors",
@@ -126,6 +134,9 @@ __all__ = [
     "InvalidURLError",
     "KeyNotFoundError",
     "KeyValueStore",
+    "Lock",
+    "LockNotOwnedError",
+    "LockTimeoutError",
     "NotSupportedError",
     "PluginLoadError",
     "PolyKVError",
@@ -146,6 +157,7 @@ __all__ = [
     "connect",
     "default_registry",
     "get_codec",
+    "memoize",
     "open_store",
     "register_codec",
     "registry",

@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from importlib import import_module
 from typing import Any, NoReturn
 
-from .catalog import BACKEND_ENTRY_POINT_GROUP, BUILTIN_BACKENDS, KNOWN_BACKENDS, backend_entry_points, install_hint
+from .catalog import (
+    BACKEND_ENTRY_POINT_GROUP,
+    BUILTIN_BACKENDS,
+    CORE_DISTRIBUTION,
+    KNOWN_BACKENDS,
+    backend_entry_points,
+    install_hint,
+)
 from .claims import Claim, class_target, resolve_claims, same_target
 from .errors import BackendNotFoundError, PluginLoadError, RegistrationError
 from .registration import BACKEND_TYPE_PATTERN, STORE_CLASSES
@@ -158,7 +165,9 @@ class BackendRegistry(dict[str, "KeyValueStore"]):
             return Declaration(name, "defined", target, schemes=schemes)
         if name in BUILTIN_BACKENDS:
             known = KNOWN_BACKENDS[name]
-            return Declaration(name, "builtin", BUILTIN_BACKENDS[name], "polykv-core", _core_version(), (), known.schemes)
+            return Declaration(
+                name, "builtin", BUILTIN_BACKENDS[name], CORE_DISTRIBUTION, _core_version(), (), known.schemes
+            )
         if eps:
             first = eps[0]
             others = tuple(f"{d.distribution}: {d.target}" for d in eps[1:])
@@ -184,7 +193,7 @@ class BackendRegistry(dict[str, "KeyValueStore"]):
         defined = STORE_CLASSES.get(name)
         claims: list[Claim] = []
         if name in BUILTIN_BACKENDS:
-            claims.append(Claim("builtin", BUILTIN_BACKENDS[name], "polykv-core"))
+            claims.append(Claim("builtin", BUILTIN_BACKENDS[name], CORE_DISTRIBUTION))
         if defined is not None:
             claims.append(Claim("defined", class_target(defined)))
         for ep in eps:

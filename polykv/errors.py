@@ -14,6 +14,8 @@ __all__ = [
     "InvalidKeyError",
     "InvalidURLError",
     "KeyNotFoundError",
+    "LockNotOwnedError",
+    "LockTimeoutError",
     "MissingDependencyError",
     "NotSupportedError",
     "PluginConflictError",
@@ -197,3 +199,13 @@ class InvalidURLError(InvalidArgumentError):
 
 class MissingDependencyError(PluginLoadError, ImportError):
     """An optional dependency a store or codec needs is not installed; the message names the extra to install."""
+
+
+class LockTimeoutError(PolyKVError, TimeoutError):
+    """A lock (``store.lock``) or a lease of ``store.get_or_set`` was not acquired within its
+    ``blocking_timeout`` / ``wait_timeout``: another owner held it the whole time. ``key`` is the lock's key."""
+
+
+class LockNotOwnedError(PolyKVError, RuntimeError):
+    """``release()`` or ``extend()`` of a lock this caller does not hold (never acquired, released already,
+    or its lease expired and was perhaps taken by another owner); the store was not changed."""

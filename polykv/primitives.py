@@ -168,6 +168,17 @@ class StorePrimitives(ABC):
         """Up to ``limit`` changes after cursor ``since``, oldest first; may block ``wait`` s for one."""
         raise _unsupported(self, Capability.WATCH)
 
+    # -- lease primitives (the LEASE capability: polykv.locks, polykv.caching) -----------------------
+    def _delete_if(self, ns: str, key: str, expected: bytes) -> bool:
+        """Atomically delete ``key`` only while it is live and holds exactly the bytes ``expected``; return
+        whether it was deleted (``Capability.LEASE``: an owner-checked release)."""
+        raise _unsupported(self, Capability.LEASE)
+
+    def _expire_if(self, ns: str, key: str, expected: bytes, ttl: float) -> bool:
+        """Atomically make ``key`` expire ``ttl`` seconds from now only while it is live and holds exactly
+        ``expected``; return whether it did (``Capability.LEASE``: an owner-checked extension)."""
+        raise _unsupported(self, Capability.LEASE)
+
     def _indexes_declared(self, ns: str, fields: tuple[str, ...]) -> None:
         """A record written to ``ns`` declares ``__indexes__`` ``fields``: a backend that keeps indexes
         of its own learns them here (called before the record is encoded). Default: nothing to do."""

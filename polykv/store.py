@@ -12,6 +12,7 @@ surface; ``count()``/``count(prefix=...)`` count KV keys, ``count(schema_name)``
 from __future__ import annotations
 
 from collections.abc import (
+    Callable,
     ItemsView,
     Iterable,
     Iterator,
@@ -23,6 +24,7 @@ from collections.abc import (
 from itertools import islice
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from . import caching
 from .capabilities import Capability
 from .codecs import BytesCodec, Codec, get_codec
 from .errors import (
@@ -37,6 +39,7 @@ from .errors import (
 )
 from .events import notify_write, write_observers
 from .keys import MAX_KEY_LENGTH, validate_key, validate_prefix, validate_schema_name
+from .locks import Lock
 from .primitives import DEFAULT_BATCH_SIZE, MISSING, StorePrimitives
 from .primitives import _Missing as _Missing  # re-exported: backends type _ttl with it
 from .records import (
@@ -654,6 +657,25 @@ class KeyValueStore(StorePrimitives, MutableMapping[str, Any], metaclass=StoreMe
         if schema is None:
             raise RecordError(f"{type(record).__name__} declares no __schema_name__; pass schema_name")
         self.upsert_record(schema, record_key_of(record), record)
+
+    # == leases: locks and stampede-safe caching (polykv.locks, polykv.caching) =========================
+    def get_or_set(
+        self,
+        key: str,
+        factory: Callable[[], Any],
+        *,
+        ttl: float | None = None,
+        lease_ttl: float = caching.DEFAULT_LEASE_TTL,
+        wait_timeout: float | None = None,
+    ) -> Any:
+        """The value under ``key``, or ``factory()``'s result stored with ``ttl``; one caller computes at a
+        time across processes and machines, the others wait (``polykv.caching.get_or_set``)."""
+        return caching.get_or_set(self, key, factory, ttl=ttl, lease_ttl=lease_ttl, wait_timeout=wait_timeout)
+
+    def lock(self, name: str, *, ttl: float, blocking_timeout: float | None = None) -> Lock:
+        """A distributed lock on the key ``name``, each lease lasting ``ttl`` seconds; ``with`` raises
+        ``LockTimeoutError`` after ``blocking_timeout`` seconds (``polykv.locks.Lock``)."""
+        return Lock(self, name, ttl=ttl, blocking_timeout=blocking_timeout)
 
 
 class StoreKeysView(KeysView[str]):

@@ -32,7 +32,14 @@ class MemoryStore(KeyValueStore):
     _backend_type = "memory"
     url_schemes = ("memory",)
     capabilities = frozenset(
-        {Capability.TTL, Capability.ADD, Capability.COMPARE_AND_SET, Capability.INCR, Capability.WATCH}
+        {
+            Capability.TTL,
+            Capability.ADD,
+            Capability.COMPARE_AND_SET,
+            Capability.INCR,
+            Capability.WATCH,
+            Capability.LEASE,
+        }
     )
 
     def __init__(self, *, codec: Any = "json", change_log_size: int = 10_000) -> None:
@@ -250,6 +257,19 @@ class MemoryStore(KeyValueStore):
             if deadline is not None:
                 self._expires[(ns, key)] = deadline
             return value
+
+    def _delete_if(self, ns: str, key: str, expected: bytes) -> bool:
+        with self._lock:
+            if self._live(ns, key) != expected:
+                return False
+            return self._delete(ns, key)
+
+    def _expire_if(self, ns: str, key: str, expected: bytes, ttl: float) -> bool:
+        with self._lock:  # a new expiry is not a change of value: nothing is logged
+            if self._live(ns, key) != expected:
+                return False
+            self._expires[(ns, key)] = time.monotonic() + ttl
+            return True
 
     def _ttl(self, ns: str, key: str) -> float | _Missing | None:
         with self._lock:

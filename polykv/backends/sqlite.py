@@ -39,7 +39,9 @@ from .sqlite_sql import (
     CLEAR_LIVE,
     COUNT,
     DELETE,
+    DELETE_IF,
     DROP,
+    EXPIRE_IF,
     EXPIRE_ONE,
     GET,
     GET_MANY,
@@ -90,6 +92,7 @@ class SQLiteStore(SQLiteConnections, KeyValueStore):
             Capability.COMPARE_AND_SET,
             Capability.INCR,
             Capability.INDEX,
+            Capability.LEASE,
         }
     )
 
@@ -392,6 +395,21 @@ class SQLiteStore(SQLiteConnections, KeyValueStore):
             value, data = self._incremented(ns, key, None if row is None else row[0], amount)  # raises first
             con.execute(UPSERT, (ns, key, data, None if row is None else row[1]))
             return value
+
+    def _delete_if(self, ns: str, key: str, expected: bytes) -> bool:
+        """One statement: deletes the row only while it is live and its value is ``expected``."""
+        with self._errors(ns, key):
+            removed = bool(self._con().execute(DELETE_IF, (ns, key, expected)).rowcount)
+        self._wrote(1)
+        return removed
+
+    def _expire_if(self, ns: str, key: str, expected: bytes, ttl: float) -> bool:
+        """One statement: a new expiry only while the row is live and its value is ``expected`` (with the
+        change log on, the change feed reports it as an update to the same value)."""
+        with self._errors(ns, key):
+            cursor = self._con().execute(EXPIRE_IF, (time.time() + ttl, ns, key, expected))
+        self._wrote(1)
+        return bool(cursor.rowcount)
 
     def _ttl(self, ns: str, key: str) -> float | _Missing | None:
         with self._errors(ns, key):

@@ -13,7 +13,9 @@ __all__ = [
     "CLEAR_LIVE",
     "COUNT",
     "DELETE",
+    "DELETE_IF",
     "DROP",
+    "EXPIRE_IF",
     "EXPIRE_ONE",
     "GET",
     "GET_MANY",
@@ -52,6 +54,12 @@ REPLACE = (
 )
 SET_VALUE = "UPDATE polykv_items SET value = ? WHERE ns = ? AND key = ?"
 DELETE = f"DELETE FROM polykv_items WHERE ns = ? AND key = ? AND (expires IS NULL OR expires > {NOW})"  # noqa: S608
+# Owner-checked leases (Capability.LEASE): act only on a live row holding exactly the owner's bytes.
+DELETE_IF = f"DELETE FROM polykv_items WHERE ns = ? AND key = ? AND value = ? AND (expires IS NULL OR expires > {NOW})"  # noqa: S608
+EXPIRE_IF = (
+    "UPDATE polykv_items SET expires = ? WHERE ns = ? AND key = ? AND value = ? "  # noqa: S608
+    f"AND (expires IS NULL OR expires > {NOW})"
+)
 EXPIRE_ONE = f"DELETE FROM polykv_items WHERE ns = ? AND key = ? AND expires <= {NOW}"  # noqa: S608
 PURGE = f"DELETE FROM polykv_items WHERE expires IS NOT NULL AND expires <= {NOW}"  # noqa: S608
 NEXT_SCHEMA = "SELECT ns FROM polykv_items WHERE ns > ? AND (expires IS NULL OR expires > ?) ORDER BY ns LIMIT 1"

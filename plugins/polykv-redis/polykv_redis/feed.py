@@ -102,6 +102,10 @@ class ChangeFeed:
         """``scripts.CAS`` on the Redis key ``name``, logging the new value when it was set."""
         return scripts.CAS_LOGGED, [name, self.stream], [old, new, self.size, ns, key]
 
+    def kv_delete_if(self, key: str, expected: bytes) -> ScriptCall:
+        """``scripts.DELETE_IF`` on a KV pair, logging the delete when it happened."""
+        return scripts.DELETE_IF_LOGGED, [self.layout.kv(key), self.stream], [expected, self.size, key]
+
     def kv_incr(self, key: str, amount: int) -> ScriptCall:
         """``scripts.KV_INCR`` on a KV pair, logging the new value's exact bytes."""
         return scripts.KV_INCR_LOGGED, [self.layout.kv(key), self.stream], [amount, self.size, key]

@@ -140,7 +140,14 @@ class RedisStore(KeyValueStore):
     _backend_type = "redis"
     url_schemes = ("redis", "rediss")
     capabilities = frozenset(
-        {Capability.TTL, Capability.ADD, Capability.COMPARE_AND_SET, Capability.INCR, Capability.INDEX}
+        {
+            Capability.TTL,
+            Capability.ADD,
+            Capability.COMPARE_AND_SET,
+            Capability.INCR,
+            Capability.INDEX,
+            Capability.LEASE,
+        }
     )
     connector_class: ClassVar[type[BackendConnectorBase]] = RedisConnector
     #: Options whose values are masked in reprs, logs and errors (beside polykv's generic secret names).
@@ -705,6 +712,24 @@ class RedisStore(KeyValueStore):
             text = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
             raise self._reply_error(replies.reply_of_text(text), ns, key)
         return int(reply)
+
+    def _delete_if(self, ns: str, key: str, expected: bytes) -> bool:
+        """One script (GET, compare, DEL); never re-sent once it may have reached the server."""
+        if ns:
+            raise self._unsupported(Capability.LEASE, "owner-checked deletes of records")
+        if self._feed is not None:
+            return bool(self._run_logged(self._feed.kv_delete_if(key, expected), key=key))
+        name = self.layout.kv(key)
+        call = (scripts.DELETE_IF, [name], [expected])
+        return bool(self._run(lambda c: self._eval(c, *call), idempotent=False, key=key))
+
+    def _expire_if(self, ns: str, key: str, expected: bytes, ttl: float) -> bool:
+        """One script (GET, compare, PEXPIRE); idempotent (a repeat sets the same TTL), so retried."""
+        if ns:
+            raise self._unsupported(Capability.LEASE, "owner-checked expiries of records")
+        name = self.layout.kv(key)
+        call = (scripts.EXPIRE_IF, [name], [expected, scripts.ttl_arg(ttl)])
+        return bool(self._run(lambda c: self._eval(c, *call), key=key))
 
     def _ttl(self, ns: str, key: str) -> float | _Missing | None:
         name = self._name(ns, key)
