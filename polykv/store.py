@@ -726,7 +726,7 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         """Load the record as a ``klass`` object; ``RecordNotFoundError`` if absent."""
         ns = self._schema(schema_name)
         key = self._key(record_key, ns)
-        record = build_record(klass, self._load_state(ns, key))
+        record = build_record(klass, self._load_state(ns, key), backend=self.backend_name, schema=ns, key=key)
         bind_record(record, self, ns, key)
         return record
 
@@ -735,7 +735,7 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         else the key it was loaded from or written to (``RecordError`` if none is known)."""
         ns = self._schema(schema_name)
         key = self._key(record_key_of(record) if record_key is None else record_key, ns)
-        refresh_record(record, self._load_state(ns, key))
+        refresh_record(record, self._load_state(ns, key), backend=self.backend_name, schema=ns, key=key)
         bind_record(record, self, ns, key)
 
     def filter_record(self, schema_name: str, record_klass: type[T], **filter_kwargs: Any) -> list[T]:
@@ -744,7 +744,7 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         conditions = compile_filter(record_klass, filter_kwargs, schema=ns)
         records = []
         for key, state in self._filter(ns, conditions, indexed_fields(record_klass)):
-            record = build_record(record_klass, state)
+            record = build_record(record_klass, state, backend=self.backend_name, schema=ns, key=key)
             bind_record(record, self, ns, key)
             records.append(record)
         return records
@@ -753,7 +753,8 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         """Stream every ``(record_key, record)`` of a schema."""
         ns = self._schema(schema_name)
         for key, data in self._scan_items(ns, ""):
-            record = build_record(record_klass, self._decode(data, ns, key))
+            state = self._decode(data, ns, key)
+            record = build_record(record_klass, state, backend=self.backend_name, schema=ns, key=key)
             bind_record(record, self, ns, key)
             yield key, record
 
