@@ -34,9 +34,10 @@ T = TypeVar("T")
 
 
 class DocumentInvalid(ValueError):
-    """A stored document does not validate as the record class; ``polykv.records`` turns it into
-    ``RecordError`` naming the backend, schema and key. ``problems`` lists ``"location: message"`` lines
-    (never the stored values, which may be private)."""
+    """A stored document does not validate as the record class (``polykv.records`` raises ``RecordError``),
+    or a record cannot be put into document form (``SerializationError``); either names the backend,
+    schema and key. ``problems`` lists ``"location: message"`` lines (never the values, which may be
+    private)."""
 
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems))
@@ -56,7 +57,8 @@ class RecordKind(ABC):
     @abstractmethod
     def to_document(self, record: Any) -> dict[str, Any]:
         """The stored document of ``record``: a dict of JSON-ready values (str, int, float, bool, None,
-        lists and dicts of them). ``RecordError`` for a record that cannot become a dict."""
+        lists and dicts of them). ``DocumentInvalid`` for a value the library cannot serialise,
+        ``RecordError`` for a record that does not become a dict (a pydantic ``RootModel`` of a list)."""
 
     @abstractmethod
     def from_document(self, klass: type[T], document: dict[str, Any]) -> T:
@@ -95,7 +97,14 @@ class PydanticKind(RecordKind):
         return main is not None and issubclass(klass, main.BaseModel)
 
     def to_document(self, record: Any) -> dict[str, Any]:
-        document: dict[str, Any] = record.model_dump(mode="json", by_alias=False)
+        try:
+            document = record.model_dump(mode="json", by_alias=False)
+        except sys.modules["pydantic_core"].PydanticSerializationError as exc:
+            raise DocumentInvalid([str(exc)]) from None
+        if not isinstance(document, dict):
+            raise RecordError(
+                f"cannot store a {type(record).__name__}: it dumps to a {type(document).__name__}, not a dict of fields"
+            )
         return document
 
     def _validate(self, klass: type[T], document: dict[str, Any]) -> T:
@@ -145,7 +154,10 @@ class MsgspecKind(RecordKind):
         return msgspec is not None and issubclass(klass, msgspec.Struct)
 
     def to_document(self, record: Any) -> dict[str, Any]:
-        document = sys.modules["msgspec"].to_builtins(record)
+        try:
+            document = sys.modules["msgspec"].to_builtins(record)
+        except TypeError as exc:  # a field value msgspec cannot encode
+            raise DocumentInvalid([str(exc)]) from None
         if not isinstance(document, dict):
             raise RecordError(
                 f"cannot store a {type(record).__name__}: an array_like Struct is stored as a list, not a record"

@@ -14,7 +14,7 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from .errors import FilterError, RecordError
+from .errors import FilterError, RecordError, SerializationError
 from .record_kinds import DocumentInvalid, RecordKind, kind_of
 
 if TYPE_CHECKING:
@@ -220,14 +220,22 @@ def _overrides(klass: type, name: str) -> bool:
     return any(name in vars(base) for base in klass.__mro__ if base is not object)
 
 
-def record_state(record: object) -> dict[str, Any]:
-    """The field dict that is stored for ``record``."""
+def record_state(
+    record: object, *, backend: str | None = None, schema: str | None = None, key: str | None = None
+) -> dict[str, Any]:
+    """The field dict that is stored for ``record``. A model (pydantic, msgspec) gives its JSON-mode
+    document; ``SerializationError`` naming ``backend``, ``schema`` and ``key`` if it cannot."""
     klass = type(record)
     if isinstance(record, Mapping):
         return dict(record)
     kind = kind_of(klass)
     if kind is not None:  # before __getstate__: pydantic models define one for pickling
-        return kind.to_document(record)
+        try:
+            return kind.to_document(record)
+        except DocumentInvalid as exc:
+            raise SerializationError(
+                f"cannot store {kind.name} {klass.__name__}: {exc}", backend=backend, schema=schema, key=key
+            ) from None
     if _overrides(klass, "__getstate__"):
         state = record.__getstate__()  # type: ignore[attr-defined]
         if not isinstance(state, dict):

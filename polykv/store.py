@@ -661,7 +661,7 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
     # == record surface ============================================================================
     def _record_data(self, ns: str, record_key: object, record: object) -> tuple[str, bytes]:
         key = self._key(record_key, ns)
-        return key, self._encode(record_state(record), ns, key)
+        return key, self._encode(record_state(record, backend=self.backend_name, schema=ns, key=key), ns, key)
 
     def insert_record(self, schema_name: str, record_key: str, record: Any, *, ttl: float | None = None) -> None:
         """Store a new record; ``RecordExistsError`` if one exists (atomic on stores with the ADD capability)."""

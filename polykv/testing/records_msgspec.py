@@ -20,7 +20,7 @@ from typing import ClassVar
 import msgspec
 import pytest
 
-from ..errors import FilterError, RecordError
+from ..errors import FilterError, RecordError, SerializationError
 from ..store import KeyValueStore
 
 __all__ = ["MsgspecRecordSuite"]
@@ -51,6 +51,12 @@ class Event(msgspec.Struct, rename="camel", frozen=True, weakref=True):
     level: Level
     place: Place
     tags: list[str] = []
+
+
+class Holder(msgspec.Struct):
+    """A field typed ``object``: msgspec cannot encode arbitrary objects."""
+
+    thing: object
 
 
 class Keyless(msgspec.Struct):
@@ -120,3 +126,9 @@ class MsgspecRecordSuite:
             store.reload_record("items", item)
         store.reload_record("items", item, record_key="i")
         assert store.get_record("items", Keyless, "i") == item
+
+    def test_unencodable_struct_is_refused_before_writing(self, store: KeyValueStore) -> None:
+        with pytest.raises(SerializationError) as info:
+            store.insert_record("holders", "h", Holder(thing=object()))
+        assert info.value.schema == "holders" and info.value.key == "h"
+        assert not store.exists("holders", "h")

@@ -23,7 +23,7 @@ from typing import ClassVar
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from ..errors import FilterError, RecordError, RecordExistsError, RecordNotFoundError
+from ..errors import FilterError, RecordError, RecordExistsError, RecordNotFoundError, SerializationError
 from ..records import Record, record_key_of
 from ..store import KeyValueStore
 
@@ -211,6 +211,19 @@ class PydanticRecordSuite:
         assert store.get_record("boxes", dict, "b")["area"] == 6
         assert store.get_record("boxes", Box, "b") == Box(w=2, h=3)
         assert [b.w for b in store.filter_record("boxes", Box, area__gt=5)] == [2]
+
+    def test_unserialisable_model_is_refused_before_writing(self, store: KeyValueStore) -> None:
+        class Opaque:
+            pass
+
+        class Holder(BaseModel):
+            model_config = ConfigDict(arbitrary_types_allowed=True)
+            thing: Opaque
+
+        with pytest.raises(SerializationError) as info:
+            store.insert_record("holders", "h", Holder(thing=Opaque()))
+        assert info.value.schema == "holders" and info.value.key == "h" and "Holder" in str(info.value)
+        assert not store.exists("holders", "h")
 
     def test_record_mixin_save_reload_delete(self, store: KeyValueStore) -> None:
         member = Member(id="m1", name="Ada")
