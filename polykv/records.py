@@ -4,6 +4,9 @@ A record is a ``Record`` subclass, a plain dataclass, a ``dict``, a pydantic mod
 ``polykv.record_kinds``), or any object whose class defines ``__getstate__``/``__setstate__``. Its schema
 and key can come from the class (``__schema_name__`` and ``__record_key__``, the name of the field that
 holds the key). ``__indexes__`` names fields that stores able to index use for equality filters.
+
+How a class is handled (its kind, whether it defines ``__getstate__``/``__setstate__``, its dataclass
+fields) is decided the first time a record of that class is stored or loaded, and remembered.
 """
 
 from __future__ import annotations
@@ -220,6 +223,39 @@ def _overrides(klass: type, name: str) -> bool:
     return any(name in vars(base) for base in klass.__mro__ if base is not object)
 
 
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """How polykv turns one record class into documents and back, decided on the class's first use."""
+
+    kind: RecordKind | None
+    getstate: bool  # the class (not object) defines __getstate__
+    setstate: bool
+    fields: tuple[str, ...] | None  # dataclass fields, or None for a non-dataclass
+    init_fields: tuple[str, ...]  # dataclass fields passed to __init__
+    late_fields: tuple[str, ...]  # dataclass fields with init=False, set after __init__
+
+
+#: record class -> its plan. The MRO scans and ``dataclasses.fields`` calls are done once per class,
+#: which keeps the record path of dataclasses and ``__getstate__`` classes as cheap as a dict lookup.
+_plans: dict[type, _Plan] = {}
+
+
+def _plan(klass: type) -> _Plan:
+    plan = _plans.get(klass)
+    if plan is None:
+        fields = dataclasses.fields(klass) if dataclasses.is_dataclass(klass) else None
+        plan = _Plan(
+            kind=kind_of(klass),
+            getstate=_overrides(klass, "__getstate__"),
+            setstate=_overrides(klass, "__setstate__"),
+            fields=None if fields is None else tuple(f.name for f in fields),
+            init_fields=() if fields is None else tuple(f.name for f in fields if f.init),
+            late_fields=() if fields is None else tuple(f.name for f in fields if not f.init),
+        )
+        _plans[klass] = plan
+    return plan
+
+
 def record_state(
     record: object, *, backend: str | None = None, schema: str | None = None, key: str | None = None
 ) -> dict[str, Any]:
@@ -228,7 +264,8 @@ def record_state(
     klass = type(record)
     if isinstance(record, Mapping):
         return dict(record)
-    kind = kind_of(klass)
+    plan = _plan(klass)
+    kind = plan.kind
     if kind is not None:  # before __getstate__: pydantic models define one for pickling
         try:
             return kind.to_document(record)
@@ -236,13 +273,13 @@ def record_state(
             raise SerializationError(
                 f"cannot store {kind.name} {klass.__name__}: {exc}", backend=backend, schema=schema, key=key
             ) from None
-    if _overrides(klass, "__getstate__"):
+    if plan.getstate:
         state = record.__getstate__()  # type: ignore[attr-defined]
         if not isinstance(state, dict):
             raise RecordError(f"{klass.__name__}.__getstate__ must return a dict, got {type(state).__name__}")
         return state
-    if dataclasses.is_dataclass(record):
-        return {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
+    if plan.fields is not None:
+        return {name: getattr(record, name) for name in plan.fields}
     try:
         attributes = vars(record)
     except TypeError:
@@ -277,23 +314,22 @@ def build_record(
     the record in the ``RecordError`` raised when a model rejects the document."""
     if klass is dict or (isinstance(klass, type) and issubclass(klass, dict)):
         return klass(state)  # type: ignore[call-arg]
-    kind = kind_of(klass)
+    plan = _plan(klass)
+    kind = plan.kind
     if kind is not None:
         try:
             return kind.from_document(klass, state)
         except DocumentInvalid as exc:
             raise _invalid(klass, kind, exc, backend, schema, key) from None
-    if _overrides(klass, "__setstate__"):
+    if plan.setstate:
         obj = klass.__new__(klass)
         obj.__setstate__(state)  # type: ignore[attr-defined]
         return obj
-    if dataclasses.is_dataclass(klass):
-        fields = dataclasses.fields(klass)
-        init = {f.name: state[f.name] for f in fields if f.init and f.name in state}
-        obj = klass(**init)
-        for f in fields:
-            if not f.init and f.name in state:
-                object.__setattr__(obj, f.name, state[f.name])
+    if plan.fields is not None:
+        obj = klass(**{name: state[name] for name in plan.init_fields if name in state})
+        for name in plan.late_fields:
+            if name in state:
+                object.__setattr__(obj, name, state[name])
         return obj
     obj = klass.__new__(klass)
     obj.__dict__.update(state)
@@ -310,21 +346,22 @@ def refresh_record(
 ) -> None:
     """Replace ``record``'s fields in place with ``state`` (``RecordError`` naming ``backend``, ``schema``
     and ``key`` when a model rejects it; the record is then unchanged)."""
-    kind = None if isinstance(record, dict) else kind_of(type(record))
-    if kind is not None:
-        try:
-            kind.refresh(record, state)
-        except DocumentInvalid as exc:
-            raise _invalid(type(record), kind, exc, backend, schema, key) from None
-    elif isinstance(record, dict):
+    if isinstance(record, dict):
         record.clear()
         record.update(state)
-    elif _overrides(type(record), "__setstate__"):
+        return
+    plan = _plan(type(record))
+    if plan.kind is not None:
+        try:
+            plan.kind.refresh(record, state)
+        except DocumentInvalid as exc:
+            raise _invalid(type(record), plan.kind, exc, backend, schema, key) from None
+    elif plan.setstate:
         record.__setstate__(state)  # type: ignore[attr-defined]
-    elif dataclasses.is_dataclass(record):
-        for f in dataclasses.fields(record):
-            if f.name in state:
-                object.__setattr__(record, f.name, state[f.name])
+    elif plan.fields is not None:
+        for name in plan.fields:
+            if name in state:
+                object.__setattr__(record, name, state[name])
     else:
         record.__dict__.clear()
         record.__dict__.update(state)
