@@ -539,7 +539,7 @@ class KeyValueStore(StorePrimitives, MutableMapping[str, Any], metaclass=StoreMe
         fields = indexed_fields(type(record))
         if fields:
             self._indexes_declared(ns, fields)
-        return key, self._encode(record_state(record), ns, key)
+        return key, self._encode(record_state(record, backend=self.backend_name, schema=ns, key=key), ns, key)
 
     def insert_record(self, schema_name: str, record_key: str, record: Any, *, ttl: float | None = None) -> None:
         """Store a new record; ``RecordExistsError`` if one exists (atomic on stores with the ADD capability)."""
@@ -604,7 +604,7 @@ class KeyValueStore(StorePrimitives, MutableMapping[str, Any], metaclass=StoreMe
         """Load the record as a ``klass`` object; ``RecordNotFoundError`` if absent."""
         ns = self._schema(schema_name)
         key = self._key(record_key, ns)
-        record = build_record(klass, self._load_state(ns, key))
+        record = build_record(klass, self._load_state(ns, key), backend=self.backend_name, schema=ns, key=key)
         bind_record(record, self, ns, key)
         return record
 
@@ -613,7 +613,7 @@ class KeyValueStore(StorePrimitives, MutableMapping[str, Any], metaclass=StoreMe
         else the key it was loaded from or written to (``RecordError`` if none is known)."""
         ns = self._schema(schema_name)
         key = self._key(record_key_of(record) if record_key is None else record_key, ns)
-        refresh_record(record, self._load_state(ns, key))
+        refresh_record(record, self._load_state(ns, key), backend=self.backend_name, schema=ns, key=key)
         bind_record(record, self, ns, key)
 
     def filter_record(self, schema_name: str, record_klass: type[T], **filter_kwargs: Any) -> list[T]:
@@ -622,7 +622,7 @@ class KeyValueStore(StorePrimitives, MutableMapping[str, Any], metaclass=StoreMe
         conditions = compile_filter(record_klass, filter_kwargs, schema=ns)
         records = []
         for key, state in self._filter(ns, conditions, indexed_fields(record_klass)):
-            record = build_record(record_klass, state)
+            record = build_record(record_klass, state, backend=self.backend_name, schema=ns, key=key)
             bind_record(record, self, ns, key)
             records.append(record)
         return records
@@ -631,7 +631,8 @@ class KeyValueStore(StorePrimitives, MutableMapping[str, Any], metaclass=StoreMe
         """Stream every ``(record_key, record)`` of a schema."""
         ns = self._schema(schema_name)
         for key, data in self._scan_items(ns, ""):
-            record = build_record(record_klass, self._decode(data, ns, key))
+            state = self._decode(data, ns, key)
+            record = build_record(record_klass, state, backend=self.backend_name, schema=ns, key=key)
             bind_record(record, self, ns, key)
             yield key, record
 
