@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Protocol
 from ..capabilities import Capability
 from ..codecs import Codec
 from ..errors import InvalidArgumentError
-from ..store import KeyValueStore
+from ..store import KV_NAMESPACE, MISSING, KeyValueStore
 from .base import DELEGABLE, StoreWrapper
 
 __all__ = ["CodecWrapperStore", "LayeredCodec", "innermost_codec"]
@@ -72,6 +72,15 @@ class CodecWrapperStore(StoreWrapper):
     def _install(self, layer: Codec) -> None:
         """Make ``layer`` the wrapped store's codec (subclasses call it at the end of ``__init__``)."""
         self.inner.codec = layer
+
+    def pop(self, key: str, default: Any = MISSING) -> Any:
+        """``KeyValueStore.pop``, but a value that does not decode (another key, corrupt) raises
+        ``SerializationError`` *before* anything is deleted."""
+        checked = self._key(key)
+        data = self._get(KV_NAMESPACE, checked)
+        if data is not None:
+            self._decode(data, KV_NAMESPACE, checked)
+        return super().pop(key, default)
 
     def _honoured(self, wrapped: frozenset[Capability]) -> frozenset[Capability]:
         return wrapped & DELEGABLE - {Capability.INDEX}
