@@ -74,6 +74,16 @@ class OperationStats:
         )
 
 
+def _opentelemetry_installed() -> bool:
+    """Whether ``opentelemetry-api`` can be imported, found without importing it (nor anything else)."""
+    try:
+        return importlib.util.find_spec("opentelemetry") is not None and (
+            importlib.util.find_spec("opentelemetry.trace") is not None
+        )
+    except (ImportError, ValueError):
+        return False
+
+
 def _innermost_backend(store: KeyValueStore) -> str:
     while isinstance(store, StoreWrapper):
         store = store.inner
@@ -111,7 +121,7 @@ class InstrumentedStore(StoreWrapper):
         self._lock = threading.Lock()
         self.telemetry: Telemetry | None = None
         if opentelemetry is None:
-            opentelemetry = importlib.util.find_spec("opentelemetry") is not None
+            opentelemetry = _opentelemetry_installed()
         if opentelemetry:
             from .telemetry import Telemetry
 

@@ -27,14 +27,12 @@ class Telemetry:
     def __init__(self, system: str, tracer_provider: Any = None, meter_provider: Any = None) -> None:
         trace = require_module("opentelemetry.trace", "polykv[otel]", "InstrumentedStore's OpenTelemetry output")
         metrics = require_module("opentelemetry.metrics", "polykv[otel]", "InstrumentedStore's OpenTelemetry output")
-        from polykv import __version__
-
         self.system = system
         self._kind = trace.SpanKind.CLIENT
         self._error = trace.StatusCode.ERROR
         self._status = trace.Status
-        self.tracer = trace.get_tracer(_SCOPE, __version__, tracer_provider=tracer_provider)
-        meter = metrics.get_meter(_SCOPE, __version__, meter_provider=meter_provider)
+        self.tracer = trace.get_tracer(_SCOPE, tracer_provider=tracer_provider)
+        meter = metrics.get_meter(_SCOPE, meter_provider=meter_provider)
         self.duration = meter.create_histogram(
             "db.client.operation.duration",
             unit="s",
