@@ -275,3 +275,51 @@ def test_zstd_without_zstandard_says_what_to_install() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "polykv[zstd]" in done.stdout
+
+
+# == hostile frames and concurrency ======================================================================
+@pytest.mark.parametrize("algorithm", ["zlib", "zstd"])
+def test_a_frame_that_would_inflate_past_the_limit_is_refused(
+    monkeypatch: pytest.MonkeyPatch, inner: KeyValueStore, algorithm: str
+) -> None:
+    from polykv.wrappers import compressed
+
+    store = CompressedStore(inner, algorithm=algorithm, min_size=0)
+    store.set("bomb", "0" * 50_000)
+    monkeypatch.setattr(compressed, "MAX_DECOMPRESSED", 10_000)
+    with pytest.raises(SerializationError, match="10000") as info:
+        store.get("bomb")
+    assert info.value.key == "bomb"
+    monkeypatch.undo()
+    assert store.get("bomb") == "0" * 50_000
+
+
+def test_cut_short_and_trailing_bytes_are_refused(inner: KeyValueStore) -> None:
+    store = CompressedStore(inner, min_size=0)
+    store.set("v", "x" * 5000)
+    framed = inner._get("", "v")
+    assert framed is not None
+    for bad in (framed[:-3], framed + b"tail"):
+        inner._set("", "v", bad, None)
+        with pytest.raises(SerializationError):
+            store.get("v")
+
+
+def test_concurrent_compare_and_set_on_compressed_values(inner: KeyValueStore) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = CompressedStore(inner, min_size=0)
+    store.set("doc", {"n": 0, "pad": "p" * 2000})
+
+    def bump(_: int) -> int:
+        tries = 0
+        while True:
+            tries += 1
+            current = store["doc"]
+            if store.compare_and_set("doc", current, {"n": current["n"] + 1, "pad": current["pad"]}):
+                return tries
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(bump, range(100)))
+    assert store["doc"]["n"] == 100
+    assert (inner._get("", "doc") or b"")[:4] == MAGIC

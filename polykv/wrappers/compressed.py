@@ -23,7 +23,7 @@ from ..options import require_module
 from ..store import KeyValueStore
 from .coded import CodecWrapperStore
 
-__all__ = ["ALGORITHMS", "MAGIC", "CompressedCodec", "CompressedStore"]
+__all__ = ["ALGORITHMS", "MAGIC", "MAX_DECOMPRESSED", "CompressedCodec", "CompressedStore"]
 
 #: The first bytes of every framed (compressed or escaped) value.
 MAGIC = b"\xc1pkz"
@@ -37,6 +37,10 @@ ALGORITHMS = {"zlib": _ZLIB, "zstd": _ZSTD}
 DEFAULT_MIN_SIZE = 256
 
 _HEADER = len(MAGIC) + 1
+
+#: The most bytes one value may decompress to (1 GiB): a larger frame is refused rather than inflated, so a
+#: tiny hostile frame written to a shared store cannot exhaust the reader's memory.
+MAX_DECOMPRESSED = 1 << 30
 
 
 class _Zstd:
@@ -59,7 +63,10 @@ class _Zstd:
         if decompressor is None:
             decompressor = self._local.decompressor = self._module.ZstdDecompressor()
         try:
-            result: bytes = decompressor.decompress(data)
+            size = self._module.frame_content_size(data)
+            if size > MAX_DECOMPRESSED:
+                raise ValueError(f"the zstd frame would decompress to {size} bytes, more than {MAX_DECOMPRESSED}")
+            result: bytes = decompressor.decompress(data, max_output_size=MAX_DECOMPRESSED)
         except self._module.ZstdError as exc:
             raise ValueError(f"not a valid zstd frame ({exc})") from None
         return result
@@ -125,10 +132,16 @@ class CompressedCodec:
         if kind == _STORED:
             return payload
         if kind == _ZLIB:
+            inflater = zlib.decompressobj()
             try:
-                return zlib.decompress(payload)
+                plain = inflater.decompress(payload, MAX_DECOMPRESSED)
             except zlib.error as exc:
                 raise ValueError(f"not a valid zlib frame ({exc})") from None
+            if inflater.unconsumed_tail:
+                raise ValueError(f"the zlib frame decompresses to more than {MAX_DECOMPRESSED} bytes")
+            if not inflater.eof or inflater.unused_data:
+                raise ValueError("not a valid zlib frame (cut short, or followed by other bytes)")
+            return plain
         if kind == _ZSTD:
             if self._zstd is None:
                 self._zstd = _Zstd(self.level)
