@@ -145,7 +145,8 @@ def connect(url: str | None = None, **options: Any) -> KeyValueStore:
         import os
 
         url = os.environ.get("POLYKV_URL") or DEFAULT_URL
-    if isinstance(url, str) and url[:1] in "rpcf" and "+" in url:  # wrappers: readonly+prefix:t1/+sqlite://...
+    # wrappers (readonly+prefix:t1/+sqlite://...): the first letters of polykv.wrappers.stacking's names
+    if isinstance(url, str) and url[:1] in "rpcfite" and "+" in url:
         from .wrappers.stacking import connect_stacked, is_stacked_url
 
         if is_stacked_url(url):
