@@ -414,10 +414,12 @@ class KeyValueStore(StorePrimitives, MutableMapping[str, Any], metaclass=StoreMe
         """
         key = self._key(key)
         data = self._get(KV_NAMESPACE, key)
+        # decoded before the delete: a value the codec cannot read raises and stays stored
+        value = None if data is None else self._decode(data, KV_NAMESPACE, key)
         if data is not None and self._delete(KV_NAMESPACE, key):
             if write_observers:
                 notify_write(self, "delete", None, (key,))
-            return self._decode(data, KV_NAMESPACE, key)
+            return value
         if default is MISSING:
             raise KeyNotFoundError("no such key", backend=self.backend_name, key=key)
         return default
@@ -428,10 +430,11 @@ class KeyValueStore(StorePrimitives, MutableMapping[str, Any], metaclass=StoreMe
         try:
             for key in keys:
                 data = self._get(KV_NAMESPACE, key)
+                value = None if data is None else self._decode(data, KV_NAMESPACE, key)  # before the delete
                 if data is not None and self._delete(KV_NAMESPACE, key):
                     if write_observers:
                         notify_write(self, "delete", None, (key,))
-                    return key, self._decode(data, KV_NAMESPACE, key)
+                    return key, value
         finally:
             close = getattr(keys, "close", None)
             if close is not None:
