@@ -55,7 +55,7 @@ def bench_import() -> None:
 
 def bench_lookup() -> None:
     import polykv
-    from polykv.registry import BackendRegistry
+    from polykv.backend_registry import BackendRegistry
 
     registry = BackendRegistry()
     registry["memory"]
@@ -78,7 +78,7 @@ def bench_entry_points() -> None:
         code = (
             "import sys, time, json\n"
             "t0 = time.perf_counter()\n"
-            "from polykv.registry import BackendRegistry\n"
+            "from polykv.backend_registry import BackendRegistry\n"
             "t1 = time.perf_counter()\n"
             "r = BackendRegistry()\n"
             "names = r.keys()\n"

@@ -6,19 +6,25 @@ no plugin and no client library.
 
 from __future__ import annotations
 
-import sys
 import threading
 from importlib import import_module
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
+
+from . import events as _events
 
 __version__ = "1.0.0.dev0"
 
 if TYPE_CHECKING:
+    from .backend_registry import BackendRegistry
+    from .caching import memoize
     from .capabilities import Capability
     from .codecs import Codec, get_codec, register_codec
     from .connectors import BackendConnectorBase, ConnectionMode, ConnectorManagerFactory
     from .errors import (
+        AccessDeniedError,
+        AuthenticationFailedError,
+        BackendBusyError,
+        BackendError,
         BackendNotFoundError,
         BackendUnavailableError,
         FilterError,
@@ -26,6 +32,8 @@ if TYPE_CHECKING:
         InvalidKeyError,
         InvalidURLError,
         KeyNotFoundError,
+        LockNotOwnedError,
+        LockTimeoutError,
         NotSupportedError,
         PluginLoadError,
         PolyKVError,
@@ -36,10 +44,13 @@ if TYPE_CHECKING:
         RecordNotFoundError,
         RegistrationError,
         SerializationError,
+        StorageError,
+        WrongTypeError,
     )
+    from .locks import Lock
     from .manager import StoreManager
     from .records import BackendIntegrationMixin, Record
-    from .registry import BackendRegistry, StoreMeta
+    from .registration import StoreMeta
     from .store import INCR_MAX, INCR_MIN, MAX_TTL, KeyValueStore
     from .urls import connect
     from .wrappers import CachedStore, FallbackStore, PrefixStore, ReadOnlyStore
@@ -52,6 +63,12 @@ _EXPORTS: dict[str, str] = {
     "Codec": "codecs",
     "get_codec": "codecs",
     "register_codec": "codecs",
+    "AccessDeniedError": "errors",
+    "AuthenticationFailedError": "errors",
+    "BackendBusyError": "errors",
+    "BackendError": "errors",
+    "StorageError": "errors",
+    "WrongTypeError": "errors",
     "BackendNotFoundError": "errors",
     "BackendUnavailableError": "errors",
     "FilterError": "errors",
@@ -59,6 +76,10 @@ _EXPORTS: dict[str, str] = {
     "InvalidKeyError": "errors",
     "InvalidURLError": "errors",
     "KeyNotFoundError": "errors",
+    "LockNotOwnedError": "errors",
+    "LockTimeoutError": "errors",
+    "Lock": "locks",
+    "memoize": "caching",
     "NotSupportedError": "errors",
     "PluginLoadError": "errors",
     "PolyKVError": "errors",
@@ -71,8 +92,8 @@ _EXPORTS: dict[str, str] = {
     "SerializationError": "errors",
     "BackendIntegrationMixin": "records",
     "Record": "records",
-    "BackendRegistry": "registry",
-    "StoreMeta": "registry",
+    "BackendRegistry": "backend_registry",
+    "StoreMeta": "registration",
     "KeyValueStore": "store",
     "MAX_TTL": "store",
     "INCR_MIN": "store",
@@ -92,7 +113,11 @@ __all__ = [
     "INCR_MAX",
     "INCR_MIN",
     "MAX_TTL",
+    "AccessDeniedError",
+    "AuthenticationFailedError",
+    "BackendBusyError",
     "BackendConnectorBase",
+    "BackendError",
     "BackendIntegrationMixin",
     "BackendNotFoundError",
     "BackendRegistry",
@@ -109,6 +134,9 @@ __all__ = [
     "InvalidURLError",
     "KeyNotFoundError",
     "KeyValueStore",
+    "Lock",
+    "LockNotOwnedError",
+    "LockTimeoutError",
     "NotSupportedError",
     "PluginLoadError",
     "PolyKVError",
@@ -122,11 +150,14 @@ __all__ = [
     "RecordNotFoundError",
     "RegistrationError",
     "SerializationError",
+    "StorageError",
     "StoreManager",
     "StoreMeta",
+    "WrongTypeError",
     "connect",
     "default_registry",
     "get_codec",
+    "memoize",
     "open_store",
     "register_codec",
     "registry",
@@ -142,7 +173,7 @@ def default_registry() -> BackendRegistry:
     if _default_registry is None:
         with _default_registry_lock:
             if _default_registry is None:
-                from .registry import BackendRegistry
+                from .backend_registry import BackendRegistry
 
                 _default_registry = BackendRegistry()
     registry: BackendRegistry = _default_registry
@@ -150,31 +181,29 @@ def default_registry() -> BackendRegistry:
 
 
 def __getattr__(name: str) -> Any:
-    """Load a public name on first access (PEP 562)."""
+    """Load a public name on first access (PEP 562); ``registry`` is the default ``BackendRegistry``."""
     module = _EXPORTS.get(name)
     if module is not None:
         value = getattr(import_module(f".{module}", __name__), name)
         globals()[name] = value
         return value
+    if name == "registry":
+        registry = default_registry()
+        globals()["registry"] = registry
+        return registry
     if name == "open_store":
         return __getattr__("connect")
     raise AttributeError(f"module 'polykv' has no attribute {name!r}")
 
 
-class _Package(ModuleType):
-    """Keeps ``polykv.registry`` the default registry even after the ``polykv.registry`` module loads."""
+def _load_hook_plugins() -> None:
+    """Load the hook plugins declared in the ``polykv.plugins`` entry-point group (once, on first use)."""
+    from .hooks import autoload
 
-    @property
-    def registry(self) -> BackendRegistry:
-        return default_registry()
-
-    @registry.setter
-    def registry(self, value: object) -> None:
-        if not isinstance(value, ModuleType):  # the import system binds the submodule here; ignore it
-            raise AttributeError("polykv.registry is read-only; create a BackendRegistry() of your own")
+    autoload()
 
 
-sys.modules[__name__].__class__ = _Package
+_events.on_first_use(_load_hook_plugins)
 
 
 def __dir__() -> list[str]:

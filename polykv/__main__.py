@@ -1,5 +1,5 @@
 """``python -m polykv``: the polykv command line."""
 
-from .cli import main
+from .launcher import main
 
 main()

@@ -22,6 +22,10 @@ class Capability(str, Enum):
     WATCH = "watch"
     #: ``filter_record`` reads only matching records for equality on fields in ``__indexes__``.
     INDEX = "index"
+    #: Owner-checked leases: ``_delete_if`` and ``_expire_if`` (delete / re-expire a key only while it holds
+    #: the exact bytes the owner wrote), atomic. With ADD and TTL this is what ``store.lock`` and
+    #: ``store.get_or_set`` need.
+    LEASE = "lease"
 
     def __str__(self) -> str:
         return self.value

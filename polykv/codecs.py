@@ -12,10 +12,13 @@ import json.scanner
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
+from .claims import Offers
 from .errors import SerializationError
+from .events import load_plugins
 from .options import require_module
 
 __all__ = [
+    "HOOK_CODECS",
     "MAX_NESTING",
     "BytesCodec",
     "Codec",
@@ -126,7 +129,7 @@ class BytesCodec:
 
 
 class MsgpackCodec:
-    """MessagePack via the ``msgpack`` package (``pip install 'polykv[msgpack]'``).
+    """MessagePack via the ``msgpack`` package (``pip install 'polykv-core[msgpack]'``).
 
     Tuples read back as lists, bytearray/memoryview as bytes, subclasses as the base type; NaN is stored
     bit-exactly (it reads back as NaN, which compares unequal to itself). Refused: dict keys other than
@@ -136,7 +139,7 @@ class MsgpackCodec:
     name = "msgpack"
 
     def __init__(self) -> None:
-        msgpack = require_module("msgpack", "polykv[msgpack]", "the msgpack codec")
+        msgpack = require_module("msgpack", "polykv-core[msgpack]", "the msgpack codec")
         self._packb: Callable[..., bytes] = msgpack.packb
         self._unpackb: Callable[..., Any] = msgpack.unpackb
 
@@ -182,10 +185,17 @@ _CODEC_FACTORIES: dict[str, Callable[[], Codec]] = {
 }
 
 
+#: Codec factories that hook plugins offer (``polykv_codecs``), pushed by ``polykv.hooks`` whenever the
+#: registered hook plugins change; asked only for names not in the table above.
+HOOK_CODECS: Offers[Callable[[], Codec]] = Offers(
+    "codec", "register the one you want with polykv.register_codec(name, factory)"
+)
+
+
 def register_codec(name: str, factory: Callable[[], Codec]) -> None:
     """Make ``codec=name`` available to every store (an explicit, in-process choice: it is asked before any
     hook plugin's ``polykv_codecs``). A name already registered with another factory is a conflict under
-    the one plugin conflict rule (``polykv.registry.resolve_claims``): ``PluginConflictError`` (a
+    the one plugin conflict rule (``polykv.claims.resolve_claims``): ``PluginConflictError`` (a
     ``ValueError``) naming both; registering the same factory again does nothing."""
     if name in _CODEC_FACTORIES and _CODEC_FACTORIES[name] is not factory:
         from .errors import PluginConflictError
@@ -202,16 +212,16 @@ def _describe(obj: object) -> str:
 
 
 def get_codec(codec: str | Codec) -> Codec:
-    """Return a codec instance for a name (``json``, ``bytes``, ``msgpack``, ``pickle``) or pass one through."""
+    """Return a codec instance for a name (``json``, ``bytes``, ``msgpack``, ``pickle``, one given to
+    ``register_codec``, or one a hook plugin offers) or pass a ``Codec`` through. ``SerializationError`` for
+    an unknown name; ``PluginConflictError`` when two hook plugins offer different codecs under it."""
     if not isinstance(codec, str):
         if isinstance(codec, Codec):
             return codec
         raise TypeError(f"codec must be a name or a Codec, got {type(codec).__name__}")
-    factory = _CODEC_FACTORIES.get(codec)
-    if factory is None:  # a hook plugin may offer it (polykv_codecs); loads pluggy only for unknown names
-        from .hooks import find_codec
-
-        factory = find_codec(codec)
+    factory = _CODEC_FACTORIES.get(codec) or HOOK_CODECS.resolve(codec)
+    if factory is None and load_plugins():  # hook plugins declared by entry points not loaded yet: load them
+        factory = HOOK_CODECS.resolve(codec)
     if factory is None:
         raise SerializationError(f"unknown codec {codec!r}; known: {', '.join(sorted(_CODEC_FACTORIES))}")
     return factory()

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 __all__ = [
+    "AccessDeniedError",
+    "AuthenticationFailedError",
+    "BackendBusyError",
+    "BackendError",
     "BackendNotFoundError",
     "BackendUnavailableError",
     "FilterError",
@@ -10,6 +14,8 @@ __all__ = [
     "InvalidKeyError",
     "InvalidURLError",
     "KeyNotFoundError",
+    "LockNotOwnedError",
+    "LockTimeoutError",
     "MissingDependencyError",
     "NotSupportedError",
     "PluginConflictError",
@@ -22,6 +28,8 @@ __all__ = [
     "RecordNotFoundError",
     "RegistrationError",
     "SerializationError",
+    "StorageError",
+    "WrongTypeError",
 ]
 
 
@@ -73,7 +81,7 @@ class PluginLoadError(PolyKVError):
 
 class PluginConflictError(PluginLoadError, ValueError):
     """More than one provider claims the same name (backend, URL scheme, codec or scheme alias); the message
-    names every claimant and how to choose one (see ``polykv.registry.resolve_claims``)."""
+    names every claimant and how to choose one (see ``polykv.claims.resolve_claims``)."""
 
 
 class RegistrationError(PolyKVError, TypeError):
@@ -128,6 +136,59 @@ class PoolTimeoutError(BackendUnavailableError):
     """No pooled connection became free within ``connection_timeout``."""
 
 
+class BackendError(PolyKVError):
+    """The server refused a command with an error reply that has no more specific polykv class (or a client
+    library fault that is not a reply). ``code`` is the reply's code, its first word (``"ERR"``,
+    ``"EXECABORT"``...), or None when there was no reply; the message says what the reply meant."""
+
+    def __init__(self, message: str, *, code: str | None = None, **where: str | None) -> None:
+        super().__init__(message, **where)
+        self.code = code
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_coded, (type(self), self.message, self.code, self.backend, self.schema, self.key))
+
+
+def _rebuild_coded(
+    cls: type[BackendError],
+    message: str,
+    code: str | None,
+    backend: str | None,
+    schema: str | None,
+    key: str | None,
+) -> BackendError:
+    """Unpickle a ``BackendError`` (keeping its ``code``)."""
+    return cls(message, code=code, backend=backend, schema=schema, key=key)
+
+
+class BackendBusyError(BackendError, BackendUnavailableError):
+    """The server answered but cannot serve the command now: loading its data, busy running a script, a
+    read-only replica during a failover, a cluster or its master down. Transient: idempotent operations were
+    retried within the store's timeout, others were not re-sent (they may be retried by the caller, who
+    knows whether applying them twice is harmless)."""
+
+
+class AccessDeniedError(BackendError, PermissionError):
+    """The server's access control forbids this command or key for the configured user (Redis ``NOPERM``);
+    nothing was changed. Grant the permission or use another user; retrying will not help."""
+
+
+class AuthenticationFailedError(AccessDeniedError, BackendUnavailableError):
+    """The server refused the credentials: a wrong username or password, none given where one is required,
+    or one given where none is configured. The message never shows the password."""
+
+
+class StorageError(BackendError):
+    """The server refused a write for want of memory or of a place to persist it (Redis ``OOM`` under
+    ``maxmemory`` with ``noeviction``, ``MISCONF`` when snapshots fail); nothing was written. Free memory or
+    raise the limit; retrying will not help until then."""
+
+
+class WrongTypeError(BackendError):
+    """The server holds a value of another kind under the store's own key (Redis ``WRONGTYPE``: written by
+    something other than this store); nothing was changed. Remove or rename that foreign value."""
+
+
 class ReadOnlyError(PolyKVError):
     """A write was attempted through a read-only store."""
 
@@ -138,3 +199,13 @@ class InvalidURLError(InvalidArgumentError):
 
 class MissingDependencyError(PluginLoadError, ImportError):
     """An optional dependency a store or codec needs is not installed; the message names the extra to install."""
+
+
+class LockTimeoutError(PolyKVError, TimeoutError):
+    """A lock (``store.lock``) or a lease of ``store.get_or_set`` was not acquired within its
+    ``blocking_timeout`` / ``wait_timeout``: another owner held it the whole time. ``key`` is the lock's key."""
+
+
+class LockNotOwnedError(PolyKVError, RuntimeError):
+    """``release()`` or ``extend()`` of a lock this caller does not hold (never acquired, released already,
+    or its lease expired and was perhaps taken by another owner); the store was not changed."""

@@ -1,7 +1,8 @@
 """pluggy hooks for what is not a store class: extra codecs, URL-scheme aliases and store events.
 
-Hook plugins are found in the ``polykv.plugins`` entry-point group (checked once, when the first store is
-created; set ``POLYKV_DISABLE_PLUGIN_AUTOLOAD=1`` to skip it) or registered by hand::
+Hook plugins are found in the ``polykv.plugins`` entry-point group (checked once, before the first store is
+created or when a codec or URL scheme is not found; set ``POLYKV_DISABLE_PLUGIN_AUTOLOAD=1`` to skip it)
+or registered by hand::
 
     from polykv import hooks
 
@@ -12,8 +13,11 @@ created; set ``POLYKV_DISABLE_PLUGIN_AUTOLOAD=1`` to skip it) or registered by h
 
     hooks.register(Audit())
 
-pluggy itself is imported only when hooks are first used, so ``import polykv`` stays cheap; while no
-``polykv_write_done`` implementation is registered the write path calls nothing.
+pluggy itself is imported only when hooks are first used, so ``import polykv`` stays cheap. Whenever a hook
+plugin is registered or unregistered, this module pushes what the plugins provide into the tables below it
+(push, not pull): the observers of ``polykv.events`` (subscribed only while a ``polykv_write_done`` or
+``polykv_store_created`` implementation is registered, so the write path calls nothing otherwise), the
+codec offers of ``polykv.codecs.HOOK_CODECS`` and the URL-scheme aliases of ``polykv.catalog.SCHEME_ALIASES``.
 """
 
 from __future__ import annotations
@@ -23,10 +27,16 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from . import events
+from .catalog import SCHEME_ALIASES
+from .claims import Claim
+from .codecs import HOOK_CODECS
+
 if TYPE_CHECKING:
     import pluggy
 
     from .codecs import Codec
+    from .events import CreatedObserver, WriteObserver
     from .store import KeyValueStore
 
 __all__ = [
@@ -90,24 +100,42 @@ def _specs() -> type:
     return PolyKVHookSpecs
 
 
-def _sync(pm: pluggy.PluginManager) -> None:
-    """Point the store and registry seams at the event hooks while they have implementations, else None."""
-    from importlib import import_module
+def _offers(pm: pluggy.PluginManager, hook_name: str) -> tuple[dict[str, list[tuple[Claim, Any]]], list[str]]:
+    """Every registered plugin's answer to the no-argument hook ``hook_name`` as claims by name (plugins in
+    name order), and a message for each plugin whose hook raised (reported when a name it might have
+    offered is asked for, so that it breaks no other name)."""
+    offers: dict[str, list[tuple[Claim, Any]]] = {}
+    failures: list[str] = []
+    for impl in sorted(getattr(pm.hook, hook_name).get_hookimpls(), key=lambda i: i.plugin_name):
+        try:
+            answer = impl.function()
+        except Exception as exc:
+            failures.append(f"hook plugin {impl.plugin_name!r} raised {type(exc).__name__}: {exc} in {hook_name}()")
+            continue
+        for name, value in dict(answer or {}).items():
+            target = (
+                value
+                if isinstance(value, str)
+                else f"{getattr(value, '__module__', '?')}:" + (getattr(value, "__qualname__", None) or repr(value))
+            )
+            offers.setdefault(name, []).append((Claim("hook", target, impl.plugin_name), value))
+    return offers, failures
 
-    # import_module, not "from . import registry": polykv.registry is the default BackendRegistry attribute
-    registry = import_module("polykv.registry")
-    store = import_module("polykv.store")
-    write_done = pm.hook.polykv_write_done
-    created = pm.hook.polykv_store_created
 
-    def on_write(s: KeyValueStore, op: str, schema: str | None, keys: tuple[str, ...]) -> None:
-        write_done(store=s, op=op, schema=schema, keys=keys)
-
-    def on_created(s: KeyValueStore) -> None:
-        created(store=s)
-
-    setattr(store, "_write_observer", on_write if write_done.get_hookimpls() else None)  # noqa: B010
-    setattr(registry, "_store_created_observer", on_created if created.get_hookimpls() else None)  # noqa: B010
+def _sync(pm: pluggy.PluginManager, on_write: WriteObserver, on_created: CreatedObserver) -> None:
+    """Push what the registered hook plugins provide into the tables and event lists below: the write and
+    store-created observers (subscribed only while an implementation is registered, so the write path
+    calls nothing otherwise), the offered codecs and the URL-scheme aliases."""
+    if pm.hook.polykv_write_done.get_hookimpls():
+        events.subscribe_writes(on_write)
+    else:
+        events.unsubscribe_writes(on_write)
+    if pm.hook.polykv_store_created.get_hookimpls():
+        events.subscribe_created(on_created)
+    else:
+        events.unsubscribe_created(on_created)
+    HOOK_CODECS.replace(*_offers(pm, "polykv_codecs"))
+    SCHEME_ALIASES.replace(*_offers(pm, "polykv_url_scheme_aliases"))
 
 
 def get_plugin_manager() -> pluggy.PluginManager:
@@ -120,30 +148,43 @@ def get_plugin_manager() -> pluggy.PluginManager:
             import pluggy
 
             class _Manager(pluggy.PluginManager):
-                """Keeps the write-path seams in step with what is registered."""
+                """Keeps the event lists and offer tables in step with what is registered."""
+
+                on_write: WriteObserver
+                on_created: CreatedObserver
 
                 def register(self, plugin: object, name: str | None = None) -> str | None:
                     registered = super().register(plugin, name)
-                    _sync(self)
+                    _sync(self, self.on_write, self.on_created)
                     return registered
 
                 def unregister(self, plugin: object | None = None, name: str | None = None) -> Any:
                     removed = super().unregister(plugin, name)
-                    _sync(self)
+                    _sync(self, self.on_write, self.on_created)
                     return removed
 
             pm = _Manager(PROJECT_NAME)
             pm.add_hookspecs(_specs())
+            write_done, created = pm.hook.polykv_write_done, pm.hook.polykv_store_created
+
+            def on_write(s: KeyValueStore, op: str, schema: str | None, keys: tuple[str, ...]) -> None:
+                write_done(store=s, op=op, schema=schema, keys=keys)
+
+            def on_created(s: KeyValueStore) -> None:
+                created(store=s)
+
+            pm.on_write, pm.on_created = on_write, on_created
             if not os.environ.get(DISABLE_AUTOLOAD_ENV):
                 pm.load_setuptools_entrypoints(PLUGIN_ENTRY_POINT_GROUP)
-            _sync(pm)
+            _sync(pm, pm.on_write, pm.on_created)
             _manager = pm
     return _manager
 
 
 def autoload() -> None:
     """Load the ``polykv.plugins`` entry points once, if any distribution declares one (pluggy is not
-    imported otherwise). Called when the first store is created."""
+    imported otherwise). ``polykv`` registers it with ``polykv.events.on_first_use``: it runs before the
+    first store is created, or when a codec or URL scheme is not found, whichever comes first."""
     global _autoloaded
     if _autoloaded:
         return
@@ -166,57 +207,17 @@ def unregister(plugin: object) -> None:
     get_plugin_manager().unregister(plugin)
 
 
-def _hook_claims(results: list[tuple[object, dict[str, Any]]], name: str) -> list[Any]:
-    """Claims on ``name`` from hook implementations' answers ``(plugin, {name: value})``."""
-    from .registry import Claim
-
-    claims = []
-    for plugin, offered in results:
-        if name in offered:
-            value = offered[name]
-            target = (
-                value
-                if isinstance(value, str)
-                else f"{getattr(value, '__module__', '?')}:" + (getattr(value, "__qualname__", None) or repr(value))
-            )
-            claims.append((Claim("hook", target, get_plugin_manager().get_name(plugin)), value))
-    return claims
-
-
-def _answers(hook_name: str) -> list[tuple[object, dict[str, Any]]]:
-    """Each registered plugin's answer to a no-argument hook, in a stable order (by plugin name)."""
-    pm = get_plugin_manager()
-    answers = []
-    for impl in sorted(getattr(pm.hook, hook_name).get_hookimpls(), key=lambda i: i.plugin_name):
-        answer = impl.function()
-        if answer:
-            answers.append((impl.plugin, dict(answer)))
-    return answers
-
-
-def _resolve(kind: str, hook_name: str, name: str, how: str) -> Any:
-    from .registry import resolve_claims
-
-    claims = _hook_claims(_answers(hook_name), name)
-    chosen = resolve_claims(kind, name, [c for c, _ in claims], how_to_choose=how)
-    if chosen is None:
-        return None
-    return next(value for claim, value in claims if claim == chosen)
-
-
 def find_codec(name: str) -> Callable[[], Codec] | None:
     """The factory a hook plugin offers for codec ``name``, or None; two plugins offering different
-    factories for one name raise ``PluginConflictError`` (the one conflict rule, ``registry.resolve_claims``)."""
-    factory: Callable[[], Codec] | None = _resolve(
-        "codec", "polykv_codecs", name, how="register the one you want with polykv.register_codec(name, factory)"
-    )
+    factories for one name raise ``PluginConflictError`` (the one conflict rule, ``polykv.claims``)."""
+    get_plugin_manager()
+    factory: Callable[[], Codec] | None = HOOK_CODECS.resolve(name)
     return factory
 
 
 def scheme_alias(scheme: str) -> str | None:
     """The scheme that hook plugins map the alias ``scheme`` to, or None; two plugins mapping it to different
     schemes raise ``PluginConflictError``."""
-    target: str | None = _resolve(
-        "URL scheme alias", "polykv_url_scheme_aliases", scheme, how="write the scheme it stands for in the URL"
-    )
+    get_plugin_manager()
+    target: str | None = SCHEME_ALIASES.resolve(scheme)
     return target

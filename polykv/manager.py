@@ -17,10 +17,10 @@ import threading
 from collections.abc import Iterable, Iterator, KeysView, Mapping
 from typing import Any, TypeVar
 
+from .backend_registry import BackendRegistry
 from .errors import BackendNotFoundError, InvalidArgumentError, PolyKVError
 from .keys import validate_key
 from .records import record_key_of, record_schema_of
-from .registry import BackendRegistry
 from .store import KeyValueStore
 
 __all__ = ["StoreManager"]

@@ -32,10 +32,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
-from . import store as _store_module
 from .capabilities import Capability
 from .changes import Change, ChangeOp
 from .errors import InvalidArgumentError, NotSupportedError, RegistrationError
+from .events import notify_write, write_observers
 from .keys import validate_prefix
 from .store import KV_NAMESPACE, KeyValueStore
 
@@ -141,9 +141,8 @@ def _namespaces(store: KeyValueStore, schemas: Iterable[str] | None) -> list[str
 
 
 def _notify_write(store: KeyValueStore, ns: str, keys: Sequence[str]) -> None:
-    observer = _store_module._write_observer
-    if observer is not None and keys:
-        observer(store, "set", ns or None, tuple(keys))
+    if write_observers and keys:
+        notify_write(store, "set", ns or None, tuple(keys))
 
 
 def count_items(store: KeyValueStore, *, prefix: str = "", schemas: Iterable[str] | None = None) -> int:

@@ -1,9 +1,12 @@
 """Records: turning objects into field dicts and back, and ``filter_record`` lookups.
 
-A record is a ``Record`` subclass, a plain dataclass, a ``dict``, or any object whose class defines
-``__getstate__``/``__setstate__``. Its schema and key can come from the class (``__schema_name__`` and
-``__record_key__``, the name of the field that holds the key). ``__indexes__`` names fields that stores
-able to index use for equality filters.
+A record is a ``Record`` subclass, a plain dataclass, a ``dict``, a pydantic model, a msgspec Struct (see
+``polykv.record_kinds``), or any object whose class defines ``__getstate__``/``__setstate__``. Its schema
+and key can come from the class (``__schema_name__`` and ``__record_key__``, the name of the field that
+holds the key). ``__indexes__`` names fields that stores able to index use for equality filters.
+
+How a class is handled (its kind, whether it defines ``__getstate__``/``__setstate__``, its dataclass
+fields) is decided the first time a record of that class is stored or loaded, and remembered.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from .errors import FilterError, RecordError
+from .errors import FilterError, RecordError, SerializationError
+from .record_kinds import DocumentInvalid, RecordKind, kind_of
 
 if TYPE_CHECKING:
     from .store import KeyValueStore
@@ -107,6 +111,12 @@ def _unbindable_hint(record: object) -> str:
     try:
         weakref.ref(record)
     except TypeError:
+        if hasattr(klass, "__struct_fields__"):
+            return (
+                f"{klass.__name__} cannot remember the key it is stored under (a msgspec Struct without "
+                "weakref=True); define it with weakref=True, give the class a key field (__record_key__), "
+                "or pass the key explicitly"
+            )
         return (
             f"{klass.__name__} cannot remember the key it is stored under (its __slots__ have no __weakref__); "
             "add '__weakref__' to __slots__ (or @dataclass(slots=True, weakref_slot=True)), give the class a "
@@ -213,18 +223,63 @@ def _overrides(klass: type, name: str) -> bool:
     return any(name in vars(base) for base in klass.__mro__ if base is not object)
 
 
-def record_state(record: object) -> dict[str, Any]:
-    """The field dict that is stored for ``record``."""
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """How polykv turns one record class into documents and back, decided on the class's first use."""
+
+    kind: RecordKind | None
+    getstate: bool  # the class (not object) defines __getstate__
+    setstate: bool
+    fields: tuple[str, ...] | None  # dataclass fields, or None for a non-dataclass
+    init_fields: tuple[str, ...]  # dataclass fields passed to __init__
+    late_fields: tuple[str, ...]  # dataclass fields with init=False, set after __init__
+
+
+#: record class -> its plan. The MRO scans and ``dataclasses.fields`` calls are done once per class,
+#: which keeps the record path of dataclasses and ``__getstate__`` classes as cheap as a dict lookup.
+_plans: dict[type, _Plan] = {}
+
+
+def _plan(klass: type) -> _Plan:
+    plan = _plans.get(klass)
+    if plan is None:
+        fields = dataclasses.fields(klass) if dataclasses.is_dataclass(klass) else None
+        plan = _Plan(
+            kind=kind_of(klass),
+            getstate=_overrides(klass, "__getstate__"),
+            setstate=_overrides(klass, "__setstate__"),
+            fields=None if fields is None else tuple(f.name for f in fields),
+            init_fields=() if fields is None else tuple(f.name for f in fields if f.init),
+            late_fields=() if fields is None else tuple(f.name for f in fields if not f.init),
+        )
+        _plans[klass] = plan
+    return plan
+
+
+def record_state(
+    record: object, *, backend: str | None = None, schema: str | None = None, key: str | None = None
+) -> dict[str, Any]:
+    """The field dict that is stored for ``record``. A model (pydantic, msgspec) gives its JSON-mode
+    document; ``SerializationError`` naming ``backend``, ``schema`` and ``key`` if it cannot."""
     klass = type(record)
     if isinstance(record, Mapping):
         return dict(record)
-    if _overrides(klass, "__getstate__"):
+    plan = _plan(klass)
+    kind = plan.kind
+    if kind is not None:  # before __getstate__: pydantic models define one for pickling
+        try:
+            return kind.to_document(record)
+        except DocumentInvalid as exc:
+            raise SerializationError(
+                f"cannot store {kind.name} {klass.__name__}: {exc}", backend=backend, schema=schema, key=key
+            ) from None
+    if plan.getstate:
         state = record.__getstate__()  # type: ignore[attr-defined]
         if not isinstance(state, dict):
             raise RecordError(f"{klass.__name__}.__getstate__ must return a dict, got {type(state).__name__}")
         return state
-    if dataclasses.is_dataclass(record):
-        return {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
+    if plan.fields is not None:
+        return {name: getattr(record, name) for name in plan.fields}
     try:
         attributes = vars(record)
     except TypeError:
@@ -234,46 +289,89 @@ def record_state(record: object) -> dict[str, Any]:
     return {k: v for k, v in attributes.items() if not k.startswith("_polykv")}
 
 
-def build_record(klass: type[T], state: dict[str, Any]) -> T:
+def _invalid(
+    klass: type, kind: RecordKind, exc: DocumentInvalid, backend: str | None, schema: str | None, key: str | None
+) -> RecordError:
+    return RecordError(
+        f"stored document does not validate as {kind.name} {klass.__name__}: {exc}; migrate the stored "
+        "records or make the model accept them",
+        backend=backend,
+        schema=schema,
+        key=key,
+    )
+
+
+def build_record(
+    klass: type[T],
+    state: dict[str, Any],
+    *,
+    backend: str | None = None,
+    schema: str | None = None,
+    key: str | None = None,
+) -> T:
     """Make a ``klass`` object from a stored field dict (unknown stored fields are kept by __setstate__
-    classes and dropped by dataclasses)."""
+    classes and dropped by dataclasses; model kinds validate). ``backend``, ``schema`` and ``key`` name
+    the record in the ``RecordError`` raised when a model rejects the document."""
     if klass is dict or (isinstance(klass, type) and issubclass(klass, dict)):
         return klass(state)  # type: ignore[call-arg]
-    if _overrides(klass, "__setstate__"):
+    plan = _plan(klass)
+    kind = plan.kind
+    if kind is not None:
+        try:
+            return kind.from_document(klass, state)
+        except DocumentInvalid as exc:
+            raise _invalid(klass, kind, exc, backend, schema, key) from None
+    if plan.setstate:
         obj = klass.__new__(klass)
         obj.__setstate__(state)  # type: ignore[attr-defined]
         return obj
-    if dataclasses.is_dataclass(klass):
-        fields = dataclasses.fields(klass)
-        init = {f.name: state[f.name] for f in fields if f.init and f.name in state}
-        obj = klass(**init)
-        for f in fields:
-            if not f.init and f.name in state:
-                object.__setattr__(obj, f.name, state[f.name])
+    if plan.fields is not None:
+        obj = klass(**{name: state[name] for name in plan.init_fields if name in state})
+        for name in plan.late_fields:
+            if name in state:
+                object.__setattr__(obj, name, state[name])
         return obj
     obj = klass.__new__(klass)
     obj.__dict__.update(state)
     return obj
 
 
-def refresh_record(record: object, state: dict[str, Any]) -> None:
-    """Replace ``record``'s fields in place with ``state``."""
+def refresh_record(
+    record: object,
+    state: dict[str, Any],
+    *,
+    backend: str | None = None,
+    schema: str | None = None,
+    key: str | None = None,
+) -> None:
+    """Replace ``record``'s fields in place with ``state`` (``RecordError`` naming ``backend``, ``schema``
+    and ``key`` when a model rejects it; the record is then unchanged)."""
     if isinstance(record, dict):
         record.clear()
         record.update(state)
-    elif _overrides(type(record), "__setstate__"):
+        return
+    plan = _plan(type(record))
+    if plan.kind is not None:
+        try:
+            plan.kind.refresh(record, state)
+        except DocumentInvalid as exc:
+            raise _invalid(type(record), plan.kind, exc, backend, schema, key) from None
+    elif plan.setstate:
         record.__setstate__(state)  # type: ignore[attr-defined]
-    elif dataclasses.is_dataclass(record):
-        for f in dataclasses.fields(record):
-            if f.name in state:
-                object.__setattr__(record, f.name, state[f.name])
+    elif plan.fields is not None:
+        for name in plan.fields:
+            if name in state:
+                object.__setattr__(record, name, state[name])
     else:
         record.__dict__.clear()
         record.__dict__.update(state)
 
 
 def record_fields(klass: type) -> frozenset[str] | None:
-    """The field names a record class declares (dataclass fields or annotations); None if unknowable."""
+    """The field names a record class declares (model or dataclass fields, or annotations); None if unknowable."""
+    kind = kind_of(klass)
+    if kind is not None:
+        return kind.field_names(klass)
     if dataclasses.is_dataclass(klass):
         return frozenset(f.name for f in dataclasses.fields(klass))
     names: set[str] = set()
@@ -287,10 +385,13 @@ def record_fields(klass: type) -> frozenset[str] | None:
 
 
 def indexed_fields(klass: type) -> tuple[str, ...]:
-    """Fields the record class asks stores to index (``__indexes__``)."""
+    """Fields the record class asks stores to index (``__indexes__``), as named in its stored documents."""
     indexes = getattr(klass, "__indexes__", ())
     if isinstance(indexes, str) or not all(isinstance(i, str) for i in indexes):
         raise RecordError(f"{klass.__name__}.__indexes__ must be a tuple of field names")
+    kind = kind_of(klass) if indexes else None
+    if kind is not None:
+        return tuple(kind.document_name(klass, i) for i in indexes)
     return tuple(indexes)
 
 
@@ -351,7 +452,11 @@ class Condition:
 
 
 def compile_filter(klass: type, filters: Mapping[str, Any], schema: str | None = None) -> list[Condition]:
-    """Parse ``filter_record`` keyword arguments into conditions, raising FilterError for bad ones."""
+    """Parse ``filter_record`` keyword arguments into conditions, raising FilterError for bad ones.
+
+    For a model kind (pydantic, msgspec) terms name the model's fields; each condition names the field
+    as it is stored in the document, and its operand is in the document's JSON form (a UUID as a str)."""
+    kind = kind_of(klass)
     known = record_fields(klass)
     conditions = []
     for term, operand in filters.items():
@@ -379,6 +484,10 @@ def compile_filter(klass: type, filters: Mapping[str, Any], schema: str | None =
             raise FilterError(f"{term} cannot compare with None; use {field}__isnull", schema=schema)
         elif lookup == "startswith" and not isinstance(operand, str):
             raise FilterError(f"{term} needs a str, got {operand!r}", schema=schema)
+        if kind is not None:
+            field = kind.document_name(klass, field)
+            if lookup != "isnull":
+                operand = kind.filter_operand(operand)
         conditions.append(Condition(field, lookup, operand))
     return conditions
 

@@ -11,7 +11,6 @@ surface; ``count()``/``count(prefix=...)`` count KV keys, ``count(schema_name)``
 
 from __future__ import annotations
 
-from abc import abstractmethod
 from collections.abc import (
     Callable,
     ItemsView,
@@ -20,12 +19,12 @@ from collections.abc import (
     KeysView,
     Mapping,
     MutableMapping,
-    Sequence,
     ValuesView,
 )
 from itertools import islice
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from . import caching
 from .capabilities import Capability
 from .codecs import BytesCodec, Codec, get_codec
 from .errors import (
@@ -38,23 +37,25 @@ from .errors import (
     RecordNotFoundError,
     SerializationError,
 )
+from .events import notify_write, write_observers
 from .keys import MAX_KEY_LENGTH, validate_key, validate_prefix, validate_schema_name
+from .locks import Lock
+from .primitives import DEFAULT_BATCH_SIZE, MISSING, StorePrimitives
+from .primitives import _Missing as _Missing  # re-exported: backends type _ttl with it
 from .records import (
-    Condition,
     bind_record,
     build_record,
     compile_filter,
     indexed_fields,
-    matches_all,
     record_key_of,
     record_schema_of,
     record_state,
     refresh_record,
 )
-from .registry import StoreMeta, store_registry_config
+from .registration import StoreMeta, store_registry_config
 
 if TYPE_CHECKING:
-    from .changes import RawChange
+    pass
 
 __all__ = [
     "INCR_MAX",
@@ -81,146 +82,20 @@ MAX_TTL = 315_360_000
 INCR_MIN = -(2**63)
 INCR_MAX = 2**63 - 1
 
-#: Batch size used by the portable implementations of scans, clears and copies.
-DEFAULT_BATCH_SIZE = 500
 
-#: Called as ``(store, op, schema, keys)`` after each completed public write; ``polykv.hooks`` sets it while a
-#: ``polykv_write_done`` hook implementation is registered. None (the default) costs one global lookup per write.
-_write_observer: Callable[[KeyValueStore, str, str | None, tuple[str, ...]], None] | None = None
-
-
-class _Missing:
-    def __repr__(self) -> str:
-        return "MISSING"
-
-
-#: Sentinel for "no default given".
-MISSING = _Missing()
-
-
-class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
+class KeyValueStore(StorePrimitives, MutableMapping[str, Any], metaclass=StoreMeta):
     """Base class of every store: subclass it, set ``_backend_type``, implement the primitives.
 
-    Required primitives: ``_get``, ``_set``, ``_delete``, ``_scan``, ``_schemas``. The batch and
-    capability primitives have portable defaults or raise ``NotSupportedError``; override them where
-    the backend has a native, faster or atomic way.
+    What a backend writes is all in :class:`polykv.primitives.StorePrimitives` (the required
+    ``_get``, ``_set``, ``_delete``, ``_scan``, ``_schemas``; batch and capability primitives with
+    portable defaults or ``NotSupportedError``). Everything defined here is the public surface and
+    polykv's own helpers: a backend calls the helpers it needs but does not override them.
     """
 
     __registry_config__ = store_registry_config
 
-    #: Registry key; only a value written in a class's own body registers that class.
-    _backend_type: ClassVar[str | None] = None
-    #: URL schemes this store serves through ``polykv.connect`` (e.g. ``("sqlite",)``).
-    url_schemes: ClassVar[tuple[str, ...]] = ()
-    #: Capabilities beyond the contract; see ``polykv.Capability``.
-    capabilities: ClassVar[frozenset[Capability]] = frozenset()
-
     def __init__(self, *, codec: str | Codec = "json") -> None:
         self.codec: Codec = get_codec(codec)
-
-    # == primitives a backend implements ==========================================================
-    @abstractmethod
-    def _get(self, ns: str, key: str) -> bytes | None:
-        """The stored bytes, or None when absent (or expired)."""
-
-    @abstractmethod
-    def _set(self, ns: str, key: str, data: bytes, ttl: float | None) -> None:
-        """Store ``data``; ``ttl`` is None (no expiry, clearing any earlier one) or seconds > 0."""
-
-    @abstractmethod
-    def _delete(self, ns: str, key: str) -> bool:
-        """Remove the key; return whether it was there."""
-
-    @abstractmethod
-    def _scan(self, ns: str, prefix: str) -> Iterator[str]:
-        """Stream the keys that start with the literal ``prefix``, without loading them all at once."""
-
-    @abstractmethod
-    def _schemas(self) -> Iterator[str]:
-        """The record namespaces (never ``""``) that hold at least one record."""
-
-    # -- batch primitives: portable defaults ---------------------------------------------------
-    def _get_many(self, ns: str, keys: Sequence[str]) -> list[bytes | None]:
-        return [self._get(ns, key) for key in keys]
-
-    def _set_many(self, ns: str, items: Sequence[tuple[str, bytes]], ttl: float | None) -> None:
-        for key, data in items:
-            self._set(ns, key, data, ttl)
-
-    def _delete_many(self, ns: str, keys: Sequence[str]) -> int:
-        return sum(1 for key in keys if self._delete(ns, key))
-
-    def _count(self, ns: str, prefix: str) -> int:
-        return sum(1 for _ in self._scan(ns, prefix))
-
-    def _scan_items(self, ns: str, prefix: str) -> Iterator[tuple[str, bytes]]:
-        keys = self._scan(ns, prefix)
-        while batch := list(islice(keys, DEFAULT_BATCH_SIZE)):
-            for key, data in zip(batch, self._get_many(ns, batch), strict=True):
-                if data is not None:
-                    yield key, data
-
-    def _clear(self, ns: str, prefix: str) -> int:
-        removed = 0
-        while batch := list(islice(self._scan(ns, prefix), DEFAULT_BATCH_SIZE)):
-            deleted = self._delete_many(ns, batch)
-            removed += deleted
-            if deleted == 0:
-                break
-        return removed
-
-    def _drop_schema(self, ns: str) -> None:
-        self._clear(ns, "")
-
-    def _filter(
-        self, ns: str, conditions: list[Condition], indexes: tuple[str, ...]
-    ) -> Iterator[tuple[str, dict[str, Any]]]:
-        """Yield ``(key, state)`` of matching records; the default decodes and tests every record."""
-        for key, data in self._scan_items(ns, ""):
-            state = self._decode(data, ns, key)
-            if matches_all(state, conditions):
-                yield key, state
-
-    def _replace(self, ns: str, key: str, data: bytes, ttl: float | None) -> bool:
-        """Overwrite only an existing key; return whether it existed. Backends make this atomic."""
-        if self._get(ns, key) is None:
-            return False
-        self._set(ns, key, data, ttl)
-        return True
-
-    # -- capability primitives -----------------------------------------------------------------
-    def _add(self, ns: str, key: str, data: bytes, ttl: float | None) -> bool:
-        """Atomically store ``data`` only if the key is absent; return whether it was stored."""
-        raise self._unsupported(Capability.ADD)
-
-    def _compare_and_set(self, ns: str, key: str, expected: Any, data: bytes) -> bool:
-        """Atomically store ``data`` if the current decoded value equals ``expected``."""
-        raise self._unsupported(Capability.COMPARE_AND_SET)
-
-    def _incr(self, ns: str, key: str, amount: int) -> int:
-        """Atomically add ``amount`` to the integer under ``key`` (absent counts as 0)."""
-        raise self._unsupported(Capability.INCR)
-
-    def _ttl(self, ns: str, key: str) -> float | _Missing | None:
-        """Seconds left before ``key`` expires, None without expiry, MISSING when absent."""
-        raise self._unsupported(Capability.TTL)
-
-    # -- change feed primitives (the WATCH capability; see polykv.changes) -------------------------
-    def _change_head(self) -> str:
-        """The cursor of the latest change in the store's change log (``changes.BEGINNING`` if none)."""
-        raise self._unsupported(Capability.WATCH)
-
-    def _changes(self, since: str, limit: int, wait: float) -> list[RawChange]:
-        """Up to ``limit`` changes after cursor ``since``, oldest first; may block ``wait`` s for one."""
-        raise self._unsupported(Capability.WATCH)
-
-    def close(self) -> None:
-        """Release connections and files; the portable default has nothing to release."""
-
-    @classmethod
-    def from_url(cls: type[T], url: str, **options: Any) -> T:
-        """Build the store from a URL of one of its ``url_schemes``; stores that take URLs override it."""
-        raise NotSupportedError(f"{cls.__name__} cannot be opened from a URL", capability="from_url")
 
     # == helpers ===================================================================================
     @property
@@ -333,8 +208,8 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         key = self._key(key)
         data = self._encode(value, KV_NAMESPACE, key)
         self._set(KV_NAMESPACE, key, data, None if ttl is None else self._check_ttl(ttl))
-        if _write_observer is not None:
-            _write_observer(self, "set", None, (key,))
+        if write_observers:
+            notify_write(self, "set", None, (key,))
 
     def upsert(self, key: str, value: Any) -> None:
         """Insert or replace ``value`` under ``key`` (KvStorage's name for ``set``)."""
@@ -344,8 +219,8 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         """Remove ``key``; deleting an absent key is not an error. Returns whether it existed."""
         key = self._key(key)
         existed = self._delete(KV_NAMESPACE, key)
-        if _write_observer is not None:
-            _write_observer(self, "delete", None, (key,))
+        if write_observers:
+            notify_write(self, "delete", None, (key,))
         return existed
 
     def keys(self) -> StoreKeysView:
@@ -374,8 +249,8 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
     def clear(self, prefix: str = "") -> int:  # type: ignore[override]
         """Remove the keys starting with ``prefix`` (all KV keys when empty; records are untouched)."""
         removed = self._clear(KV_NAMESPACE, validate_prefix(prefix, self.backend_name))
-        if _write_observer is not None:
-            _write_observer(self, "clear", None, (prefix,))
+        if write_observers:
+            notify_write(self, "clear", None, (prefix,))
         return removed
 
     def _valid_keys(self, keys: Iterable[str], ns: str = KV_NAMESPACE) -> list[str]:
@@ -423,8 +298,8 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         ttl = None if ttl is None else self._check_ttl(ttl)
         if items:
             self._set_many(KV_NAMESPACE, items, ttl)
-            if _write_observer is not None:
-                _write_observer(self, "set", None, tuple(key for key, _ in items))
+            if write_observers:
+                notify_write(self, "set", None, tuple(key for key, _ in items))
 
     def delete_many(self, keys: Iterable[str]) -> int:
         """Remove the keys; returns how many existed."""
@@ -432,8 +307,8 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         if not wanted:
             return 0
         removed = self._delete_many(KV_NAMESPACE, wanted)
-        if _write_observer is not None:
-            _write_observer(self, "delete", None, tuple(wanted))
+        if write_observers:
+            notify_write(self, "delete", None, tuple(wanted))
         return removed
 
     # -- capabilities -------------------------------------------------------------------------
@@ -443,8 +318,8 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         key = self._key(key)
         data = self._encode(value, KV_NAMESPACE, key)
         stored = self._add(KV_NAMESPACE, key, data, None if ttl is None else self._check_ttl(ttl))
-        if stored and _write_observer is not None:
-            _write_observer(self, "add", None, (key,))
+        if stored and write_observers:
+            notify_write(self, "add", None, (key,))
         return stored
 
     def compare_and_set(self, key: str, expected: Any, new: Any) -> bool:
@@ -453,8 +328,8 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         key = self._key(key)
         self._encode(expected, KV_NAMESPACE, key)  # an expected value the codec could not store is refused too
         swapped = self._compare_and_set(KV_NAMESPACE, key, expected, self._encode(new, KV_NAMESPACE, key))
-        if swapped and _write_observer is not None:
-            _write_observer(self, "compare_and_set", None, (key,))
+        if swapped and write_observers:
+            notify_write(self, "compare_and_set", None, (key,))
         return swapped
 
     def incr(self, key: str, amount: int = 1) -> int:
@@ -476,8 +351,8 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         except (InvalidArgumentError, SerializationError) as exc:
             exc.key = key  # a wrapper's inner store names its own (prefixed) key; the caller's key is this one
             raise
-        if _write_observer is not None:
-            _write_observer(self, "incr", None, (key,))
+        if write_observers:
+            notify_write(self, "incr", None, (key,))
         return result
 
     def ttl(self, key: str) -> float | None:
@@ -504,8 +379,8 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         key = self._key(key)
         if not self._delete(KV_NAMESPACE, key):
             raise KeyNotFoundError("no such key", backend=self.backend_name, key=key)
-        if _write_observer is not None:
-            _write_observer(self, "delete", None, (key,))
+        if write_observers:
+            notify_write(self, "delete", None, (key,))
 
     def __iter__(self) -> Iterator[str]:
         return self._scan(KV_NAMESPACE, "")
@@ -539,10 +414,12 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         """
         key = self._key(key)
         data = self._get(KV_NAMESPACE, key)
+        # decoded before the delete: a value the codec cannot read raises and stays stored
+        value = None if data is None else self._decode(data, KV_NAMESPACE, key)
         if data is not None and self._delete(KV_NAMESPACE, key):
-            if _write_observer is not None:
-                _write_observer(self, "delete", None, (key,))
-            return self._decode(data, KV_NAMESPACE, key)
+            if write_observers:
+                notify_write(self, "delete", None, (key,))
+            return value
         if default is MISSING:
             raise KeyNotFoundError("no such key", backend=self.backend_name, key=key)
         return default
@@ -553,10 +430,11 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         try:
             for key in keys:
                 data = self._get(KV_NAMESPACE, key)
+                value = None if data is None else self._decode(data, KV_NAMESPACE, key)  # before the delete
                 if data is not None and self._delete(KV_NAMESPACE, key):
-                    if _write_observer is not None:
-                        _write_observer(self, "delete", None, (key,))
-                    return key, self._decode(data, KV_NAMESPACE, key)
+                    if write_observers:
+                        notify_write(self, "delete", None, (key,))
+                    return key, value
         finally:
             close = getattr(keys, "close", None)
             if close is not None:
@@ -572,13 +450,13 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         encoded = self._encode(default, KV_NAMESPACE, key)
         if Capability.ADD not in self.capabilities:
             self._set(KV_NAMESPACE, key, encoded, None)
-            if _write_observer is not None:
-                _write_observer(self, "set", None, (key,))
+            if write_observers:
+                notify_write(self, "set", None, (key,))
             return default
         while True:
             if self._add(KV_NAMESPACE, key, encoded, None):
-                if _write_observer is not None:
-                    _write_observer(self, "add", None, (key,))
+                if write_observers:
+                    notify_write(self, "add", None, (key,))
                 return default
             data = self._get(KV_NAMESPACE, key)
             if data is not None:
@@ -661,7 +539,10 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
     # == record surface ============================================================================
     def _record_data(self, ns: str, record_key: object, record: object) -> tuple[str, bytes]:
         key = self._key(record_key, ns)
-        return key, self._encode(record_state(record), ns, key)
+        fields = indexed_fields(type(record))
+        if fields:
+            self._indexes_declared(ns, fields)
+        return key, self._encode(record_state(record, backend=self.backend_name, schema=ns, key=key), ns, key)
 
     def insert_record(self, schema_name: str, record_key: str, record: Any, *, ttl: float | None = None) -> None:
         """Store a new record; ``RecordExistsError`` if one exists (atomic on stores with the ADD capability)."""
@@ -679,8 +560,8 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
             raise RecordExistsError(
                 "a record with this key exists already", backend=self.backend_name, schema=ns, key=key
             )
-        if _write_observer is not None:
-            _write_observer(self, "insert", ns, (key,))
+        if write_observers:
+            notify_write(self, "insert", ns, (key,))
         bind_record(record, self, ns, key)
 
     def update_record(self, schema_name: str, record_key: str, record: Any, *, ttl: float | None = None) -> None:
@@ -689,8 +570,8 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         key, data = self._record_data(ns, record_key, record)
         if not self._replace(ns, key, data, None if ttl is None else self._check_ttl(ttl)):
             raise RecordNotFoundError("no record with this key", backend=self.backend_name, schema=ns, key=key)
-        if _write_observer is not None:
-            _write_observer(self, "update", ns, (key,))
+        if write_observers:
+            notify_write(self, "update", ns, (key,))
         bind_record(record, self, ns, key)
 
     def upsert_record(self, schema_name: str, record_key: str, record: Any, *, ttl: float | None = None) -> None:
@@ -698,8 +579,8 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         ns = self._schema(schema_name)
         key, data = self._record_data(ns, record_key, record)
         self._set(ns, key, data, None if ttl is None else self._check_ttl(ttl))
-        if _write_observer is not None:
-            _write_observer(self, "set", ns, (key,))
+        if write_observers:
+            notify_write(self, "set", ns, (key,))
         bind_record(record, self, ns, key)
 
     def delete_record(self, schema_name: str, record_key: str) -> bool:
@@ -707,8 +588,8 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         ns = self._schema(schema_name)
         key = self._key(record_key, ns)
         existed = self._delete(ns, key)
-        if _write_observer is not None:
-            _write_observer(self, "delete", ns, (key,))
+        if write_observers:
+            notify_write(self, "delete", ns, (key,))
         return existed
 
     def _load_state(self, ns: str, key: str) -> dict[str, Any]:
@@ -726,7 +607,7 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         """Load the record as a ``klass`` object; ``RecordNotFoundError`` if absent."""
         ns = self._schema(schema_name)
         key = self._key(record_key, ns)
-        record = build_record(klass, self._load_state(ns, key))
+        record = build_record(klass, self._load_state(ns, key), backend=self.backend_name, schema=ns, key=key)
         bind_record(record, self, ns, key)
         return record
 
@@ -735,7 +616,7 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         else the key it was loaded from or written to (``RecordError`` if none is known)."""
         ns = self._schema(schema_name)
         key = self._key(record_key_of(record) if record_key is None else record_key, ns)
-        refresh_record(record, self._load_state(ns, key))
+        refresh_record(record, self._load_state(ns, key), backend=self.backend_name, schema=ns, key=key)
         bind_record(record, self, ns, key)
 
     def filter_record(self, schema_name: str, record_klass: type[T], **filter_kwargs: Any) -> list[T]:
@@ -744,7 +625,7 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         conditions = compile_filter(record_klass, filter_kwargs, schema=ns)
         records = []
         for key, state in self._filter(ns, conditions, indexed_fields(record_klass)):
-            record = build_record(record_klass, state)
+            record = build_record(record_klass, state, backend=self.backend_name, schema=ns, key=key)
             bind_record(record, self, ns, key)
             records.append(record)
         return records
@@ -753,7 +634,8 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         """Stream every ``(record_key, record)`` of a schema."""
         ns = self._schema(schema_name)
         for key, data in self._scan_items(ns, ""):
-            record = build_record(record_klass, self._decode(data, ns, key))
+            state = self._decode(data, ns, key)
+            record = build_record(record_klass, state, backend=self.backend_name, schema=ns, key=key)
             bind_record(record, self, ns, key)
             yield key, record
 
@@ -769,8 +651,8 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         """Delete every record of a schema (a schema with no records is not an error)."""
         ns = self._schema(schema_name)
         self._drop_schema(ns)
-        if _write_observer is not None:
-            _write_observer(self, "drop_schema", ns, ())
+        if write_observers:
+            notify_write(self, "drop_schema", ns, ())
 
     def save(self, record: Any, schema_name: str | None = None) -> None:
         """Upsert a record. Schema: ``schema_name``, else the one it was loaded from or written to, else its
@@ -779,6 +661,25 @@ class KeyValueStore(MutableMapping[str, Any], metaclass=StoreMeta):
         if schema is None:
             raise RecordError(f"{type(record).__name__} declares no __schema_name__; pass schema_name")
         self.upsert_record(schema, record_key_of(record), record)
+
+    # == leases: locks and stampede-safe caching (polykv.locks, polykv.caching) =========================
+    def get_or_set(
+        self,
+        key: str,
+        factory: Callable[[], Any],
+        *,
+        ttl: float | None = None,
+        lease_ttl: float = caching.DEFAULT_LEASE_TTL,
+        wait_timeout: float | None = None,
+    ) -> Any:
+        """The value under ``key``, or ``factory()``'s result stored with ``ttl``; one caller computes at a
+        time across processes and machines, the others wait (``polykv.caching.get_or_set``)."""
+        return caching.get_or_set(self, key, factory, ttl=ttl, lease_ttl=lease_ttl, wait_timeout=wait_timeout)
+
+    def lock(self, name: str, *, ttl: float, blocking_timeout: float | None = None) -> Lock:
+        """A distributed lock on the key ``name``, each lease lasting ``ttl`` seconds; ``with`` raises
+        ``LockTimeoutError`` after ``blocking_timeout`` seconds (``polykv.locks.Lock``)."""
+        return Lock(self, name, ttl=ttl, blocking_timeout=blocking_timeout)
 
 
 class StoreKeysView(KeysView[str]):

@@ -1,46 +1,27 @@
 """``polykv.connect(url)``: a store from a URL, by the schemes store classes declare.
 
-Schemes come from store classes defined in this process (``url_schemes``), the built-in stores, and the
-``polykv.url_schemes`` entry-point group (``scheme = "package.module:StoreClass"``), which lets a plugin
-serve a scheme before its module is imported.
+Schemes come from store classes defined in this process (``url_schemes`` in their own body), the built-in
+stores (``polykv.catalog.KNOWN_BACKENDS``), and the ``polykv.backends`` entry points, whose names carry the
+schemes (``"backend:scheme,scheme" = "package.module:StoreClass"``), which lets a plugin serve a scheme
+before its module is imported.
 """
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote_plus, urlsplit
 
-from .errors import InvalidURLError, PluginLoadError
+from .backend_registry import check_store_class, load_store_class
+from .catalog import BUILTIN_SCHEMES, KNOWN_BACKENDS, SCHEME_ALIASES, install_hint, scheme_entry_points
+from .claims import Claim, class_target, resolve_claims, same_target
+from .errors import InvalidURLError
+from .events import load_plugins
 from .options import is_secret_option, secret_options
-from .registry import STORE_CLASSES, Claim, class_target, entry_point_claims, load_target, resolve_claims, same_target
+from .registration import STORE_CLASSES
+from .store import KeyValueStore
 
-if TYPE_CHECKING:
-    from .store import KeyValueStore
-
-__all__ = ["BUILTIN_SCHEMES", "SCHEME_ENTRY_POINT_GROUP", "connect", "redact_url", "store_class_for_url"]
-
-SCHEME_ENTRY_POINT_GROUP = "polykv.url_schemes"
-
-#: Schemes served by the built-in stores.
-BUILTIN_SCHEMES: dict[str, str] = {
-    "memory": "polykv.backends.memory:MemoryStore",
-    "sqlite": "polykv.backends.sqlite:SQLiteStore",
-}
-
-#: Install hints for schemes served by polykv's own plugin distributions.
-KNOWN_SCHEME_DISTRIBUTIONS: dict[str, str] = {
-    "redis": "polykv-redis",
-    "rediss": "polykv-redis",
-    "redis+cluster": "polykv-redis",
-    "rediss+cluster": "polykv-redis",
-    "hdfs": "polykv-fsspec",
-    "webhdfs": "polykv-fsspec",
-    "s3": "polykv-fsspec",
-    "file": "polykv-fsspec",
-    "postgresql": "polykv-postgres",
-    "postgres": "polykv-postgres",
-}
+__all__ = ["DEFAULT_URL", "connect", "redact_url", "store_class_for_url"]
 
 
 def _scheme_class(scheme: str) -> type | None:
@@ -73,29 +54,44 @@ def redact_url(url: str) -> str:
     return _QUERY_OPTION.sub(query, _USERINFO.sub(r"\1:***@", url))
 
 
-def _scheme_claims(scheme: str) -> list[Claim]:
-    """Every claim on URL scheme ``scheme``: store classes of this process that list it in their own
-    ``url_schemes``, the built-in stores, and ``polykv.url_schemes`` entry points (imports nothing)."""
+#: What a scheme claim names: the backend, its declared schemes and who declares it.
+_Origin = tuple[str, tuple[str, ...], str]
+
+
+def _scheme_claims(scheme: str) -> tuple[list[Claim], dict[str, _Origin], list[str]]:
+    """Every claim on URL scheme ``scheme`` (store classes of this process that list it in their own
+    ``url_schemes``, the built-in stores, ``polykv.backends`` entry points naming it), what each claimed
+    target declares, and every scheme the entry points declare (for messages). Imports nothing."""
     defined = [cls for cls in STORE_CLASSES.values() if scheme in vars(cls).get("url_schemes", ())]
-    claims = [Claim("defined", class_target(cls)) for cls in defined]
+    claims: list[Claim] = []
+    origins: dict[str, _Origin] = {}
     if scheme in BUILTIN_SCHEMES:
-        claims.append(Claim("builtin", BUILTIN_SCHEMES[scheme], "polykv"))
-    for claim in entry_point_claims(SCHEME_ENTRY_POINT_GROUP).get(scheme, []):
-        match = next((cls for cls in defined if same_target(claim.target, cls)), None)
-        claims.append(Claim(claim.source, class_target(match), claim.distribution) if match else claim)
-    return claims
+        known = next(k for k in KNOWN_BACKENDS.values() if k.builtin and scheme in k.schemes)
+        claims.append(Claim("builtin", BUILTIN_SCHEMES[scheme], "polykv-core"))
+        origins[BUILTIN_SCHEMES[scheme]] = (known.name, known.schemes, "polykv-core")
+    by_scheme = scheme_entry_points()
+    for entry in by_scheme.get(scheme, []):
+        match = next((cls for cls in defined if same_target(entry.target, cls)), None)
+        claim = Claim("entry_point", class_target(match) if match else entry.target, entry.distribution)
+        claims.append(claim)
+        origin = f"distribution {entry.distribution!r}" if entry.distribution else "an entry point"
+        origins.setdefault(claim.target, (entry.name, entry.schemes, origin))
+    # a class of this process claims on its own only when no declaration names it (then the claim says who)
+    claims.extend(Claim("defined", class_target(cls)) for cls in defined if class_target(cls) not in origins)
+    return claims, origins, sorted(by_scheme)
 
 
-def _scheme_entry_points() -> dict[str, str]:
-    from importlib.metadata import entry_points
-
-    return {ep.name: ep.value for ep in entry_points(group=SCHEME_ENTRY_POINT_GROUP)}
+def _scheme_alias(scheme: str) -> str | None:
+    """The scheme a hook plugin makes ``scheme`` an alias of, or None (hook plugins declared by entry points
+    are loaded first if they were not yet)."""
+    alias = SCHEME_ALIASES.resolve(scheme)
+    if alias is None and load_plugins():
+        alias = SCHEME_ALIASES.resolve(scheme)
+    return alias
 
 
 def store_class_for_url(url: str, *, _follow_alias: bool = True) -> type[KeyValueStore]:
     """The store class that serves ``url``'s scheme (or the scheme a hook plugin makes it an alias of)."""
-    from .store import KeyValueStore
-
     if not isinstance(url, str):
         raise InvalidURLError(f"a store URL must be a str, got {type(url).__name__}")
     try:
@@ -104,44 +100,36 @@ def store_class_for_url(url: str, *, _follow_alias: bool = True) -> type[KeyValu
         raise InvalidURLError(f"cannot parse store URL {redact_url(url)!r}: {exc}") from None
     if not scheme:
         raise InvalidURLError(f"store URL {redact_url(url)!r} has no scheme (e.g. sqlite:///data.db)")
-    claims = _scheme_claims(scheme)
+    claims, origins, declared = _scheme_claims(scheme)
     if not claims and "+" in scheme:
         # a "family+" entry point serves every "family+anything" scheme (e.g. fsspec+memory://)
-        claims = _scheme_claims(scheme.split("+", 1)[0] + "+")
+        claims, origins, declared = _scheme_claims(scheme.split("+", 1)[0] + "+")
     chosen = resolve_claims(
         "URL scheme",
         scheme,
         claims,
         how_to_choose="open the store with the class you want: StoreClass.from_url(url)",
     )
-    declared = _scheme_entry_points()
     target = None
     if chosen is not None:
+        declared_as = origins.get(chosen.target)
         for cls in STORE_CLASSES.values():
             if class_target(cls) == chosen.target:
+                if declared_as is not None:  # defined already: it must still say what its declaration says
+                    name, schemes, origin = declared_as
+                    check_store_class(cls, name, chosen.target, schemes, f"{origin}, for URL scheme {scheme!r}")
                 return cls
         target = chosen.target
     if target is None and _follow_alias:  # a hook plugin may declare it an alias (polykv_url_scheme_aliases)
-        from .hooks import scheme_alias
-
-        alias = scheme_alias(scheme)
+        alias = _scheme_alias(scheme)
         if alias is not None:
             return store_class_for_url(alias + url[len(scheme) :], _follow_alias=False)
     if target is None:
         known = sorted(set(BUILTIN_SCHEMES) | set(declared))
-        hint = ""
-        if scheme in KNOWN_SCHEME_DISTRIBUTIONS:
-            hint = f"; install it with: pip install {KNOWN_SCHEME_DISTRIBUTIONS[scheme]}"
+        hint = install_hint(scheme=scheme)
         raise InvalidURLError(f"no store serves the URL scheme {scheme!r} (known: {', '.join(known)}){hint}")
-    try:
-        cls = load_target(target)
-    except Exception as exc:
-        raise PluginLoadError(
-            f"cannot load the store for scheme {scheme!r} from {target!r}: {type(exc).__name__}: {exc}"
-        ) from exc
-    if not (isinstance(cls, type) and issubclass(cls, KeyValueStore)):
-        raise PluginLoadError(f"scheme {scheme!r} = {target!r} is not a polykv store class")
-    return cls
+    name, schemes, origin = origins[target]
+    return load_store_class(name, target, schemes, f"{origin}, for URL scheme {scheme!r}")
 
 
 #: The store ``connect()`` opens when neither an argument nor ``$POLYKV_URL`` names one (also the CLI's default).
@@ -157,17 +145,16 @@ def connect(url: str | None = None, **options: Any) -> KeyValueStore:
         import os
 
         url = os.environ.get("POLYKV_URL") or DEFAULT_URL
-    if isinstance(url, str) and url[:1] in "rpcf" and "+" in url:  # wrappers: readonly+prefix:t1/+sqlite://...
-        from .wrappers import connect_stacked, is_stacked_url
+    # wrappers (readonly+prefix:t1/+sqlite://...): the first letters of polykv.wrappers.stacking's names
+    if isinstance(url, str) and url[:1] in "rpcfite" and "+" in url:
+        from .wrappers.stacking import connect_stacked, is_stacked_url
 
         if is_stacked_url(url):
-            return connect_stacked(url, **options)
+            return connect_stacked(url, connect, **options)  # the wrappers open each store URL with this function
     cls = store_class_for_url(url)
     scheme = urlsplit(url).scheme.lower()
     if scheme not in cls.url_schemes and scheme not in BUILTIN_SCHEMES:  # reached through a scheme alias
-        from .hooks import scheme_alias
-
-        alias = scheme_alias(scheme)
+        alias = _scheme_alias(scheme)
         if alias is not None:
             url = alias + url[len(scheme) :]
     store: KeyValueStore = cls.from_url(url, **options)

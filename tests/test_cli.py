@@ -207,7 +207,7 @@ def test_check_and_bench_leave_no_trace(tmp_path: Path) -> None:
     assert ok(tmp_path, "check", "memory://").count("ok") >= 6
 
 
-@pytest.mark.skipif(Capability.WATCH in SQLiteStore.capabilities, reason="sqlite declares watch")
+@pytest.mark.skipif(Capability.WATCH in SQLiteStore.capabilities, reason="not applicable: sqlite supports watch")
 def test_watch_on_a_store_without_change_feed(tmp_path: Path) -> None:
     assert "does not support watch" in fails(tmp_path, "watch", "--no-follow")
 

@@ -159,7 +159,7 @@ def test_missing_msgpack_names_the_extra() -> None:
         """,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("OK") and 'pip install "polykv[msgpack]"' in result.stdout, result.stdout
+    assert result.stdout.startswith("OK") and 'pip install "polykv-core[msgpack]"' in result.stdout, result.stdout
 
 
 def test_s3_without_a_bucket_says_what_to_configure() -> None:

@@ -350,7 +350,7 @@ def test_single_manager_serialises_a_non_thread_safe_connection(line_server: int
     manager.close()
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="not applicable: this platform has no os.fork")
 @pytest.mark.parametrize("mode", ["single", "pooled"])
 def test_forked_child_never_reuses_parent_sockets(line_server: int, mode: str) -> None:
     manager = ConnectorManagerFactory.create_manager(LineConnector, _config(line_server), mode)

@@ -8,20 +8,16 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
-from importlib import import_module
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import polykv
-from polykv import hooks
+from polykv import events, hooks
 from polykv.backends.memory import MemoryStore
 from polykv.codecs import JSONCodec
 from polykv.errors import InvalidURLError, SerializationError
-
-store_module = import_module("polykv.store")
-registry_module = import_module("polykv.registry")
 
 
 class Recorder:
@@ -101,9 +97,9 @@ def test_copy_reports_its_writes(recorder: Recorder) -> None:
 def test_seams_are_empty_when_nothing_is_registered() -> None:
     plugin = Recorder()
     hooks.register(plugin)
-    assert store_module._write_observer is not None and registry_module._store_created_observer is not None
+    assert events.write_observers and events.created_observers
     hooks.unregister(plugin)
-    assert store_module._write_observer is None and registry_module._store_created_observer is None
+    assert not events.write_observers and not events.created_observers
 
 
 def test_extra_codec_and_scheme_alias() -> None:

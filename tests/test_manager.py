@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from polykv.backend_registry import BackendRegistry
 from polykv.backends.memory import MemoryStore
 from polykv.backends.sqlite import SQLiteStore
 from polykv.errors import (
@@ -25,7 +26,6 @@ from polykv.errors import (
 )
 from polykv.manager import StoreManager
 from polykv.records import Record
-from polykv.registry import BackendRegistry
 from polykv.wrappers import ReadOnlyStore
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "guide" / "manager.rst"

@@ -1,5 +1,5 @@
 """Issue 11, item 7: every name a plugin can claim (backend, URL scheme, codec, scheme alias) follows one
-conflict rule (``polykv.registry.resolve_claims``), and ``polykv backends --load`` reports what
+conflict rule (``polykv.claims.resolve_claims``), and ``polykv backends --load`` reports what
 ``registry[name]`` raises."""
 
 from __future__ import annotations
@@ -16,11 +16,13 @@ from click.testing import CliRunner
 
 import polykv
 from polykv import hooks
+from polykv.backend_registry import BackendRegistry
 from polykv.backends.memory import MemoryStore
+from polykv.claims import Claim, resolve_claims
 from polykv.cli import cli
 from polykv.codecs import JSONCodec
 from polykv.errors import PluginConflictError
-from polykv.registry import STORE_CLASSES, BackendRegistry, Claim, resolve_claims
+from polykv.registration import STORE_CLASSES
 
 MakeDist = Callable[..., Path]
 
@@ -61,7 +63,8 @@ SOURCE = """
 from polykv.backends.memory import MemoryStore
 
 class S{n}(MemoryStore):
-    _backend_type = None
+    _backend_type = "{name}"
+    url_schemes = ("{scheme}",)
 
     @classmethod
     def from_url(cls, url, **options):
@@ -81,8 +84,10 @@ def test_resolve_claims_is_the_one_rule() -> None:
 
 
 def test_two_distributions_claiming_one_url_scheme_conflict_whatever_was_imported(make_dist: MakeDist) -> None:
-    make_dist("polykv-one", {"polykv.url_schemes": {"twin": "one_scheme:S1"}}, {"one_scheme": SOURCE.format(n=1)})
-    make_dist("polykv-two", {"polykv.url_schemes": {"twin": "two_scheme:S2"}}, {"two_scheme": SOURCE.format(n=2)})
+    one = SOURCE.format(n=1, name="one", scheme="twin")
+    two = SOURCE.format(n=2, name="two", scheme="twin")
+    make_dist("polykv-one", {"polykv.backends": {"one:twin": "one_scheme:S1"}}, {"one_scheme": one})
+    make_dist("polykv-two", {"polykv.backends": {"two:twin": "two_scheme:S2"}}, {"two_scheme": two})
     import one_scheme  # noqa: F401 - imported first: must not make it win
 
     with pytest.raises(PluginConflictError) as info:
@@ -91,20 +96,16 @@ def test_two_distributions_claiming_one_url_scheme_conflict_whatever_was_importe
 
 
 def test_a_distribution_claiming_a_builtin_scheme_conflicts(make_dist: MakeDist) -> None:
-    make_dist("polykv-mem", {"polykv.url_schemes": {"sqlite": "mem_scheme:S3"}}, {"mem_scheme": SOURCE.format(n=3)})
+    mem = SOURCE.format(n=3, name="mem", scheme="sqlite")
+    make_dist("polykv-mem", {"polykv.backends": {"mem:sqlite": "mem_scheme:S3"}}, {"mem_scheme": mem})
     with pytest.raises(PluginConflictError, match="polykv-mem"):
         polykv.connect("sqlite://")
 
 
 def test_same_class_declared_twice_is_one_claim(make_dist: MakeDist) -> None:
-    source = SOURCE.format(n=4).replace(
-        "_backend_type = None", '_backend_type = "single"\n    url_schemes = ("single",)'
-    )
-    make_dist(
-        "polykv-single",
-        {"polykv.url_schemes": {"single": "single_mod:S4"}, "polykv.backends": {"single": "single_mod:S4"}},
-        {"single_mod": source},
-    )
+    source = SOURCE.format(n=4, name="single", scheme="single")
+    make_dist("polykv-single", {"polykv.backends": {"single:single": "single_mod:S4"}}, {"single_mod": source})
+    make_dist("polykv-again", {"polykv.backends": {"single:single": "single_mod:S4"}}, {})
     assert type(polykv.connect("single://")).__name__ == "S4"
     assert type(BackendRegistry()["single"]).__name__ == "S4"
 

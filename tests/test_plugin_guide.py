@@ -24,9 +24,16 @@ def included_files() -> list[Path]:
 
 def test_the_guide_shows_a_whole_installable_package() -> None:
     names = sorted(path.name for path in included_files())
-    assert names == ["dictstore.py", "pyproject.toml", "test_dictstore.py"]
+    assert names == [
+        "dictstore.py",
+        "kvserver.py",
+        "netstore.py",
+        "pyproject.toml",
+        "test_dictstore.py",
+        "test_netstore.py",
+    ]
     pyproject = (GUIDE.parent / "examples" / "pyproject.toml").read_text()
-    for required in ("[build-system]", "version =", "polykv[testing]", '"polykv.backends"'):
+    for required in ("[build-system]", "version =", "polykv-core[testing]", '"polykv.backends"'):
         assert required in pyproject
 
 
@@ -45,17 +52,19 @@ def test_the_guide_package_installs_and_passes_the_suite(tmp_path: Path) -> None
         timeout=900,
     )
     found = subprocess.run(
-        [python, "-c", "import polykv; print(type(polykv.registry['dict_example']).__name__)"],
+        [python, "-c", "import polykv; print(type(polykv.registry['dict_example']).__name__, sorted(polykv.registry))"],
         capture_output=True,
         text=True,
         cwd=tmp_path,
     )
-    assert found.stdout.strip() == "DictStore", found.stderr  # found through the installed entry point
+    assert found.stdout.startswith("DictStore "), found.stderr  # found through the installed entry point
+    assert "net_example" in found.stdout, found.stdout
     run = tmp_path / "run"
     run.mkdir()
     shutil.copy(package / "test_dictstore.py", run)
+    shutil.copy(package / "test_netstore.py", run)
     result = subprocess.run(
-        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_dictstore.py"],
+        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_dictstore.py", "test_netstore.py"],
         cwd=run,
         capture_output=True,
         text=True,

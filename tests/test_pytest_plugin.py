@@ -27,7 +27,7 @@ import pytest
 from polykv.errors import MissingDependencyError
 
 def test_suite_names_the_extra():
-    with pytest.raises(MissingDependencyError, match=r'pip install "polykv\\[testing\\]"'):
+    with pytest.raises(MissingDependencyError, match=r'pip install "polykv-core\\[testing\\]"'):
         from polykv.testing import StoreSuite  # noqa: F401
 """
 

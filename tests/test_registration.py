@@ -13,7 +13,7 @@ import pytest
 
 from polykv.backends.memory import MemoryStore
 from polykv.errors import RegistrationError
-from polykv.registry import STORE_CLASSES
+from polykv.registration import STORE_CLASSES
 from polykv.store import KeyValueStore
 
 

@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 
 import polykv
+from polykv.backend_registry import BackendRegistry
 from polykv.backends.memory import MemoryStore
 from polykv.errors import BackendNotFoundError, InvalidURLError, PluginLoadError, RegistrationError
-from polykv.registry import STORE_CLASSES, BackendRegistry
+from polykv.registration import STORE_CLASSES
 
 MakeDist = Callable[..., Path]
 
@@ -79,7 +80,7 @@ def test_builtin_backends_listed_without_import() -> None:
 def test_entry_point_plugin_is_listed_before_import_and_imported_on_access(make_dist: MakeDist) -> None:
     make_dist(
         "polykv-thirdparty",
-        {"polykv.backends": {"thirdparty": "thirdparty_mod:ThirdPartyStore"}},
+        {"polykv.backends": {"thirdparty:thirdparty": "thirdparty_mod:ThirdPartyStore"}},
         {"thirdparty_mod": PLUGIN_SOURCE},
     )
     registry = BackendRegistry(config={"thirdparty": {"greeting": "hello"}})
@@ -147,9 +148,9 @@ def test_conflicting_entry_points_name_both_distributions(make_dist: MakeDist) -
 
 
 def test_unknown_backend_lists_names_and_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
-    from polykv.registry import KNOWN_DISTRIBUTIONS
+    from polykv.catalog import KNOWN_BACKENDS, KnownBackend
 
-    monkeypatch.setitem(KNOWN_DISTRIBUTIONS, "couchdb", "polykv-couchdb")
+    monkeypatch.setitem(KNOWN_BACKENDS, "couchdb", KnownBackend("couchdb", "polykv-couchdb", ("couchdb",)))
     registry = BackendRegistry()
     with pytest.raises(BackendNotFoundError) as info:
         registry["couchdb"]
@@ -254,7 +255,7 @@ def test_default_registry_and_connect() -> None:
 def test_connect_through_entry_point_scheme(make_dist: MakeDist) -> None:
     make_dist(
         "polykv-scheme",
-        {"polykv.url_schemes": {"thirdparty": "scheme_mod:ThirdPartyStore"}},
+        {"polykv.backends": {"thirdparty:thirdparty": "scheme_mod:ThirdPartyStore"}},
         {"scheme_mod": PLUGIN_SOURCE},
     )
     store = polykv.connect("thirdparty://anything", greeting="yo")
@@ -268,9 +269,9 @@ def test_bad_urls(url: object) -> None:
 
 
 def test_unknown_scheme_hint_and_password_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
-    from polykv.urls import KNOWN_SCHEME_DISTRIBUTIONS
+    from polykv.catalog import KNOWN_BACKENDS, KnownBackend
 
-    monkeypatch.setitem(KNOWN_SCHEME_DISTRIBUTIONS, "couchdb", "polykv-couchdb")
+    monkeypatch.setitem(KNOWN_BACKENDS, "couchdb", KnownBackend("couchdb", "polykv-couchdb", ("couchdb",)))
     with pytest.raises(InvalidURLError) as info:
         polykv.connect("couchdb://user:s3cret@127.0.0.1:1/0")
     assert "s3cret" not in str(info.value)
@@ -281,7 +282,7 @@ def test_import_polykv_imports_no_plugin_or_client() -> None:
     code = (
         "import sys, json, polykv\n"
         "heavy = ['redis', 'fsspec', 'pluggy', 'metaclass_registry', 'sqlite3',"
-        " 'polykv.registry', 'importlib.metadata']\n"
+        " 'polykv.backend_registry', 'polykv.registration', 'importlib.metadata']\n"
         "print(json.dumps([m for m in heavy if m in sys.modules]))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -291,7 +292,7 @@ def test_import_polykv_imports_no_plugin_or_client() -> None:
 def test_registry_construction_reads_no_entry_points_until_asked() -> None:
     code = (
         "import sys, polykv\n"
-        "from polykv.registry import BackendRegistry\n"
+        "from polykv.backend_registry import BackendRegistry\n"
         "r = BackendRegistry()\n"
         "print('importlib.metadata' in sys.modules)\n"
         "r.keys()\n"
@@ -299,3 +300,61 @@ def test_registry_construction_reads_no_entry_points_until_asked() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "True"]
+
+
+def test_entry_point_name_carries_backend_and_schemes() -> None:
+    from polykv.catalog import parse_entry_point_name
+
+    assert parse_entry_point_name("redis:redis,rediss") == ("redis", ("redis", "rediss"))
+    assert parse_entry_point_name(" fsspec : file , FSSPEC+ ") == ("fsspec", ("file", "fsspec+"))
+    assert parse_entry_point_name("plain") == ("plain", ())
+
+
+def test_entry_point_schemes_must_match_the_class_body(make_dist: MakeDist) -> None:
+    source = PLUGIN_SOURCE.replace('"thirdparty"', '"drift"')
+    make_dist(
+        "polykv-drift", {"polykv.backends": {"drift:drift,extra": "drift_mod:ThirdPartyStore"}}, {"drift_mod": source}
+    )
+    registry = BackendRegistry()
+    assert "drift" in registry.keys() and "drift_mod" not in sys.modules  # noqa: SIM118
+    with pytest.raises(PluginLoadError, match="'drift:drift'") as info:
+        registry["drift"]
+    assert "polykv-drift" in str(info.value) and "url_schemes" in str(info.value)
+    with pytest.raises(PluginLoadError, match="url_schemes"):
+        polykv.connect("extra://")
+    assert isinstance(registry["memory"], MemoryStore)  # the drift breaks only its own names
+
+
+def test_install_hints_come_from_the_one_table() -> None:
+    from polykv.catalog import KNOWN_BACKENDS, install_hint
+
+    assert install_hint(backend="redis_cluster") == "; install it with: pip install polykv-redis"
+    assert install_hint(scheme="rediss") == "; install it with: pip install polykv-redis"
+    assert install_hint(scheme="fsspec+memory") == "; install it with: pip install polykv-fsspec"
+    assert install_hint(backend="memory") == install_hint(scheme="nope") == ""
+    assert {k.distribution for k in KNOWN_BACKENDS.values()} == {"polykv", "polykv-redis", "polykv-fsspec"}
+
+
+def test_the_table_and_the_entry_points_say_what_the_classes_say() -> None:
+    """The one declaration is the class body: the built-in rows of KNOWN_BACKENDS, the install hints for
+    polykv's own plugins and their installed entry points must repeat it exactly."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    from polykv.backend_registry import load_store_class
+    from polykv.catalog import KNOWN_BACKENDS, backend_entry_points
+
+    entry_points = backend_entry_points()
+    for known in KNOWN_BACKENDS.values():
+        if known.builtin:
+            assert known.target is not None
+            cls = load_store_class(known.name, known.target, known.schemes, "polykv")
+            assert tuple(vars(cls)["url_schemes"]) == known.schemes
+            continue
+        try:
+            distribution(known.distribution)
+        except PackageNotFoundError:
+            continue
+        (entry,) = [e for e in entry_points[known.name] if e.distribution == known.distribution]
+        assert entry.schemes == known.schemes, known
+        cls = load_store_class(known.name, entry.target, entry.schemes, known.distribution)
+        assert tuple(vars(cls)["url_schemes"]) == known.schemes

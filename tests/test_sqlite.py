@@ -20,6 +20,7 @@ import pytest
 import polykv
 from polykv import ops
 from polykv.backends import sqlite as sqlite_backend
+from polykv.backends import sqlite_sql
 from polykv.backends.sqlite import SQLiteStore, index_name, prefix_successor
 from polykv.capabilities import Capability
 from polykv.changes import BEGINNING, Change, ChangeOp, CursorExpiredError
@@ -319,14 +320,14 @@ def test_keys_with_nul_characters(db: SQLiteStore) -> None:
 
 def test_prefix_queries_use_the_primary_key(db: SQLiteStore) -> None:
     statements = [
-        (sqlite_backend._SCAN_KEYS[(True, True)], ("", "a", "b", 0.0, 10)),
-        (sqlite_backend._SCAN_KEYS[(False, False)], ("", "a", 0.0, 10)),
-        (sqlite_backend._SCAN_ITEMS[(True, True)], ("", "a", "b", 0.0, 10)),
-        (sqlite_backend._COUNT[True], ("", "a", "b", 0.0)),
-        (sqlite_backend._CLEAR_LIVE[True], ("", "a", "b")),
-        (sqlite_backend._NEXT_SCHEMA, ("", 0.0)),
-        (sqlite_backend._GET_MANY[4], ("", "a", "b", "c", "d")),
-        (sqlite_backend._GET, ("", "a")),
+        (sqlite_sql.SCAN_KEYS[(True, True)], ("", "a", "b", 0.0, 10)),
+        (sqlite_sql.SCAN_KEYS[(False, False)], ("", "a", 0.0, 10)),
+        (sqlite_sql.SCAN_ITEMS[(True, True)], ("", "a", "b", 0.0, 10)),
+        (sqlite_sql.COUNT[True], ("", "a", "b", 0.0)),
+        (sqlite_sql.CLEAR_LIVE[True], ("", "a", "b")),
+        (sqlite_sql.NEXT_SCHEMA, ("", 0.0)),
+        (sqlite_sql.GET_MANY[4], ("", "a", "b", "c", "d")),
+        (sqlite_sql.GET, ("", "a")),
     ]
     for sql, args in statements:
         text = plan(db, sql, args)
@@ -593,7 +594,7 @@ def _race_add_forked(path: str, start: Any, results: Any, me: int) -> None:
 
 def test_forked_processes_racing_add_exactly_one_wins(tmp_path: Path) -> None:
     if "fork" not in multiprocessing.get_all_start_methods():
-        pytest.skip("no fork start method here")
+        pytest.skip("not applicable: this platform has no fork start method")
     context = multiprocessing.get_context("fork")
     path = str(tmp_path / "race.db")
     SQLiteStore(path).close()
@@ -615,7 +616,7 @@ def test_forked_processes_racing_add_exactly_one_wins(tmp_path: Path) -> None:
 
 def test_processes_and_threads_writing_lose_nothing(tmp_path: Path) -> None:
     if "fork" not in multiprocessing.get_all_start_methods():
-        pytest.skip("no fork start method here")
+        pytest.skip("not applicable: this platform has no fork start method")
     parent = SQLiteStore(str(tmp_path / "many.db"))  # opened before the fork and inherited by the children
     parent.set("before", 1)
     context = multiprocessing.get_context("fork")

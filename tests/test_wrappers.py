@@ -22,7 +22,7 @@ from polykv.errors import (
     ReadOnlyError,
     RecordExistsError,
 )
-from polykv.registry import STORE_CLASSES
+from polykv.registration import STORE_CLASSES
 from polykv.store import KeyValueStore
 from polykv.testing import StoreSuite
 from polykv.wrappers import CachedStore, FallbackStore, PrefixStore, ReadOnlyStore, StoreWrapper

@@ -13,10 +13,10 @@ from collections.abc import Iterator, Sequence
 from itertools import islice
 from typing import Any
 
-from .. import store as _store_module
 from ..capabilities import Capability
 from ..changes import ChangeOp, CursorExpiredError, RawChange
 from ..errors import InvalidArgumentError
+from ..events import notify_write, write_observers
 from ..keys import MAX_KEY_LENGTH
 from ..store import KV_NAMESPACE, MISSING, KeyValueStore, _Missing
 
@@ -32,7 +32,14 @@ class MemoryStore(KeyValueStore):
     _backend_type = "memory"
     url_schemes = ("memory",)
     capabilities = frozenset(
-        {Capability.TTL, Capability.ADD, Capability.COMPARE_AND_SET, Capability.INCR, Capability.WATCH}
+        {
+            Capability.TTL,
+            Capability.ADD,
+            Capability.COMPARE_AND_SET,
+            Capability.INCR,
+            Capability.WATCH,
+            Capability.LEASE,
+        }
     )
 
     def __init__(self, *, codec: Any = "json", change_log_size: int = 10_000) -> None:
@@ -123,9 +130,8 @@ class MemoryStore(KeyValueStore):
             return
         with self._lock:
             self._put(KV_NAMESPACE, key, data, None)
-        observer = _store_module._write_observer
-        if observer is not None:
-            observer(self, "set", None, (key,))
+        if write_observers:
+            notify_write(self, "set", None, (key,))
 
     # -- primitives -------------------------------------------------------------------------------
     def _get(self, ns: str, key: str) -> bytes | None:
@@ -251,6 +257,19 @@ class MemoryStore(KeyValueStore):
             if deadline is not None:
                 self._expires[(ns, key)] = deadline
             return value
+
+    def _delete_if(self, ns: str, key: str, expected: bytes) -> bool:
+        with self._lock:
+            if self._live(ns, key) != expected:
+                return False
+            return self._delete(ns, key)
+
+    def _expire_if(self, ns: str, key: str, expected: bytes, ttl: float) -> bool:
+        with self._lock:  # a new expiry is not a change of value: nothing is logged
+            if self._live(ns, key) != expected:
+                return False
+            self._expires[(ns, key)] = time.monotonic() + ttl
+            return True
 
     def _ttl(self, ns: str, key: str) -> float | _Missing | None:
         with self._lock:

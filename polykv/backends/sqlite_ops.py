@@ -1,4 +1,4 @@
-"""Fast paths of ``polykv.ops`` for a sqlite source, registered when ``polykv.backends.sqlite`` is imported.
+"""Fast paths of ``polykv.ops`` for a sqlite source, registered by ``polykv.backends.sqlite`` when imported.
 
 ``copy`` from a sqlite store reads each namespace with one ``SELECT ... ORDER BY key`` cursor (instead of a
 query per page) and resumes an interrupted copy by seeking past the checkpoint's last key (a range count
@@ -11,12 +11,12 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import ops
-
-if TYPE_CHECKING:
-    from .sqlite import SQLiteStore
+from ..store import KeyValueStore
+from .sqlite_connection import SQLiteConnections
+from .sqlite_sql import encodable, prefix_successor
 
 __all__ = ["copy", "register_fast_paths"]
 
@@ -39,12 +39,13 @@ Batches = Iterator[tuple[int, list[tuple[str, bytes]]]]
 
 
 def read_batches(
-    src: SQLiteStore, ns: str, prefix: str, size: int, skip: int, last_key: str | None
+    src: SQLiteConnections, ns: str, prefix: str, size: int, skip: int, last_key: str | None
 ) -> tuple[int, Batches]:
-    """``ops.copy_batches``'s reader for sqlite: one ordered cursor per namespace, ``size`` rows a batch."""
-    from .sqlite import _encodable, prefix_successor
+    """``ops.copy_batches``'s reader for sqlite: one ordered cursor per namespace, ``size`` rows a batch.
 
-    if not _encodable(prefix):  # no valid key contains a lone surrogate
+    ``src`` is a ``SQLiteStore`` (typed by the part of it used here: its connections, so that this module
+    never imports the store's)."""
+    if not encodable(prefix):  # no valid key contains a lone surrogate
 
         def nothing() -> Batches:
             return iter(())
@@ -72,11 +73,12 @@ def read_batches(
     return (skip if resume else 0), rows()
 
 
-def copy(src: SQLiteStore, dst: Any, **options: Any) -> ops.CopyResult:
-    """``ops.copy`` with the sqlite reader (same options and results as the portable copy)."""
+def copy(src: KeyValueStore, dst: Any, **options: Any) -> ops.CopyResult:
+    """``ops.copy`` with the sqlite reader (same options and results as the portable copy); ``src`` is a
+    ``SQLiteStore``."""
     return ops.copy_batches(src, dst, read_batches, **options)
 
 
-def register_fast_paths(store_class: type[SQLiteStore]) -> None:
+def register_fast_paths(store_class: type[KeyValueStore]) -> None:
     """Register this module's implementations of the generic operations for ``store_class``."""
     ops.implements(store_class)(copy)

@@ -193,27 +193,22 @@ def _hdfs_classes() -> dict[str, Any]:
             **connector_config: Any,
         ) -> None:
             self.base_path = base_path
-            self._connector: BackendConnectorBase | None = None
             super().__init__(connector_klass, connection_mode, codec=codec, **connector_config)
 
         def _open_store(self, codec: Any) -> KeyValueStore:
             manager = self.connector_manager = self._create_manager()
-            connector = manager.acquire()
-            if not isinstance(connector, plugin.HDFSConnector):
-                manager.release(connector)
+            if not issubclass(manager.connector_class, plugin.HDFSConnector):
                 raise InvalidArgumentError(
-                    f"HDFSStoreBackend needs an HDFSConnector subclass, got {type(connector).__name__}", backend="hdfs"
+                    f"HDFSStoreBackend needs an HDFSConnector subclass, got {manager.connector_class.__name__}",
+                    backend="hdfs",
                 )
-            self._connector = connector
-            store: KeyValueStore = plugin.HDFSStore(connector, self.base_path, codec=codec)
+            store: KeyValueStore = plugin.HDFSStore(base_path=self.base_path, codec=codec, manager=manager)
             return store
 
         def close(self) -> None:
-            """Close the store, return its connector and close the manager."""
+            """Close the store (it returns its connector) and the manager."""
             super().close()
-            connector, self._connector = self._connector, None
-            if connector is not None and self.connector_manager is not None:
-                self.connector_manager.release(connector)
+            if self.connector_manager is not None:
                 self.connector_manager.close()
 
     return {"HDFSConnector": plugin.HDFSConnector, "HDFSStoreBackend": HDFSStoreBackend}

@@ -14,7 +14,7 @@ Subclass ``StoreSuite`` in a test module and give it a ``store`` fixture that yi
 
 Tests that need a capability the store does not declare are skipped; every other test must pass.
 
-The suite needs the ``testing`` extra (pytest and hypothesis: ``pip install "polykv[testing]"``). This package
+The suite needs the ``testing`` extra (pytest and hypothesis: ``pip install "polykv-core[testing]"``). This package
 imports neither until a suite name is used, because its pytest plugin (``polykv.testing.plugin``, loaded by
 every pytest run in an environment where polykv is installed) must not depend on an optional package.
 """
@@ -33,7 +33,7 @@ __all__ = ["StoreSuite", "requires"]
 _LAZY = {"StoreSuite": "suite", "requires": "suite"}
 
 #: The optional packages the suite imports, and the extra that installs them.
-TESTING_EXTRA = 'pip install "polykv[testing]"'
+TESTING_EXTRA = 'pip install "polykv-core[testing]"'
 
 
 def _import_suite_module(name: str) -> Any:

@@ -25,7 +25,7 @@ def _store_url(request: pytest.FixtureRequest) -> str:
     try:
         url: str = request.getfixturevalue("store_url")
     except pytest.FixtureLookupError:
-        pytest.skip("the suite gives no store_url fixture")
+        pytest.skip("not applicable: the test class gives no store_url fixture, so there is no URL to open")
     return url
 
 
@@ -39,7 +39,10 @@ class ConfigSuite:
     def test_constructor_refuses_an_unknown_option(self, store: Any) -> None:
         cls = type(store)
         if store_options(cls) is None:
-            pytest.skip(f"{cls.__name__} takes **kwargs and declares no accepted_options()")
+            pytest.skip(
+                f"not applicable: {cls.__name__} takes **kwargs and declares no accepted_options(), "
+                "so an unknown option cannot be told from a known one"
+            )
         with pytest.raises(InvalidArgumentError, match=_UNKNOWN) as info:
             cls(**{_UNKNOWN: 1})
         assert "accepted" in str(info.value), "the error lists the accepted options"

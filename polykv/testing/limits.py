@@ -126,7 +126,7 @@ class LimitCases:
     @pytest.mark.parametrize("value", NOT_INTEGERS, ids=repr)
     def test_incr_of_a_stored_non_integer_is_refused(self, store: KeyValueStore, value: Any) -> None:
         if store.codec.name == "bytes":
-            pytest.skip("the bytes codec stores bytes only")
+            pytest.skip("not applicable: the store's codec is bytes, which cannot store these non-integer values")
         store.set("c", value)
         with pytest.raises(InvalidArgumentError) as info:
             store.incr("c", 1)
@@ -136,7 +136,7 @@ class LimitCases:
     @_requires(Capability.INCR)
     def test_incr_of_a_stored_int_beyond_64_bits_is_refused(self, store: KeyValueStore) -> None:
         if store.codec.name != "json":
-            pytest.skip("only the json codec stores ints beyond 64 bits")
+            pytest.skip(f"not applicable: the codec is {store.codec.name}; only json stores ints beyond 64 bits")
         store.set("c", 2**70)
         with pytest.raises(InvalidArgumentError) as info:
             store.incr("c", -1)

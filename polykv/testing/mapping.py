@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from ..errors import InvalidKeyError, KeyNotFoundError
+from ..errors import InvalidKeyError, KeyNotFoundError, SerializationError
 from ..keys import MAX_KEY_LENGTH
-from ..store import KeyValueStore
+from ..store import KV_NAMESPACE, KeyValueStore
 
 __all__ = ["MappingSuite"]
 
@@ -343,3 +343,37 @@ class MappingSuite:
             assert iter(iterator) is iterator, "a view's iterator is a stream, not a list"
             next(iterator)
         assert sorted(store.keys_by_prefix("k")) == [f"k{i}" for i in range(5)]
+
+
+class UndecodableValueCases:
+    """Mixed into ``StoreSuite``: a stored value the codec cannot read raises ``SerializationError`` from
+    ``pop`` and ``popitem`` and stays stored (nothing is deleted before it is decoded)."""
+
+    @pytest.fixture
+    def undecodable(self, store: KeyValueStore) -> Iterator[str]:
+        """The key of a value planted below the codec that the codec cannot decode (removed afterwards)."""
+        junk = b"\xc0\xff\x00polykv-undecodable"
+        try:
+            store.codec.decode(junk)
+        except Exception:
+            readable = False
+        else:
+            readable = True
+        if readable:
+            pytest.skip(f"not applicable: the {store.codec.name} codec reads any bytes")
+        store._set(KV_NAMESPACE, "undecodable", junk, None)
+        try:
+            yield "undecodable"
+        finally:
+            store._delete(KV_NAMESPACE, "undecodable")
+
+    def test_pop_of_an_undecodable_value_keeps_it(self, store: KeyValueStore, undecodable: str) -> None:
+        with pytest.raises(SerializationError) as info:
+            store.pop(undecodable)
+        assert str(info.value.key).endswith(undecodable)
+        assert store._get(KV_NAMESPACE, undecodable) is not None, "pop deleted a value it could not decode"
+
+    def test_popitem_of_an_undecodable_value_keeps_it(self, store: KeyValueStore, undecodable: str) -> None:
+        with pytest.raises(SerializationError):
+            store.popitem()
+        assert store._get(KV_NAMESPACE, undecodable) is not None, "popitem deleted a value it could not decode"

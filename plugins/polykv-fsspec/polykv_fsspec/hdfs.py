@@ -1,11 +1,18 @@
-"""``HDFSStore``: the fsspec store on HDFS, reached through an ``HDFSConnector`` (hdfs-native or WebHDFS)."""
+"""``HDFSStore``: the fsspec store on HDFS, reached through an ``HDFSConnector`` (hdfs-native or WebHDFS)
+that a connector manager from ``ConnectorManagerFactory`` hands out.
+
+The store holds one file-system client for its whole life: both clients are thread-safe and keep their own
+connections (hdfs-native multiplexes RPCs to the NameNode and DataNodes; WebHDFS's ``requests`` session pools
+HTTP connections), and the store's batches already run concurrently on that one client. So the manager is a
+``ConnectionMode.SINGLE`` one: a pool of several clients would only open more NameNode connections.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 from urllib.parse import urlsplit
 
-from polykv.connectors import BackendConnectorBase
+from polykv.connectors import BackendConnectorBase, BaseConnectorManager, ConnectionMode, ConnectorManagerFactory
 from polykv.errors import InvalidArgumentError, InvalidURLError
 from polykv.options import require_module
 
@@ -54,6 +61,17 @@ class HDFSConnector(BackendConnectorBase):
             also_accepted=(lambda name: "." in name) if protocol == "hdfs" else None,  # Hadoop configuration keys
         )
 
+    def config(self) -> dict[str, Any]:
+        """The keyword arguments that build an equal connector (what a connector manager is given)."""
+        return {
+            "host": self.host,
+            "port": self.port,
+            "username": self.username,
+            "protocol": self.protocol,
+            "connect_timeout": self.connect_timeout,
+            **self.options,
+        }
+
     def connect(self) -> Any:
         """An fsspec file system for this NameNode (no network traffic until the first call)."""
         fsspec = require_module("fsspec", "polykv-fsspec", "the hdfs store", backend="hdfs")
@@ -88,7 +106,16 @@ class HDFSConnector(BackendConnectorBase):
 
 class HDFSStore(FsspecStore):
     """Files under ``base_path`` (default ``/polykv``) on HDFS; writes are a temporary file plus an atomic
-    rename, so ``add`` and ``insert_record`` are atomic (rename without overwrite)."""
+    rename, so ``add`` and ``insert_record`` are atomic (rename without overwrite).
+
+    The connection comes from a connector manager (``manager``): by default the store builds a
+    ``ConnectionMode.SINGLE`` one with ``ConnectorManagerFactory`` from ``connector`` (an ``HDFSConnector``
+    whose settings, ``HDFSConnector.config()``, the manager's connector copies) or from
+    ``connector_options`` (``host``, ``port``, ``username``, ``protocol``, ``connect_timeout``, fsspec
+    options), and closes it in ``close()``. A ``manager`` passed in stays the caller's to close; it must hand
+    out ``HDFSConnector`` instances (else ``InvalidArgumentError``). The store checks one connector out when
+    it opens and returns it in ``close()``; ``connector`` is that connector.
+    """
 
     _backend_type = "hdfs"
     url_schemes = ("hdfs", "webhdfs")
@@ -99,11 +126,34 @@ class HDFSStore(FsspecStore):
         base_path: str = "/polykv",
         *,
         codec: Any = "json",
+        manager: BaseConnectorManager | None = None,
         **connector_options: Any,
     ) -> None:
-        self.connector = connector or HDFSConnector(**connector_options)
-        super().__init__(self.connector.connection, base_path, codec=codec)
-        self._location = f"{self.connector.protocol}://{self.connector.address}{self.base_path}"
+        if manager is not None and (connector is not None or connector_options):
+            raise InvalidArgumentError(
+                "pass either a manager or a connector (or its options) to HDFSStore, not both", backend="hdfs"
+            )
+        self._owns_manager = manager is None
+        if manager is None:
+            klass = type(connector) if connector is not None else HDFSConnector
+            config = connector.config() if connector is not None else connector_options
+            manager = ConnectorManagerFactory.create_manager(klass, config, ConnectionMode.SINGLE)
+        self.manager = manager
+        checked_out = manager.acquire()
+        if not isinstance(checked_out, HDFSConnector):
+            manager.release(checked_out)
+            raise InvalidArgumentError(
+                f"HDFSStore needs a manager of HDFSConnector connectors, got {type(checked_out).__name__}",
+                backend="hdfs",
+            )
+        self.connector: HDFSConnector = checked_out
+        self._held = True
+        try:
+            super().__init__(checked_out.connection, base_path, codec=codec)
+        except BaseException:
+            self.close()
+            raise
+        self._location = f"{checked_out.protocol}://{checked_out.address}{self.base_path}"
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> HDFSStore:
@@ -124,5 +174,9 @@ class HDFSStore(FsspecStore):
         return cls(connector, parts.path.rstrip("/") or "/polykv", codec=codec)
 
     def close(self) -> None:
-        """Close the connector."""
-        self.connector.disconnect()
+        """Return the connector to the manager, and close the manager if the store made it."""
+        if self._held:
+            self._held = False
+            self.manager.release(self.connector)
+        if self._owns_manager:
+            self.manager.close()

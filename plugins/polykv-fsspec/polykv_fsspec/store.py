@@ -78,7 +78,7 @@ class FsspecStore(KeyValueStore):
     """A store on any fsspec file system: ``FsspecStore("memory://data")``, ``FsspecStore(fs, "/base")``."""
 
     _backend_type = "fsspec"
-    url_schemes: ClassVar[tuple[str, ...]] = ("file",)
+    url_schemes: ClassVar[tuple[str, ...]] = ("file", "fsspec+")  # "fsspec+": every fsspec+PROTOCOL:// scheme
 
     def __init__(
         self,

@@ -32,6 +32,8 @@ from typing import Any
 
 from processes import free_port, spawn, stop, wait_ready
 
+from polykv.testing.progress import announce, server_start
+
 __all__ = ["HDFSServer", "ensure_jars", "free_port"]
 
 PYSPARK = "pyspark==2.4.8"
@@ -67,6 +69,7 @@ def ensure_jars(cache: Path = CACHE) -> Path:
     jars = cache / "jars"
     if (jars / "hadoop-hdfs-2.7.3.jar").exists():
         return jars
+    announce(f"fetching the Hadoop 2.7.3 jars ({PYSPARK} sdist, about 220 MB) into {jars}; only the first run")
     download = cache / "download"
     download.mkdir(parents=True, exist_ok=True)
     # pip prepares the sdist's metadata with this interpreter's setuptools and wheel (the test extra has both)
@@ -88,6 +91,7 @@ def ensure_jars(cache: Path = CACHE) -> Path:
                 tar.extract(member, partial, filter="data")
     partial.rename(jars)
     sdist.unlink()
+    announce(f"Hadoop jars cached in {jars}")
     return jars
 
 
@@ -179,6 +183,7 @@ class HDFSServer:
         )
         server = cls(workdir=workdir, rpc_port=rpc, http_port=http, classpath=classpath)
         fmt = server._java("org.apache.hadoop.hdfs.server.namenode.NameNode", "-format", "-force", "-nonInteractive")
+        announce(f"formatting a fresh HDFS NameNode in {workdir}")
         with open(workdir / "format.log", "wb") as log:
             done = subprocess.run(fmt, stdout=log, stderr=subprocess.STDOUT, timeout=120)
         if done.returncode != 0:
@@ -217,23 +222,28 @@ class HDFSServer:
         return int(beans[0]["NumLiveDataNodes"]) if beans else -1
 
     def start_processes(self, timeout: float = 90.0) -> None:
-        """Start NameNode then DataNode; return once the NameNode sees one live DataNode and left safe mode."""
-        if "namenode" not in self.processes or self.processes["namenode"].poll() is not None:
-            self._spawn("namenode", "org.apache.hadoop.hdfs.server.namenode.NameNode")
-        if "datanode" not in self.processes or self.processes["datanode"].poll() is not None:
-            self._spawn("datanode", "org.apache.hadoop.hdfs.server.datanode.DataNode")
-        try:
-            wait_ready(
-                lambda: self.live_datanodes() >= 1 and self._out_of_safemode(),
-                self.processes,
-                timeout,
-                "HDFS",
-                self.workdir,
-                interval=0.2,
-            )
-        except BaseException:
-            self.stop()
-            raise
+        """Start NameNode then DataNode; return once the NameNode sees one live DataNode and left safe mode.
+
+        Says on the terminal when it starts and when it is ready (WebHDFS is served by the same NameNode).
+        """
+        where = f"127.0.0.1:{self.rpc_port}, WebHDFS on 127.0.0.1:{self.http_port}"
+        with server_start("HDFS (NameNode + DataNode)", where):
+            if "namenode" not in self.processes or self.processes["namenode"].poll() is not None:
+                self._spawn("namenode", "org.apache.hadoop.hdfs.server.namenode.NameNode")
+            if "datanode" not in self.processes or self.processes["datanode"].poll() is not None:
+                self._spawn("datanode", "org.apache.hadoop.hdfs.server.datanode.DataNode")
+            try:
+                wait_ready(
+                    lambda: self.live_datanodes() >= 1 and self._out_of_safemode(),
+                    self.processes,
+                    timeout,
+                    "HDFS",
+                    self.workdir,
+                    interval=0.2,
+                )
+            except BaseException:
+                self.stop()
+                raise
 
     def _out_of_safemode(self) -> bool:
         url = f"http://127.0.0.1:{self.http_port}/jmx?qry=Hadoop:service=NameNode,name=NameNodeInfo"

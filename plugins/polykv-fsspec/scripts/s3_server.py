@@ -28,6 +28,8 @@ from pathlib import Path
 
 from processes import free_port, spawn, stop, wait_ready
 
+from polykv.testing.progress import server_start
+
 __all__ = ["S3Server", "free_port", "weed_binary"]
 
 
@@ -108,13 +110,14 @@ class S3Server:
         ]
 
     def start_process(self, timeout: float = 60.0) -> None:
-        """Start the server and return once its S3 port answers HTTP."""
-        self.process = spawn(self.command(), self.workdir / "weed.log", cwd=self.workdir)
-        try:
-            wait_ready(self._answers, {"weed": self.process}, timeout, "S3 server", self.workdir)
-        except BaseException:
-            self.stop()
-            raise
+        """Start the server and return once its S3 port answers HTTP (saying so on the terminal)."""
+        with server_start("SeaweedFS S3", f"127.0.0.1:{self.ports['s3.port']}"):
+            self.process = spawn(self.command(), self.workdir / "weed.log", cwd=self.workdir)
+            try:
+                wait_ready(self._answers, {"weed": self.process}, timeout, "S3 server", self.workdir)
+            except BaseException:
+                self.stop()
+                raise
 
     def _answers(self) -> bool:
         try:

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 from hdfs_server import HDFSServer
-from polykv_fsspec import AccessDeniedError, FsspecStore, HDFSStore, S3Store
+from polykv_fsspec import AccessDeniedError, FsspecStore, HDFSConnector, HDFSStore, S3Store
 from s3_server import S3Server
 
 import polykv
 from polykv.capabilities import Capability
-from polykv.errors import BackendUnavailableError, PolyKVError
+from polykv.connectors import ConnectionMode, ConnectorManagerFactory, SingleConnectorManager
+from polykv.errors import BackendUnavailableError, InvalidArgumentError, PolyKVError
 
 from .conftest import BUCKET, start_s3
 
@@ -79,6 +80,40 @@ def test_connect_hdfs_and_webhdfs_share_files(hdfs_server: HDFSServer, unique: s
 def test_hdfs_default_base_path() -> None:
     store = HDFSStore(host="127.0.0.1", port=9000)
     assert store.base_path == "/polykv" and store.connector.username is None
+
+
+def test_hdfs_store_takes_its_client_from_a_single_connector_manager() -> None:
+    store = HDFSStore(host="127.0.0.1", port=9000, connect_timeout=2)  # hdfs-native connects on first use
+    assert isinstance(store.manager, SingleConnectorManager)
+    assert store.fs is store.connector.connection and store.connector.connect_timeout == 2
+    assert store.manager.stats() == {"total": 1, "in_use": 0, "idle": 1}
+    store.close()
+    assert store.manager.stats()["total"] == 0  # the store made the manager, so it closed it
+
+
+def test_hdfs_store_copies_a_given_connector_of_any_subclass() -> None:
+    class Traced(HDFSConnector):
+        pass
+
+    given = Traced("127.0.0.1", 9000, "ada", protocol="webhdfs")
+    with HDFSStore(given, "/base") as store:
+        assert type(store.connector) is Traced and store.connector.config() == given.config()
+        assert repr(store) == "<HDFSStore 'webhdfs://127.0.0.1:9000/base' codec='json'>"
+
+
+def test_hdfs_store_on_the_callers_manager() -> None:
+    manager = ConnectorManagerFactory.create_manager(
+        HDFSConnector, {"host": "127.0.0.1", "port": 9000}, ConnectionMode.SINGLE
+    )
+    with manager:
+        with HDFSStore(manager=manager) as store:
+            shared = manager.acquire()  # SINGLE: every caller gets the one connector
+            manager.release(shared)
+            assert store.manager is manager and store.connector is shared
+        assert manager.stats()["total"] == 1  # the caller's manager stays open until the caller closes it
+        with pytest.raises(InvalidArgumentError):
+            HDFSStore(HDFSConnector(), manager=manager)
+    assert manager.stats()["total"] == 0
 
 
 def test_connect_file_and_fsspec_memory(tmp_path: Path, unique: str) -> None:

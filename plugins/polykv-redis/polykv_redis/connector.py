@@ -21,9 +21,12 @@ from polykv.connectors import BackendConnectorBase
 from polykv.errors import InvalidArgumentError, PoolTimeoutError
 from polykv.handoff import HandOffQueue
 
+from . import replies
+
 __all__ = ["RedisClusterConnector", "RedisConnector"]
 
 #: redis-py faults that mean "not reachable / not answering now"; authentication failures are not among them.
+#: (Error replies are judged by ``polykv_redis.replies`` instead, whatever their redis-py class.)
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     rexc.ConnectionError,
     rexc.TimeoutError,
@@ -146,6 +149,11 @@ class _RedisConnectorBase(BackendConnectorBase):
         return {k: v for k, v in self.options.items() if not k.startswith("ssl_")}
 
     def is_transient(self, exc: BaseException) -> bool:
+        """An error reply is transient when ``polykv_redis.replies`` says its kind is retryable (``BUSY``,
+        ``LOADING``, ``READONLY``...); any other fault when it is a dropped connection or a timeout."""
+        retryable = replies.is_retryable(exc)
+        if retryable is not None:
+            return retryable
         return isinstance(exc, TRANSIENT_ERRORS) and not isinstance(exc, (*_PERMANENT_ERRORS, PoolTimeoutError))
 
     def attempt_timeout(self) -> float:

@@ -2,8 +2,10 @@
 
 Every write of a store with the feed on runs as one Lua script that makes the change and appends its stream
 entry (``scripts.*_LOGGED``), so the stream holds an entry exactly for each write that happened, in the order
-the server applied them. ``ChangeFeed.install`` binds the logged write primitives onto the store instance
-once, so a store with the feed off runs its usual commands with no extra branch.
+the server applied them. ``ChangeFeed`` is a strategy object: ``RedisStore`` asks it, at fixed points of its
+write primitives, for the logged form of a write (a script call: script, keys, args) and runs that call
+itself, never re-sent (a retry could log a change twice); it reads the feed through ``head``/``changes``.
+A store with the feed off has no ``ChangeFeed`` and runs its usual commands.
 
 Entry ids are consecutive, ``<n>-0`` for the n-th change (the script appends one more than the last id), and
 a cursor is that ``n``. The stream is trimmed with ``XADD MAXLEN ~ size``: at least the last ``size`` changes
@@ -14,39 +16,30 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, TypeVar
 
-from polykv.capabilities import Capability
 from polykv.changes import ChangeOp, CursorExpiredError, RawChange
-from polykv.codecs import JSONCodec
 from polykv.errors import InvalidArgumentError
 
 from . import scripts
+from .layout import KeyLayout
 from .scripts import LuaScript
 
-if TYPE_CHECKING:
-    from .store import RedisStore
+__all__ = ["ChangeFeed", "Runner", "ScriptCall"]
 
-__all__ = ["LOGGED_PRIMITIVES", "ChangeFeed"]
+T = TypeVar("T")
 
-#: The store primitives a feed replaces on its store instance (every write path, and the feed's readers).
-LOGGED_PRIMITIVES = (
-    "_write_call",
-    "_delete_call",
-    "_set",
-    "_delete",
-    "_set_many",
-    "_delete_many",
-    "_add",
-    "_replace",
-    "_cas_bytes",
-    "_incr",
-    "_drop_schema",
-    "_change_head",
-    "_changes",
-)
+#: One script to run: the script, its KEYS, its ARGV.
+ScriptCall = tuple[LuaScript, list[str], list[Any]]
+
+
+class Runner(Protocol):
+    """Runs ``operation(client)`` on the store's server and returns its result (``RedisStore._run``)."""
+
+    def __call__(self, operation: Callable[[Any], T], /) -> T: ...
+
 
 _CURSOR = re.compile(r"(\d+)(?:-0)?")
 
@@ -66,135 +59,76 @@ def _wait_for_entry(client: Any, *, stream: str, cursor: str, block: int) -> Non
 
 
 class ChangeFeed:
-    """The change feed of one store: logged write primitives, ``_change_head`` and ``_changes``.
+    """The change feed of one store: the logged forms of its writes, and the feed's readers.
 
-    ``size`` is the retention (about the last ``size`` changes); ``block_limit`` caps one blocking
-    ``XREAD`` (below the socket timeout, so a waiting read is never mistaken for a dead connection).
+    ``layout`` is the store's key layout (the stream is ``<prefix>:changes``); ``size`` the retention (about
+    the last ``size`` changes); ``block_limit`` caps one blocking ``XREAD`` (below the socket timeout, so a
+    waiting read is never mistaken for a dead connection); ``backend`` is named in errors.
     """
 
-    def __init__(self, store: RedisStore, size: int, block_limit: float | None) -> None:
+    def __init__(self, layout: KeyLayout, size: int, block_limit: float | None, backend: str = "redis") -> None:
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise InvalidArgumentError(f"change_feed_size must be an int >= 1, got {size!r}", backend="redis")
-        self.store = store
-        self.stream = f"{store.layout.prefix}:changes"
+            raise InvalidArgumentError(f"change_feed_size must be an int >= 1, got {size!r}", backend=backend)
+        self.layout = layout
+        self.stream = f"{layout.prefix}:changes"
         self.size = size
         self.block_limit = block_limit
+        self.backend = backend
 
-    def install(self) -> None:
-        """Bind the logged primitives onto the store and declare ``Capability.WATCH`` for it."""
-        for name in LOGGED_PRIMITIVES:
-            setattr(self.store, name, getattr(self, name))
-        object.__setattr__(self.store, "capabilities", type(self.store).capabilities | {Capability.WATCH})
-
-    # -- logged writes ------------------------------------------------------------------------------
-    def _write_call(
-        self, ns: str, mode: str, key: str, data: bytes, ttl: float | None
-    ) -> tuple[LuaScript, list[str], list[Any]]:
-        _, keys, args = type(self.store)._write_call(self.store, ns, mode, key, data, ttl)
+    # -- logged writes: script calls for the store to run, once ----------------------------------
+    def record_write(self, call: ScriptCall, ns: str) -> ScriptCall:
+        """``scripts.WRITE``'s call (``RedisStore._write_call``) as ``WRITE_LOGGED``."""
+        _, keys, args = call
         return scripts.WRITE_LOGGED, [*keys, self.stream], [*args, self.size, ns]
 
-    def _delete_call(self, ns: str, key: str) -> tuple[LuaScript, list[str], list[Any]]:
-        _, keys, args = type(self.store)._delete_call(self.store, ns, key)
+    def record_delete(self, call: ScriptCall, ns: str) -> ScriptCall:
+        """``scripts.DELETE``'s call (``RedisStore._delete_call``) as ``DELETE_LOGGED``."""
+        _, keys, args = call
         return scripts.DELETE_LOGGED, [*keys, self.stream], [*args, self.size, ns]
 
-    def _script(self, script: LuaScript, keys: list[str], args: list[Any], ns: str = "", key: str | None = None) -> Any:
-        """Run one logged script, never retried once sent (a retry could log a change twice)."""
-        store = self.store
-        return store._run(lambda c: store._eval(c, script, keys, args), idempotent=False, ns=ns, key=key)
-
-    def _kv_write(self, mode: str, items: Sequence[tuple[str, bytes]], ttl: float | None) -> int:
-        keys = [self.stream, *(self.store.layout.kv(k) for k, _ in items)]
+    def kv_write(self, mode: str, items: Sequence[tuple[str, bytes]], ttl: float | None) -> ScriptCall:
+        """Write KV pairs (``mode`` set, add or replace) and log each one written; returns how many were."""
+        keys = [self.stream, *(self.layout.kv(k) for k, _ in items)]
         args: list[Any] = [self.size, mode, scripts.ttl_arg(ttl)]
         for k, d in items:
             args += [k, d]
-        return int(self._script(scripts.KV_WRITE_LOGGED, keys, args, key=items[0][0] if len(items) == 1 else None))
+        return scripts.KV_WRITE_LOGGED, keys, args
 
-    def _set(self, ns: str, key: str, data: bytes, ttl: float | None) -> None:
-        if ns:
-            self.store._record_write(ns, "set", key, data, ttl, idempotent=False)
-        else:
-            self._kv_write("set", [(key, data)], ttl)
+    def kv_delete(self, keys: Sequence[str]) -> ScriptCall:
+        """Delete KV pairs and log each one that existed; returns how many did."""
+        return scripts.KV_DELETE_LOGGED, [self.stream, *(self.layout.kv(k) for k in keys)], [self.size, *keys]
 
-    def _add(self, ns: str, key: str, data: bytes, ttl: float | None) -> bool:
-        if ns:
-            return self.store._record_write(ns, "add", key, data, ttl, idempotent=False)
-        return self._kv_write("add", [(key, data)], ttl) == 1
+    def compare_and_set(self, name: str, ns: str, key: str, old: bytes, new: bytes) -> ScriptCall:
+        """``scripts.CAS`` on the Redis key ``name``, logging the new value when it was set."""
+        return scripts.CAS_LOGGED, [name, self.stream], [old, new, self.size, ns, key]
 
-    def _replace(self, ns: str, key: str, data: bytes, ttl: float | None) -> bool:
-        if ns:
-            return self.store._record_write(ns, "replace", key, data, ttl, idempotent=False)
-        return self._kv_write("replace", [(key, data)], ttl) == 1
+    def kv_delete_if(self, key: str, expected: bytes) -> ScriptCall:
+        """``scripts.DELETE_IF`` on a KV pair, logging the delete when it happened."""
+        return scripts.DELETE_IF_LOGGED, [self.layout.kv(key), self.stream], [expected, self.size, key]
 
-    def _delete(self, ns: str, key: str) -> bool:
-        if ns:
-            script, keys, args = self._delete_call(ns, key)
-            return bool(self._script(script, keys, args, ns, key))
-        keys = [self.stream, self.store.layout.kv(key)]
-        return bool(self._script(scripts.KV_DELETE_LOGGED, keys, [self.size, key], key=key))
-
-    def _set_many(self, ns: str, items: Sequence[tuple[str, bytes]], ttl: float | None) -> None:
-        from .store import BATCH_SIZE
-
-        store = self.store
-        for start in range(0, len(items), BATCH_SIZE):
-            chunk = items[start : start + BATCH_SIZE]
-            if ns:
-                calls = [self._write_call(ns, "set", k, d, ttl) for k, d in chunk]
-                store._run(partial(store._eval_many, calls=calls), idempotent=False, ns=ns)
-            else:
-                self._kv_write("set", chunk, ttl)
-
-    def _delete_many(self, ns: str, keys: Sequence[str]) -> int:
-        from .store import BATCH_SIZE
-
-        store = self.store
-        removed = 0
-        for start in range(0, len(keys), BATCH_SIZE):
-            chunk = keys[start : start + BATCH_SIZE]
-            if ns:
-                calls = [self._delete_call(ns, k) for k in chunk]
-                removed += sum(store._run(partial(store._eval_many, calls=calls), idempotent=False, ns=ns))
-            else:
-                names = [self.stream, *(store.layout.kv(k) for k in chunk)]
-                removed += int(self._script(scripts.KV_DELETE_LOGGED, names, [self.size, *chunk]))
-        return removed
-
-    def _cas_bytes(self, ns: str, key: str, old: bytes, new: bytes) -> bool:
-        keys = [self.store._name(ns, key), self.stream]
-        return bool(self._script(scripts.CAS_LOGGED, keys, [old, new, self.size, ns, key], ns, key))
-
-    def _incr(self, ns: str, key: str, amount: int) -> int:
-        store = self.store
-        if isinstance(store.codec, JSONCodec) and not ns:  # a JSON int is Redis's integer text: INCRBY
-            keys = [store.layout.kv(key), self.stream]
-            return store._incr_reply(
-                ns, key, self._script(scripts.KV_INCR_LOGGED, keys, [amount, self.size, key], key=key)
-            )
-        return type(store)._incr(store, ns, key, amount)  # reads, then the logged add / compare-and-set
-
-    def _drop_schema(self, ns: str) -> None:
-        """Delete each record with a logged script (one DELETE event each), then unlink what is left."""
-        self.store._clear(ns, "")
-        type(self.store)._drop_schema(self.store, ns)
+    def kv_incr(self, key: str, amount: int) -> ScriptCall:
+        """``scripts.KV_INCR`` on a KV pair, logging the new value's exact bytes."""
+        return scripts.KV_INCR_LOGGED, [self.layout.kv(key), self.stream], [amount, self.size, key]
 
     # -- reading the feed ---------------------------------------------------------------------------
-    def _change_head(self) -> str:
-        last = self.store._run(lambda c: c.xrevrange(self.stream, count=1))
+    def head(self, run: Runner) -> str:
+        """The cursor of the latest change (``"0"`` when there is none), read through ``run``."""
+        last = run(lambda c: c.xrevrange(self.stream, count=1))
         return str(_sequence(last[0][0])) if last else "0"
 
-    def _changes(self, since: str, limit: int, wait: float) -> list[RawChange]:
+    def changes(self, run: Runner, since: str, limit: int, wait: float) -> list[RawChange]:
         """Up to ``limit`` entries after ``since``; without any, wait (blocking ``XREAD``) up to ``wait`` s."""
         try:
             after = _sequence(since)
         except (TypeError, ValueError):
             raise InvalidArgumentError(
                 f"not a redis change-feed cursor (a change number like '42'): {since!r}",
-                backend=self.store.backend_name,
+                backend=self.backend,
             ) from None
         cursor = f"{after}-0"
         deadline = time.monotonic() + max(0.0, wait)
         while True:
-            entries = self._checked_read(since, after, cursor, limit)
+            entries = self._checked_read(run, since, after, cursor, limit)
             remaining = deadline - time.monotonic()
             if entries or remaining <= 0:
                 return entries
@@ -203,9 +137,9 @@ class ChangeFeed:
             block = max(1, int(remaining * 1000))
             # a wake-up only: the entries are read again with the retention check (a script's batch of
             # XADDs may trim before a blocked reader is served)
-            self.store._run(partial(_wait_for_entry, stream=self.stream, cursor=cursor, block=block))
+            run(partial(_wait_for_entry, stream=self.stream, cursor=cursor, block=block))
 
-    def _checked_read(self, since: str, after: int, cursor: str, limit: int) -> list[RawChange]:
+    def _checked_read(self, run: Runner, since: str, after: int, cursor: str, limit: int) -> list[RawChange]:
         """Check the cursor against the stream's ends and read after it in one MULTI/EXEC (one consistent view)."""
 
         def read(client: Any) -> list[Any]:
@@ -216,19 +150,19 @@ class ChangeFeed:
             replies: list[Any] = pipe.execute()
             return replies
 
-        first, last, reply = self.store._run(read)
+        first, last, reply = run(read)
         head = _sequence(last[0][0]) if last else 0
         if after > head:
             raise InvalidArgumentError(
                 f"cursor {since!r} is ahead of this store's change feed (latest {head}); it comes from another store",
-                backend=self.store.backend_name,
+                backend=self.backend,
             )
         oldest = _sequence(first[0][0]) if first else head + 1
         if after < oldest - 1:
             raise CursorExpiredError(
                 f"cursor {since!r} is older than the change feed retains (oldest kept: {oldest}; the stream "
                 f"keeps about the last {self.size} changes)",
-                backend=self.store.backend_name,
+                backend=self.backend,
             )
         if not reply:
             return []

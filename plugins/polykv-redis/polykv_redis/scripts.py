@@ -17,7 +17,10 @@ __all__ = [
     "CAS_LOGGED",
     "COUNT",
     "DELETE",
+    "DELETE_IF",
+    "DELETE_IF_LOGGED",
     "DELETE_LOGGED",
+    "EXPIRE_IF",
     "FILTER",
     "KV_DELETE_LOGGED",
     "KV_INCR",
@@ -178,6 +181,27 @@ return 0
 )
 
 
+#: KEYS: key. ARGV: expected bytes. Deletes the key only while it holds exactly those bytes (an owner's
+#: lease token): the owner-checked release of Capability.LEASE.
+DELETE_IF = LuaScript(
+    """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+)
+
+#: KEYS: key. ARGV: expected bytes, ttl ms. A new TTL only while the key holds exactly those bytes.
+EXPIRE_IF = LuaScript(
+    """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+)
+
 # == change feed (opt-in; see polykv_redis.feed) ======================================================
 # The logged variants make the write and its XADD one script, so the stream holds an entry exactly for the
 # writes that happened. Entry ids are consecutive (``<n>-0``, one more than the last entry's), so a trimmed
@@ -292,6 +316,19 @@ CAS_LOGGED = LuaScript(
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
   log_change(KEYS[2], ARGV[3], UPDATE, ARGV[4], ARGV[5], ARGV[2])
+  return 1
+end
+return 0
+"""
+)
+
+#: DELETE_IF, then log: KEYS: name, stream. ARGV: expected bytes, maxlen, key.
+DELETE_IF_LOGGED = LuaScript(
+    _LOG
+    + """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  log_change(KEYS[2], ARGV[2], DELETE, '', ARGV[3], false)
   return 1
 end
 return 0

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from redis import exceptions as rexc
 
 from polykv.capabilities import Capability
+from polykv.changes import RawChange
 from polykv.codecs import JSONCodec
 from polykv.connectors import (
     BackendConnectorBase,
@@ -26,19 +27,22 @@ from polykv.connectors import (
     RetryPolicy,
 )
 from polykv.errors import (
+    AuthenticationFailedError,
+    BackendError,
+    BackendUnavailableError,
     InvalidArgumentError,
     InvalidURLError,
     PolyKVError,
     PoolTimeoutError,
 )
 from polykv.options import as_bool, is_secret_option
-from polykv.records import Condition, indexed_fields, matches_all
+from polykv.records import Condition, matches_all
 from polykv.store import MISSING, KeyValueStore, _Missing
 from polykv.urls import redact_url
 
-from . import scripts
+from . import replies, scripts
 from .connector import RedisConnector
-from .feed import ChangeFeed
+from .feed import ChangeFeed, ScriptCall
 from .layout import KeyLayout, index_token, query_token
 from .scripts import LuaScript
 
@@ -129,12 +133,21 @@ class RedisStore(KeyValueStore):
     ``change_feed=True`` turns on the durable change feed for ``polykv.ops.watch`` (``Capability.WATCH``):
     every write also appends to the stream ``<prefix>:changes`` in the same Lua script, which keeps about the
     last ``change_feed_size`` changes (``polykv_redis.feed``). Off by default: it costs a script per write.
+    With it on, ``self._feed`` (a ``ChangeFeed``) gives each write primitive the logged script to run instead
+    of its plain command (see the ``if feed is not None`` branches), and such a write is never re-sent.
     """
 
     _backend_type = "redis"
     url_schemes = ("redis", "rediss")
     capabilities = frozenset(
-        {Capability.TTL, Capability.ADD, Capability.COMPARE_AND_SET, Capability.INCR, Capability.INDEX}
+        {
+            Capability.TTL,
+            Capability.ADD,
+            Capability.COMPARE_AND_SET,
+            Capability.INCR,
+            Capability.INDEX,
+            Capability.LEASE,
+        }
     )
     connector_class: ClassVar[type[BackendConnectorBase]] = RedisConnector
     #: Options whose values are masked in reprs, logs and errors (beside polykv's generic secret names).
@@ -178,7 +191,13 @@ class RedisStore(KeyValueStore):
         if not isinstance(change_feed, bool):
             raise InvalidArgumentError(f"change_feed must be True or False, got {change_feed!r}", backend="redis")
         self.change_feed = change_feed
-        feed = ChangeFeed(self, change_feed_size, socket_timeout and socket_timeout / 2) if change_feed else None
+        #: The change feed's strategy object, or None when the feed is off.
+        self._feed: ChangeFeed | None = None
+        if change_feed:
+            block_limit = socket_timeout and socket_timeout / 2
+            self._feed = ChangeFeed(self.layout, change_feed_size, block_limit, self._backend_type)
+            # this instance declares WATCH beside what the class declares (the class attribute stays as it is)
+            object.__setattr__(self, "capabilities", type(self).capabilities | {Capability.WATCH})
         self._indexes: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in (indexes or {}).items()}
         config: dict[str, Any] = {
             "host": host,
@@ -208,10 +227,10 @@ class RedisStore(KeyValueStore):
             self.connector_class, config, connection_mode, retry=RetryPolicy(deadline=self.timeout), **pool
         )
         self._where = f"{'rediss' if ssl else 'redis'}://{host}:{port}/{db}"
+        #: Masked in every error message, should a server ever echo one back.
+        self._secrets = tuple(str(s) for s in (password, connector_options.get("ssl_password")) if s)
         self._pipeline_kwargs: dict[str, Any] = {"transaction": False}
         self._kv_head = self.layout.kv("")
-        if feed is not None:
-            feed.install()  # binds the logged write primitives on this instance only
 
     # -- construction -------------------------------------------------------------------------------
     @classmethod
@@ -298,8 +317,8 @@ class RedisStore(KeyValueStore):
                 except Exception as exc:
                     return manager.recover(exc, operation, idempotent=idempotent)
             return manager.execute(operation, idempotent=idempotent)
-        except PolyKVError:
-            raise
+        except PolyKVError as exc:
+            raise self._translate_gave_up(exc, ns, key) from exc.__cause__
         except rexc.RedisError as exc:
             raise self._translate(exc, ns, key) from exc
 
@@ -307,25 +326,40 @@ class RedisStore(KeyValueStore):
         """After ``operation`` failed on the shared client: retry if transient (it is idempotent), translate."""
         try:
             return self._manager.recover(exc, operation)
-        except PolyKVError:
-            raise
+        except PolyKVError as err:
+            raise self._translate_gave_up(err, ns, key) from err.__cause__
         except rexc.RedisError as err:
             raise self._translate(err, ns, key) from err
 
+    def _translate_gave_up(self, exc: PolyKVError, ns: str, key: str | None) -> PolyKVError:
+        """``exc`` itself, unless the manager gave up on a transient error *reply* (``BUSY``, ``LOADING``...):
+        then the table's error for that reply (``polykv_redis.replies``), naming schema and key."""
+        cause = exc.__cause__
+        if isinstance(exc, BackendUnavailableError) and isinstance(cause, rexc.RedisError):
+            reply = replies.reply_of(cause)
+            if reply is not None:
+                return self._reply_error(reply, ns, key)
+        return exc
+
+    def _reply_error(self, reply: replies.Reply, ns: str, key: str | None) -> PolyKVError:
+        return replies.reply_error(
+            reply, server=self._where, backend=self.backend_name, schema=ns or None, key=key, secrets=self._secrets
+        )
+
     def _translate(self, exc: rexc.RedisError, ns: str, key: str | None) -> PolyKVError:
+        """The polykv error for a redis-py exception: error replies by ``polykv_redis.replies``' table; a full
+        pool is ``PoolTimeoutError``; any other client-side fault a ``BackendError`` naming its class."""
+        reply = replies.reply_of(exc)
+        if reply is not None:
+            return self._reply_error(reply, ns, key)
         where: dict[str, Any] = {"backend": self.backend_name, "schema": ns or None, "key": key}
         if isinstance(exc, rexc.MaxConnectionsError):
             return PoolTimeoutError(f"connection pool exhausted at {self._where}", **where)
-        if isinstance(exc, (rexc.AuthenticationError, rexc.AuthorizationError)):
-            from polykv.errors import BackendUnavailableError
-
-            return BackendUnavailableError(
+        if isinstance(exc, (rexc.AuthenticationError, rexc.AuthorizationError)):  # raised by redis-py itself
+            return AuthenticationFailedError(
                 f"{self._where} refused the credentials: {type(exc).__name__} (check username/password)", **where
             )
-        text = str(exc)
-        if "not an integer" in text or "out of range" in text:
-            return InvalidArgumentError(f"cannot increment the stored value: {text}", **where)
-        return PolyKVError(f"Redis at {self._where} answered {type(exc).__name__}: {text}", **where)
+        return BackendError(f"redis-py failed talking to {self._where}: {type(exc).__name__}", **where)
 
     def _eval(self, client: Any, script: LuaScript, keys: Sequence[str], args: Sequence[Any]) -> Any:
         try:
@@ -366,7 +400,7 @@ class RedisStore(KeyValueStore):
             for script in {calls[i][0] for i in missing}:
                 client.script_load(script.body)
             pending = missing
-        raise PolyKVError("scripts could not be loaded on the server", backend=self.backend_name)
+        raise self._reply_error(replies.Reply("NOSCRIPT", "scripts could not be loaded on the server"), "", None)
 
     # -- batches (overridden by the cluster store) --------------------------------------------------
     def _mget(self, client: Any, names: Sequence[str]) -> list[bytes | None]:
@@ -393,11 +427,8 @@ class RedisStore(KeyValueStore):
                 return
 
     # -- indexes ------------------------------------------------------------------------------------
-    def _record_data(self, ns: str, record_key: object, record: object) -> tuple[str, bytes]:
-        fields = indexed_fields(type(record))
-        if fields:
-            self._learn_indexes(ns, fields)
-        return super()._record_data(ns, record_key, record)
+    def _indexes_declared(self, ns: str, fields: tuple[str, ...]) -> None:
+        self._learn_indexes(ns, fields)
 
     def _learn_indexes(self, ns: str, fields: Iterable[str]) -> None:
         known = self._indexes.get(ns, ())
@@ -426,16 +457,26 @@ class RedisStore(KeyValueStore):
         bucket = self.layout.bucket_of(key)
         h, m, x = self.layout.bookkeeping(ns, bucket)
         keys = [self.layout.record_prefix(ns, bucket) + key, h, m, x]
-        return scripts.WRITE, keys, [mode, data, scripts.ttl_arg(ttl), key, self._index_pairs(ns, key, data)]
+        call: ScriptCall = (
+            scripts.WRITE, keys, [mode, data, scripts.ttl_arg(ttl), key, self._index_pairs(ns, key, data)]
+        )  # fmt: skip
+        return call if self._feed is None else self._feed.record_write(call, ns)
 
     def _delete_call(self, ns: str, key: str) -> tuple[LuaScript, list[str], list[Any]]:
         bucket = self.layout.bucket_of(key)
         h, m, x = self.layout.bookkeeping(ns, bucket)
-        return scripts.DELETE, [self.layout.record_prefix(ns, bucket) + key, h, m, x], [key]
+        call: ScriptCall = (scripts.DELETE, [self.layout.record_prefix(ns, bucket) + key, h, m, x], [key])
+        return call if self._feed is None else self._feed.record_delete(call, ns)
 
     def _record_write(self, ns: str, mode: str, key: str, data: bytes, ttl: float | None, idempotent: bool) -> bool:
         script, keys, args = self._write_call(ns, mode, key, data, ttl)
         return bool(self._run(lambda c: self._eval(c, script, keys, args), idempotent=idempotent, ns=ns, key=key))
+
+    def _run_logged(self, call: ScriptCall, ns: str = "", key: str | None = None) -> Any:
+        """Run one script of the change feed, never re-sent once it may have reached the server (a retry
+        could log a change twice)."""
+        script, keys, args = call
+        return self._run(lambda c: self._eval(c, script, keys, args), idempotent=False, ns=ns, key=key)
 
     def _name(self, ns: str, key: str) -> str:
         return self.layout.kv(key) if not ns else self.layout.record(ns, key)
@@ -456,7 +497,10 @@ class RedisStore(KeyValueStore):
 
     def _set(self, ns: str, key: str, data: bytes, ttl: float | None) -> None:
         if ns:
-            self._record_write(ns, "set", key, data, ttl, idempotent=True)
+            self._record_write(ns, "set", key, data, ttl, idempotent=self._feed is None)
+            return
+        if self._feed is not None:
+            self._run_logged(self._feed.kv_write("set", [(key, data)], ttl), key=key)
             return
         name = self._kv_head + key
         px = None if ttl is None else max(1, round(ttl * 1000))
@@ -472,7 +516,10 @@ class RedisStore(KeyValueStore):
     def _delete(self, ns: str, key: str) -> bool:
         if ns:
             script, keys, args = self._delete_call(ns, key)
-            return bool(self._run(lambda c: self._eval(c, script, keys, args), ns=ns, key=key))
+            idempotent = self._feed is None
+            return bool(self._run(lambda c: self._eval(c, script, keys, args), idempotent=idempotent, ns=ns, key=key))
+        if self._feed is not None:
+            return bool(self._run_logged(self._feed.kv_delete([key]), key=key))
         name = self.layout.kv(key)
         return bool(self._run(lambda c: c.delete(name), key=key))
 
@@ -512,7 +559,9 @@ class RedisStore(KeyValueStore):
             chunk = items[start : start + BATCH_SIZE]
             if ns:
                 calls = [self._write_call(ns, "set", k, d, ttl) for k, d in chunk]
-                self._run(partial(self._eval_many, calls=calls), ns=ns)
+                self._run(partial(self._eval_many, calls=calls), idempotent=self._feed is None, ns=ns)
+            elif self._feed is not None:
+                self._run_logged(self._feed.kv_write("set", chunk, ttl), key=chunk[0][0] if len(chunk) == 1 else None)
             elif ttl is None:
                 head = self._kv_head
                 names = [head + k for k, _ in chunk]
@@ -535,7 +584,9 @@ class RedisStore(KeyValueStore):
             chunk = keys[start : start + BATCH_SIZE]
             if ns:
                 calls = [self._delete_call(ns, k) for k in chunk]
-                removed += sum(self._run(partial(self._eval_many, calls=calls), ns=ns))
+                removed += sum(self._run(partial(self._eval_many, calls=calls), idempotent=self._feed is None, ns=ns))
+            elif self._feed is not None:
+                removed += int(self._run_logged(self._feed.kv_delete(chunk)))
             else:
                 names = [self.layout.kv(k) for k in chunk]
                 removed += int(self._run(partial(_delete_names, names=names)))
@@ -552,7 +603,10 @@ class RedisStore(KeyValueStore):
 
     def _drop_schema(self, ns: str) -> None:
         """Unlink every key of the schema (records and bookkeeping), in SCAN batches. Not atomic against
-        concurrent writers of the same schema."""
+        concurrent writers of the same schema. With the change feed on, each record is first deleted by a
+        logged script (one DELETE event each)."""
+        if self._feed is not None:
+            self._clear(ns, "")
         batch: list[str] = []
         for name in self._scan_names(self.layout.schema_pattern(ns)):
             batch.append(name)
@@ -568,6 +622,8 @@ class RedisStore(KeyValueStore):
     def _replace(self, ns: str, key: str, data: bytes, ttl: float | None) -> bool:
         if ns:
             return self._record_write(ns, "replace", key, data, ttl, idempotent=False)
+        if self._feed is not None:
+            return int(self._run_logged(self._feed.kv_write("replace", [(key, data)], ttl), key=key)) == 1
         name = self.layout.kv(key)
         px = None if ttl is None else max(1, round(ttl * 1000))
         return bool(self._run(lambda c: c.set(name, data, xx=True, px=px), idempotent=False, key=key))
@@ -611,12 +667,16 @@ class RedisStore(KeyValueStore):
     def _add(self, ns: str, key: str, data: bytes, ttl: float | None) -> bool:
         if ns:
             return self._record_write(ns, "add", key, data, ttl, idempotent=False)
+        if self._feed is not None:
+            return int(self._run_logged(self._feed.kv_write("add", [(key, data)], ttl), key=key)) == 1
         name = self.layout.kv(key)
         px = None if ttl is None else max(1, round(ttl * 1000))
         return bool(self._run(lambda c: c.set(name, data, nx=True, px=px), idempotent=False, key=key))
 
     def _cas_bytes(self, ns: str, key: str, old: bytes, new: bytes) -> bool:
         name = self._name(ns, key)
+        if self._feed is not None:
+            return bool(self._run_logged(self._feed.compare_and_set(name, ns, key, old, new), ns, key))
         return bool(
             self._run(lambda c: self._eval(c, scripts.CAS, [name], [old, new]), idempotent=False, ns=ns, key=key)
         )
@@ -632,9 +692,11 @@ class RedisStore(KeyValueStore):
     def _incr(self, ns: str, key: str, amount: int) -> int:
         name = self._name(ns, key)
         if isinstance(self.codec, JSONCodec) and not ns:  # a JSON int is Redis's integer text: INCRBY
+            if self._feed is not None:
+                return self._incr_reply(ns, key, self._run_logged(self._feed.kv_incr(key, amount), key=key))
             reply = self._run(lambda c: self._eval(c, scripts.KV_INCR, [name], [amount]), idempotent=False, key=key)
             return self._incr_reply(ns, key, reply)
-        while True:
+        while True:  # reads, then add / compare-and-set (logged ones with the change feed on)
             current = self._get(ns, key)
             value, data = self._incremented(ns, key, current, amount)  # raises before any write
             if current is None:
@@ -644,18 +706,30 @@ class RedisStore(KeyValueStore):
                 return value
 
     def _incr_reply(self, ns: str, key: str, reply: Any) -> int:
-        """The result of ``scripts.KV_INCR``/``KV_INCR_LOGGED``: the new value, or InvalidArgumentError."""
-        if isinstance(reply, list):  # Redis refused: the stored value is no 64-bit integer, or it would overflow
+        """The result of ``scripts.KV_INCR``/``KV_INCR_LOGGED``: the new value, or the table's error for the
+        reply Redis gave (``InvalidArgumentError`` for a non-integer or an overflow, ``WrongTypeError``...)."""
+        if isinstance(reply, list):  # the script's pcall returned Redis's error reply: the table says which
             text = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
-            if "overflow" in text:
-                raise self._incr_range_error(ns, key)
-            raise InvalidArgumentError(
-                f"cannot increment the stored value: incr needs an integer in the signed 64-bit range ({text})",
-                backend=self.backend_name,
-                schema=ns or None,
-                key=key,
-            )
+            raise self._reply_error(replies.reply_of_text(text), ns, key)
         return int(reply)
+
+    def _delete_if(self, ns: str, key: str, expected: bytes) -> bool:
+        """One script (GET, compare, DEL); never re-sent once it may have reached the server."""
+        if ns:
+            raise self._unsupported(Capability.LEASE, "owner-checked deletes of records")
+        if self._feed is not None:
+            return bool(self._run_logged(self._feed.kv_delete_if(key, expected), key=key))
+        name = self.layout.kv(key)
+        call = (scripts.DELETE_IF, [name], [expected])
+        return bool(self._run(lambda c: self._eval(c, *call), idempotent=False, key=key))
+
+    def _expire_if(self, ns: str, key: str, expected: bytes, ttl: float) -> bool:
+        """One script (GET, compare, PEXPIRE); idempotent (a repeat sets the same TTL), so retried."""
+        if ns:
+            raise self._unsupported(Capability.LEASE, "owner-checked expiries of records")
+        name = self.layout.kv(key)
+        call = (scripts.EXPIRE_IF, [name], [expected, scripts.ttl_arg(ttl)])
+        return bool(self._run(lambda c: self._eval(c, *call), key=key))
 
     def _ttl(self, ns: str, key: str) -> float | _Missing | None:
         name = self._name(ns, key)
@@ -665,6 +739,17 @@ class RedisStore(KeyValueStore):
         if left == -1:
             return None
         return left / 1000.0
+
+    # -- change feed (Capability.WATCH with change_feed=True) ---------------------------------------
+    def _change_head(self) -> str:
+        if self._feed is None:
+            return super()._change_head()
+        return self._feed.head(self._run)
+
+    def _changes(self, since: str, limit: int, wait: float) -> list[RawChange]:
+        if self._feed is None:
+            return super()._changes(since, limit, wait)
+        return self._feed.changes(self._run, since, limit, wait)
 
 
 from .fastops import register_fast_paths  # noqa: E402 - registers ops fast paths for the class defined above

@@ -2,7 +2,8 @@
 
 ``RedisServer`` runs one server without persistence in its own temporary folder; ``RedisClusterServers``
 runs three cluster-enabled servers and joins them with ``redis-cli --cluster create``. Both stop their
-processes by pid.
+processes by pid, and say on the terminal when they start and when they are ready
+(``polykv.testing.progress``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 from urllib.parse import quote
+
+from polykv.testing.progress import server_start
 
 __all__ = ["RedisClusterServers", "RedisServer", "RedisTLSServer", "free_port"]
 
@@ -67,8 +70,22 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self, timeout: float = 10.0) -> RedisServer:
-        """Start the server and wait (polling PING, up to ``timeout`` seconds) until it answers."""
+    #: How the start and ready lines name this server.
+    label = "redis-server"
+
+    def start(self, timeout: float = 10.0, *, announce: bool = True) -> RedisServer:
+        """Start the server and wait (polling PING, up to ``timeout`` seconds) until it answers.
+
+        ``announce`` prints a line when it starts and when it answers (a cluster announces itself instead).
+        """
+        if not announce:
+            self._start(timeout)
+            return self
+        with server_start(self.label, f"127.0.0.1:{self.port}"):
+            self._start(timeout)
+        return self
+
+    def _start(self, timeout: float) -> None:
         args = [
             _binary("redis-server"),
             "--port", str(self.port),
@@ -88,7 +105,6 @@ class RedisServer:
                 log = (self.dir / "redis.log").read_text(errors="replace")[-2000:] if self.dir.exists() else ""
                 raise RuntimeError(f"redis-server on port {self.port} did not start:\n{log}")
             time.sleep(0.02)
-        return self
 
     def _answers(self) -> bool:
         return _ping(self.port)
@@ -131,6 +147,8 @@ class RedisServer:
 class RedisTLSServer(RedisServer):
     """A ``redis-server`` that answers TLS only (``--port 0 --tls-port``), with a throwaway CA and server
     certificate for 127.0.0.1 made by ``trustme`` (a test dependency). ``ca_file`` is what clients trust."""
+
+    label = "redis-server (TLS)"
 
     def __init__(self, port: int | None = None) -> None:
         import trustme
@@ -197,9 +215,15 @@ class RedisClusterServers:
 
     def start(self, timeout: float = 30.0) -> RedisClusterServers:
         """Start every node, create the cluster, and wait until every node reports ``cluster_state:ok``."""
+        ports = ",".join(str(n.port) for n in self.nodes)
+        with server_start(f"Redis Cluster ({len(self.nodes)} masters)", f"127.0.0.1:{ports}"):
+            self._start(timeout)
+        return self
+
+    def _start(self, timeout: float) -> None:
         try:
             for node in self.nodes:
-                node.start()
+                node.start(announce=False)
             subprocess.run(  # noqa: S603 - fixed argv, our own binaries and ports
                 [_binary("redis-cli"), "--cluster", "create",
                  *(f"127.0.0.1:{n.port}" for n in self.nodes), "--cluster-yes"],
@@ -213,7 +237,6 @@ class RedisClusterServers:
         except BaseException:
             self.cleanup()
             raise
-        return self
 
     @staticmethod
     def _state_ok(port: int) -> bool:

@@ -177,3 +177,42 @@ def test_cluster_incr_is_never_applied_twice_when_its_node_hangs(own_cluster: Re
         assert acknowledged <= final <= acknowledged + failed, (acknowledged, failed, final)
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("pause", [SOCKET_TIMEOUT + 0.2, SOCKET_TIMEOUT + 0.5])
+def test_cluster_incr_sent_before_a_short_hang_is_applied_once(own_cluster: RedisClusterServers, pause: float) -> None:
+    """The node that owns the counter hangs a little longer than one socket timeout while an incr is on the
+    wire. redis-py's cluster retry (``Retry(ExponentialBackoff(...), 3)``) would re-send the script on a new
+    connection once the node answers again: the incr is acknowledged but applied twice (the first copy sat
+    in the node's socket buffer). With no re-send it raises, and the copy on the wire is applied once.
+    (The long pause of the test above cannot show this: every re-send then dies in the new connection's
+    handshake, before the command is written.)"""
+    store = RedisClusterStore(port=own_cluster.port, prefix="c", socket_timeout=SOCKET_TIMEOUT)
+    try:
+        store.set("n", 0)
+        assert store.incr("n") == 1  # the connection to the counter's node is established and idle
+        client = store.manager.acquire().connection
+        victim = next(n for n in own_cluster.nodes if n.port == client.get_node_from_key(store.layout.kv("n")).port)
+        outcome: list[object] = []
+
+        def incr() -> None:
+            try:
+                outcome.append(store.incr("n"))
+            except BackendUnavailableError as exc:
+                outcome.append(exc)
+
+        os.kill(_pid(victim), signal.SIGSTOP)
+        worker = threading.Thread(target=incr)
+        try:
+            worker.start()
+            time.sleep(pause)  # how long the node hangs: the shape of the fault, not a synchronisation
+        finally:
+            os.kill(_pid(victim), signal.SIGCONT)
+        worker.join(30)
+        deadline = time.monotonic() + 10
+        while (value := store.get("n")) == 1:  # the copy on the wire is applied once the node runs again
+            assert time.monotonic() < deadline, "the incr on the wire was never applied"
+            time.sleep(0.02)
+        assert value == 2, (outcome, value)
+    finally:
+        store.close()

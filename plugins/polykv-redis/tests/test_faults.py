@@ -171,7 +171,7 @@ def test_idle_connections_are_closed_but_checked_out_ones_are_not(own_server: Re
         store.close()
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="not applicable: this platform has no os.fork")
 def test_forked_child_uses_its_own_connections(own_server: RedisServer) -> None:
     store = _store(own_server)
     try:

@@ -15,8 +15,8 @@ from polykv_redis.store import RedisStore
 from polykv_redis.testing import RedisClusterServers, RedisServer
 
 import polykv
+from polykv.backend_registry import BackendRegistry
 from polykv.errors import InvalidArgumentError, InvalidURLError, PolyKVError
-from polykv.registry import BackendRegistry
 
 
 @dataclasses.dataclass

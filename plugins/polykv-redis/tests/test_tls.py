@@ -17,7 +17,7 @@ from polykv.testing import StoreSuite
 def tls_server() -> Iterator[RedisTLSServer]:
     pytest.importorskip("trustme", reason="the TLS tests need the plugin's test extra (trustme)")
     if not RedisTLSServer.supported():
-        pytest.skip("this redis-server was built without TLS (it rejects --tls-port)")
+        pytest.skip("not applicable: this redis-server was built without TLS (it rejects --tls-port)")
     server = RedisTLSServer()
     try:
         server.start()

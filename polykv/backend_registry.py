@@ -1,162 +1,41 @@
-"""Store registration (``StoreMeta``) and the lazy, thread-safe ``BackendRegistry``.
+"""The lazy, thread-safe ``BackendRegistry``: backend name -> one cached store instance.
 
-A concrete store class registers itself under the ``_backend_type`` written in its own class body when
-it is defined. ``BackendRegistry`` sees those classes, the stores built into polykv and the stores that
-installed distributions declare in the ``polykv.backends`` entry-point group, and imports a plugin
-module only when its name is first asked for.
+``BackendRegistry`` sees the store classes registered by ``StoreMeta`` (``polykv.registration``), the stores
+built into polykv and the stores that installed distributions declare in the ``polykv.backends`` entry-point
+group, and imports a plugin module only when its name is first asked for. ``polykv.registry`` is the
+process-wide instance (``polykv.default_registry()``).
 """
 
 from __future__ import annotations
 
-import re
-import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import import_module
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
-from metaclass_registry import AutoRegisterMeta, DuplicateRegistryKeyError, RegistryConfig
-
-from .errors import (
-    BackendNotFoundError,
-    InvalidArgumentError,
-    PluginConflictError,
-    PluginLoadError,
-    PolyKVError,
-    RegistrationError,
+from .catalog import (
+    BACKEND_ENTRY_POINT_GROUP,
+    BUILTIN_BACKENDS,
+    CORE_DISTRIBUTION,
+    KNOWN_BACKENDS,
+    backend_entry_points,
+    install_hint,
 )
-from .options import check_options, is_secret_option, secret_options
-
-if TYPE_CHECKING:
-    from .store import KeyValueStore
+from .claims import Claim, class_target, resolve_claims, same_target
+from .errors import BackendNotFoundError, PluginLoadError, RegistrationError
+from .registration import BACKEND_TYPE_PATTERN, STORE_CLASSES
+from .store import KeyValueStore
 
 __all__ = [
     "BACKEND_ENTRY_POINT_GROUP",
-    "BUILTIN_BACKENDS",
-    "KNOWN_DISTRIBUTIONS",
-    "STORE_CLASSES",
     "BackendRegistry",
-    "Claim",
     "Declaration",
-    "StoreMeta",
-    "store_registry_config",
+    "check_store_class",
+    "iter_declarations",
+    "load_store_class",
+    "load_target",
 ]
-
-#: Entry-point group in which distributions declare stores: ``name = "package.module:StoreClass"``.
-BACKEND_ENTRY_POINT_GROUP = "polykv.backends"
-
-#: Every registered store class by backend type, filled in as classes are defined.
-STORE_CLASSES: dict[str, type[KeyValueStore]] = {}
-
-#: Stores that ship with polykv, by dotted path, so listing them imports nothing.
-BUILTIN_BACKENDS: dict[str, str] = {
-    "memory": "polykv.backends.memory:MemoryStore",
-    "sqlite": "polykv.backends.sqlite:SQLiteStore",
-}
-
-#: Install hints for well-known backends that live in their own distributions.
-KNOWN_DISTRIBUTIONS: dict[str, str] = {
-    "redis": "polykv-redis",
-    "redis_cluster": "polykv-redis",
-    "hdfs": "polykv-fsspec",
-    "s3": "polykv-fsspec",
-    "fsspec": "polykv-fsspec",
-    "postgres": "polykv-postgres",
-}
-
-BACKEND_TYPE_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,63}")
-
-store_registry_config = RegistryConfig(
-    registry_dict=STORE_CLASSES,
-    key_attribute="_backend_type",
-    skip_if_no_key=True,
-    registry_name="polykv store",
-    log_registration=False,
-)
-
-
-def _first_store_created(store: Any) -> None:
-    """Load hook plugins declared by entry points when the first store is created (then never again)."""
-    global _store_created_observer
-    _store_created_observer = None
-    from .hooks import autoload
-
-    autoload()  # may install a polykv_store_created observer
-    if _store_created_observer is not None:
-        _store_created_observer(store)
-
-
-#: Called with each new store once its ``__init__`` has run; ``polykv.hooks`` sets it while a
-#: ``polykv_store_created`` hook implementation is registered. Starts as a one-time hook-plugin check.
-_store_created_observer: Callable[[Any], None] | None = _first_store_created
-
-
-class StoreMeta(AutoRegisterMeta):
-    """Registers a concrete store class under the ``_backend_type`` declared in its own class body.
-
-    A subclass that declares no ``_backend_type`` of its own (a tweak of a registered store) is not
-    registered and does not clash with its parent; abstract classes are never registered.
-    """
-
-    def __new__(
-        mcs: type[StoreMeta],
-        name: str,
-        bases: tuple[type, ...],
-        attrs: dict[str, Any],
-        **kwargs: Any,
-    ) -> StoreMeta:
-        declared = attrs.get("_backend_type")
-        if declared is not None:
-            qualname = f"{attrs.get('__module__', '?')}.{attrs.get('__qualname__', name)}"
-            if not isinstance(declared, str):
-                raise RegistrationError(
-                    f"{qualname}._backend_type must be a str, got {type(declared).__name__} {declared!r}"
-                )
-            if BACKEND_TYPE_PATTERN.fullmatch(declared) is None:
-                raise RegistrationError(
-                    f"{qualname}._backend_type = {declared!r} is not a valid backend name: use 1-64 "
-                    "lowercase letters, digits and '_', starting with a letter (e.g. 'redis_cluster')"
-                )
-        try:
-            cls: StoreMeta = super().__new__(mcs, name, bases, attrs, **kwargs)
-            return cls
-        except DuplicateRegistryKeyError as exc:
-            raise RegistrationError(str(exc), backend=declared) from None
-
-    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
-        """Create the store, then tell the ``polykv_store_created`` hooks (if any are registered).
-
-        Configuration faults surface here, as polykv errors: an option the class does not accept raises
-        ``InvalidArgumentError`` listing the accepted ones (``polykv.options.check_options``), and a bare
-        ``TypeError``/``ValueError`` from the constructor (a malformed value) becomes ``InvalidArgumentError``
-        (secret option values are masked in its message)."""
-        if kwargs:
-            check_options(cls, kwargs)
-        try:
-            store = super().__call__(*args, **kwargs)
-        except PolyKVError:
-            raise
-        except (TypeError, ValueError) as exc:
-            text = str(exc)
-            declared = secret_options(cls)
-            for name, value in kwargs.items():
-                if isinstance(value, str) and value and is_secret_option(name, declared):
-                    text = text.replace(value, "***")
-            backend = vars(cls).get("_backend_type") or getattr(cls, "_backend_type", None) or cls.__name__
-            raise InvalidArgumentError(
-                f"cannot create the {backend!r} store ({cls.__name__}): {type(exc).__name__}: {text}",
-                backend=backend,
-            ) from None
-        if _store_created_observer is not None:
-            _store_created_observer(store)
-        return store
-
-    @staticmethod
-    def _get_registration_key(name: str, cls: type, config: RegistryConfig) -> str | None:
-        """Only a key written in the class's own body registers it: an inherited key does not."""
-        key = vars(cls).get(config.key_attribute)
-        return key if isinstance(key, str) else None
 
 
 @dataclass(frozen=True)
@@ -169,6 +48,7 @@ class Declaration:
     distribution: str | None = None
     version: str | None = None
     conflicts: tuple[str, ...] = ()
+    schemes: tuple[str, ...] = ()  # the URL schemes declared with it (entry-point name or KNOWN_BACKENDS)
 
     @property
     def module(self) -> str:
@@ -176,89 +56,11 @@ class Declaration:
 
 
 def _entry_point_declarations() -> dict[str, list[Declaration]]:
-    """Read the ``polykv.backends`` entry points of every installed distribution (imports no plugin)."""
-    from importlib.metadata import entry_points
-
-    found: dict[str, list[Declaration]] = {}
-    for ep in entry_points(group=BACKEND_ENTRY_POINT_GROUP):
-        dist = getattr(ep, "dist", None)
-        declaration = Declaration(
-            name=ep.name,
-            source="entry_point",
-            target=ep.value,
-            distribution=dist.metadata["Name"] if dist is not None else None,
-            version=dist.version if dist is not None else None,
-        )
-        bucket = found.setdefault(ep.name, [])
-        if all(d.target != declaration.target for d in bucket):
-            bucket.append(declaration)
-    return found
-
-
-@dataclass(frozen=True)
-class Claim:
-    """One provider's claim on a name: where it comes from and what it points at."""
-
-    source: str  # "builtin", "defined" (a class of this process), "entry_point" or "hook"
-    target: str  # "module:attr" (or a repr for objects that have no import path)
-    distribution: str | None = None
-
-    def describe(self) -> str:
-        origin = f"distribution {self.distribution!r}" if self.distribution else self.source
-        return f"{self.target} ({origin})"
-
-
-def resolve_claims(kind: str, name: str, claims: Iterable[Claim], *, how_to_choose: str) -> Claim | None:
-    """The one conflict rule for every name a plugin can claim (backend, URL scheme, codec, scheme alias).
-
-    Claims that point at the same target are one claim. No claim: None. Exactly one: that claim. More than
-    one distinct claim: ``PluginConflictError`` naming every claimant, in a stable order, and
-    ``how_to_choose`` (the explicit, in-process choice that settles it, which callers check before this).
-    No claimant wins by import order, installation order or being built in."""
-    distinct: dict[str, Claim] = {}
-    for claim in claims:
-        distinct.setdefault(claim.target, claim)
-    if not distinct:
-        return None
-    if len(distinct) == 1:
-        return next(iter(distinct.values()))
-    listed = "; ".join(c.describe() for c in sorted(distinct.values(), key=lambda c: (c.target, c.source)))
-    raise PluginConflictError(
-        f"{kind} {name!r} is claimed by more than one provider: {listed}. Uninstall all but one, or {how_to_choose}",
-        backend=name if kind == "backend" else None,
-    )
-
-
-def entry_point_claims(group: str) -> dict[str, list[Claim]]:
-    """Every name declared in entry-point ``group`` with its claims (imports nothing)."""
-    from importlib.metadata import entry_points
-
-    found: dict[str, list[Claim]] = {}
-    for ep in entry_points(group=group):
-        dist = getattr(ep, "dist", None)
-        found.setdefault(ep.name, []).append(
-            Claim("entry_point", ep.value, dist.metadata["Name"] if dist is not None else None)
-        )
-    return found
-
-
-def class_target(cls: type) -> str:
-    """``module:qualname`` of a class, the form entry points use."""
-    return f"{cls.__module__}:{cls.__qualname__}"
-
-
-def same_target(target: str, cls: type) -> bool:
-    """Whether entry-point ``target`` names ``cls`` (also through a re-export), importing nothing new."""
-    if target == class_target(cls):
-        return True
-    module_name, _, attr_path = target.partition(":")
-    module = sys.modules.get(module_name)
-    if module is None:
-        return False
-    obj: Any = module
-    for part in filter(None, attr_path.split(".")):
-        obj = getattr(obj, part, None)
-    return obj is cls
+    """The ``polykv.backends`` entry points of every installed distribution, by backend (imports no plugin)."""
+    return {
+        name: [Declaration(name, "entry_point", e.target, e.distribution, e.version, schemes=e.schemes) for e in eps]
+        for name, eps in backend_entry_points().items()
+    }
 
 
 def load_target(target: str) -> Any:
@@ -267,6 +69,47 @@ def load_target(target: str) -> Any:
     obj: Any = import_module(module_name)
     for part in filter(None, attr_path.split(".")):
         obj = getattr(obj, part)
+    return obj
+
+
+def load_store_class(name: str, target: str, schemes: tuple[str, ...], origin: str) -> type[KeyValueStore]:
+    """Import the store class that ``origin`` (e.g. "distribution 'polykv-redis'") declares at ``target``
+    for backend ``name`` with URL schemes ``schemes``, and check that the class says the same thing in its
+    own body: ``_backend_type == name`` and ``url_schemes`` holding exactly ``schemes``. ``PluginLoadError``
+    naming the backend, the target and the origin when the import fails or the declarations disagree."""
+    try:
+        obj = load_target(target)
+    except Exception as exc:
+        raise PluginLoadError(
+            f"cannot load backend {name!r} from {target!r} ({origin}): {type(exc).__name__}: {exc}", backend=name
+        ) from exc
+    return check_store_class(obj, name, target, schemes, origin)
+
+
+def check_store_class(
+    obj: object, name: str, target: str, schemes: tuple[str, ...], origin: str
+) -> type[KeyValueStore]:
+    """``obj`` if it is a store class whose own body declares ``_backend_type == name`` and exactly the URL
+    ``schemes`` that ``origin`` declared for it at ``target``; ``PluginLoadError`` saying what differs."""
+    if not (isinstance(obj, type) and issubclass(obj, KeyValueStore)):
+        raise PluginLoadError(
+            f"entry point {name!r} = {target!r} ({origin}) is not a polykv store class (got {obj!r})", backend=name
+        )
+    if obj._backend_type != name:
+        raise PluginLoadError(
+            f"entry point {name!r} = {target!r} ({origin}) loads a store whose _backend_type is "
+            f"{obj._backend_type!r}; the entry-point name and _backend_type must match",
+            backend=name,
+        )
+    own = tuple(vars(obj).get("url_schemes", ()))
+    if set(own) != set(schemes):
+        declared = f"{name}:{','.join(schemes)}" if schemes else name
+        wanted = f"{name}:{','.join(own)}" if own else name
+        raise PluginLoadError(
+            f"backend {name!r} is declared ({origin}) as {declared!r} but {obj.__qualname__}.url_schemes is "
+            f"{own!r}: name the entry point {wanted!r} (the URL schemes of the class, after the backend name)",
+            backend=name,
+        )
     return obj
 
 
@@ -315,23 +158,27 @@ class BackendRegistry(dict[str, "KeyValueStore"]):
         if name in STORE_CLASSES:
             cls = STORE_CLASSES[name]
             target = f"{cls.__module__}:{cls.__qualname__}"
+            schemes = tuple(vars(cls).get("url_schemes", ()))
             for ep in eps:
                 if ep.module == cls.__module__:
-                    return Declaration(name, "defined", target, ep.distribution, ep.version)
-            return Declaration(name, "defined", target)
+                    return Declaration(name, "defined", target, ep.distribution, ep.version, schemes=schemes)
+            return Declaration(name, "defined", target, schemes=schemes)
         if name in BUILTIN_BACKENDS:
-            return Declaration(name, "builtin", BUILTIN_BACKENDS[name], "polykv", _core_version())
+            known = KNOWN_BACKENDS[name]
+            return Declaration(
+                name, "builtin", BUILTIN_BACKENDS[name], CORE_DISTRIBUTION, _core_version(), (), known.schemes
+            )
         if eps:
             first = eps[0]
             others = tuple(f"{d.distribution}: {d.target}" for d in eps[1:])
-            return Declaration(name, "entry_point", first.target, first.distribution, first.version, others)
+            return Declaration(
+                name, "entry_point", first.target, first.distribution, first.version, others, first.schemes
+            )
         self._raise_not_found(name)
 
     def _raise_not_found(self, name: object) -> NoReturn:
         available = ", ".join(sorted(self._declared_names())) or "none"
-        hint = ""
-        if isinstance(name, str) and name in KNOWN_DISTRIBUTIONS:
-            hint = f"; install it with: pip install {KNOWN_DISTRIBUTIONS[name]}"
+        hint = install_hint(backend=name) if isinstance(name, str) else ""
         raise BackendNotFoundError(
             f"no backend named {name!r} (available: {available}){hint}",
             backend=name if isinstance(name, str) else repr(name),
@@ -340,15 +187,13 @@ class BackendRegistry(dict[str, "KeyValueStore"]):
     # -- lookup ---------------------------------------------------------------------------------
     def store_class(self, name: str) -> type[KeyValueStore]:
         """Return the store class for ``name``, importing its module if needed; no instance is made."""
-        from .store import KeyValueStore
-
         if name in self._registered:  # an explicit choice in this registry settles any conflict
             return self._registered[name]
         eps = self._entry_point_map().get(name) or self._entry_point_map(refresh=True).get(name) or []
         defined = STORE_CLASSES.get(name)
         claims: list[Claim] = []
         if name in BUILTIN_BACKENDS:
-            claims.append(Claim("builtin", BUILTIN_BACKENDS[name], "polykv"))
+            claims.append(Claim("builtin", BUILTIN_BACKENDS[name], CORE_DISTRIBUTION))
         if defined is not None:
             claims.append(Claim("defined", class_target(defined)))
         for ep in eps:
@@ -366,28 +211,16 @@ class BackendRegistry(dict[str, "KeyValueStore"]):
         if chosen is None:
             self._raise_not_found(name)
         if defined is not None and chosen.target == class_target(defined):
+            for ep in eps:  # a distribution that declares this very class must declare what it says
+                if same_target(ep.target, defined):
+                    check_store_class(defined, name, ep.target, ep.schemes, f"distribution {ep.distribution!r}")
             return defined
-        declaration = Declaration(name, chosen.source, chosen.target, chosen.distribution)
-        try:
-            obj = load_target(declaration.target)
-        except Exception as exc:
-            origin = f"distribution {declaration.distribution!r}" if declaration.distribution else "polykv"
-            raise PluginLoadError(
-                f"cannot load backend {name!r} from {declaration.target!r} ({origin}): {type(exc).__name__}: {exc}",
-                backend=name,
-            ) from exc
-        if not (isinstance(obj, type) and issubclass(obj, KeyValueStore)):
-            raise PluginLoadError(
-                f"entry point {name!r} = {declaration.target!r} is not a polykv store class (got {obj!r})",
-                backend=name,
-            )
-        if obj._backend_type != name:
-            raise PluginLoadError(
-                f"entry point {name!r} = {declaration.target!r} loads a store whose _backend_type is "
-                f"{obj._backend_type!r}; the entry-point name and _backend_type must match",
-                backend=name,
-            )
-        return obj
+        if chosen.source == "builtin":
+            schemes = KNOWN_BACKENDS[name].schemes
+        else:
+            schemes = next((ep.schemes for ep in eps if ep.target == chosen.target), ())
+        origin = f"distribution {chosen.distribution!r}" if chosen.distribution else "polykv"
+        return load_store_class(name, chosen.target, schemes, origin)
 
     def __missing__(self, name: str) -> KeyValueStore:
         with self._lock:
@@ -447,8 +280,6 @@ class BackendRegistry(dict[str, "KeyValueStore"]):
         An instance is used as it is and is not closed by ``close()``; a class is created lazily with
         ``config[name]`` like any other backend. An existing name raises ``RegistrationError``.
         """
-        from .store import KeyValueStore
-
         if not isinstance(name, str) or BACKEND_TYPE_PATTERN.fullmatch(name) is None:
             raise RegistrationError(f"{name!r} is not a valid backend name", backend=str(name))
         with self._lock:
@@ -522,7 +353,7 @@ def _core_version() -> str | None:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        return version("polykv")
+        return version("polykv-core")
     except PackageNotFoundError:
         return None
 

@@ -1,0 +1,211 @@
+"""Stampede-safe caching on any store with leases: ``get_or_set`` and the ``memoize`` decorator.
+
+``get_or_set(store, key, factory)`` returns the value under ``key``, or computes it with ``factory()`` and
+stores it. On a cold key only one caller computes at a time, across every thread, process and machine
+that shares the store: the computing caller holds a lease, a ``polykv.locks.Lock`` on the key
+``lease_key(key)`` (``"polykv.lease:" + key``) with ``lease_ttl`` seconds to live. Everyone else polls the
+value with jittered backoff (``polykv.locks.Backoff``) until it appears, or until the lease is gone
+without a value (its holder's factory raised, or the holder crashed and its lease expired); then one of
+them takes the lease and computes. A caller that takes the lease reads the key once more before calling
+the factory, so a value stored meanwhile is never recomputed.
+
+If a factory runs longer than ``lease_ttl``, the lease expires and a second caller may start computing:
+pick ``lease_ttl`` above the slowest factory (30 s by default). Needs ``Capability.ADD``, ``TTL`` and
+``LEASE``; elsewhere ``NotSupportedError`` names the missing one.
+
+``memoize(store)`` caches a function's results under a key derived from its qualified name and
+arguments (see ``default_key``), built on ``get_or_set``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import inspect
+import json
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
+
+from .errors import InvalidArgumentError, LockNotOwnedError, LockTimeoutError, NotSupportedError
+from .keys import MAX_KEY_LENGTH
+from .locks import Backoff, Lock, _seconds, require_leases
+
+if TYPE_CHECKING:
+    from .store import KeyValueStore
+
+__all__ = ["DEFAULT_LEASE_TTL", "LEASE_PREFIX", "Memoized", "default_key", "get_or_set", "lease_key", "memoize"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: Seconds a computing caller's lease lasts (``lease_ttl``): longer than any factory should take.
+DEFAULT_LEASE_TTL = 30.0
+#: Prefix of the lease keys ``get_or_set`` takes.
+LEASE_PREFIX = "polykv.lease:"
+#: Prefix of ``memoize``'s default keys.
+MEMOIZE_PREFIX = "memoize:"
+
+_ABSENT: Any = object()
+
+
+def lease_key(key: str) -> str:
+    """The key of ``key``'s lease: ``LEASE_PREFIX + key``, or ``LEASE_PREFIX + "sha256:" + hex digest``
+    when that would be longer than ``MAX_KEY_LENGTH``."""
+    name = LEASE_PREFIX + key
+    if len(name) <= MAX_KEY_LENGTH:
+        return name
+    return LEASE_PREFIX + "sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def get_or_set(
+    store: KeyValueStore,
+    key: str,
+    factory: Callable[[], Any],
+    *,
+    ttl: float | None = None,
+    lease_ttl: float = DEFAULT_LEASE_TTL,
+    wait_timeout: float | None = None,
+) -> Any:
+    """The value under ``key``; if absent, ``factory()``'s result, stored with ``ttl`` (seconds or None).
+
+    One caller at a time runs ``factory`` for a key (see the module docstring); the others wait for its
+    result. ``wait_timeout`` (seconds, None: no limit) bounds the wait: past it, ``LockTimeoutError`` (a
+    ``TimeoutError``). An exception of ``factory`` propagates to its caller, nothing is stored and the
+    lease is released at once, so a waiter takes over. A value the codec cannot store raises
+    ``SerializationError`` (the lease is released too). ``NotSupportedError`` on a store without ADD, TTL
+    and LEASE.
+    """
+    require_leases(store, "get_or_set")
+    key = store._key(key)
+    ttl = store._check_ttl(ttl)
+    value = store.get(key, _ABSENT)
+    if value is not _ABSENT:
+        return value
+    lease = Lock(store, lease_key(key), ttl=lease_ttl)
+    timeout = None if wait_timeout is None else _seconds(wait_timeout, "wait_timeout", store.backend_name, zero=True)
+    backoff = Backoff(deadline=None if timeout is None else time.monotonic() + timeout)
+    while True:
+        if lease.acquire(blocking=False):
+            try:
+                value = store.get(key, _ABSENT)  # stored while we were trying?
+                if value is _ABSENT:
+                    value = factory()
+                    store.set(key, value, ttl=ttl)
+                return value
+            finally:
+                # LockNotOwnedError: the factory outlived lease_ttl; whoever holds the lease now keeps it
+                with contextlib.suppress(LockNotOwnedError):
+                    lease.release()
+        value = store.get(key, _ABSENT)
+        if value is not _ABSENT:
+            return value
+        if backoff.expired():
+            raise LockTimeoutError(
+                f"no value appeared within wait_timeout={timeout}s while another caller held the lease {lease.name!r}",
+                backend=store.backend_name,
+                key=key,
+            )
+        backoff.sleep()
+
+
+# == memoize ===========================================================================================
+def _canonical(value: Any) -> Any:
+    raise TypeError(f"a {type(value).__name__} argument has no canonical form")
+
+
+def default_key(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    """``memoize``'s key for calling ``func(*args, **kwargs)``:
+    ``"memoize:<module>.<qualname>:<sha256 hex>"``, the digest taken over the arguments bound to the
+    signature with defaults applied (so ``f(1)``, ``f(x=1)`` and ``f(1, y=<default>)`` share a key),
+    written as JSON with sorted keys. Arguments must be JSON values (str, int, float, bool, None, lists,
+    tuples, dicts with str keys); anything else raises ``InvalidArgumentError`` (pass ``key=`` to
+    ``memoize``). JSON does not tell a tuple from a list: ``f((1, 2))`` and ``f([1, 2])`` share a key."""
+    bound = inspect.signature(func).bind(*args, **kwargs)
+    bound.apply_defaults()
+    try:
+        text = json.dumps(
+            list(bound.arguments.items()), sort_keys=True, separators=(",", ":"), allow_nan=False, default=_canonical
+        )
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgumentError(
+            f"memoize cannot derive a key for {func.__qualname__}: {exc}; pass key=callable(*args, **kwargs) -> str"
+        ) from None
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return f"{MEMOIZE_PREFIX}{func.__module__}.{func.__qualname__}:{digest}"
+
+
+class Memoized(Generic[P, R]):
+    """A function whose results are cached in ``store`` (made by ``memoize``). Call it as the function;
+    ``key_for(*args, **kwargs)`` is the key a call uses, ``invalidate(*args, **kwargs)`` deletes that
+    call's cached result (returns whether there was one)."""
+
+    def __init__(
+        self,
+        func: Callable[P, R],
+        store: KeyValueStore,
+        ttl: float | None,
+        key: Callable[..., str] | None,
+        lease_ttl: float,
+    ) -> None:
+        self.__wrapped__ = func
+        functools.update_wrapper(self, func)
+        self.store = store
+        self.ttl = ttl
+        self.lease_ttl = lease_ttl
+        self._key = key
+
+    def key_for(self, *args: P.args, **kwargs: P.kwargs) -> str:
+        """The store key of the call ``func(*args, **kwargs)``."""
+        if self._key is not None:
+            return self._key(*args, **kwargs)
+        return default_key(self.__wrapped__, args, kwargs)
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        func = self.__wrapped__
+        result: R = get_or_set(
+            self.store,
+            self.key_for(*args, **kwargs),
+            lambda: func(*args, **kwargs),
+            ttl=self.ttl,
+            lease_ttl=self.lease_ttl,
+        )
+        return result
+
+    def invalidate(self, *args: P.args, **kwargs: P.kwargs) -> bool:
+        """Delete the cached result of ``func(*args, **kwargs)``; the next call computes it again."""
+        return self.store.delete(self.key_for(*args, **kwargs))
+
+
+def memoize(
+    store: KeyValueStore,
+    *,
+    ttl: float | None = None,
+    key: Callable[..., str] | None = None,
+    lease_ttl: float = DEFAULT_LEASE_TTL,
+) -> Callable[[Callable[P, R]], Memoized[P, R]]:
+    """Decorator: cache the function's results in ``store`` for ``ttl`` seconds (None: until invalidated),
+    one computation per key at a time across processes (``get_or_set``).
+
+    ``key`` is a callable taking the function's arguments and returning the store key; by default
+    ``default_key`` (module, qualified name and a digest of the JSON arguments). Results go through the
+    store's codec, so they must be values it stores (JSON by default: a tuple comes back as a list).
+    ``NotSupportedError`` at decoration time for a store without ADD, TTL and LEASE, and for coroutine
+    functions (they need the asyncio face, ``polykv.aio``, which this release does not have).
+    """
+    require_leases(store, "memoize")
+    store._check_ttl(ttl)
+    _seconds(lease_ttl, "lease_ttl", store.backend_name)
+
+    def decorate(func: Callable[P, R]) -> Memoized[P, R]:
+        if inspect.iscoroutinefunction(func):
+            raise NotSupportedError(
+                f"memoize cannot cache the coroutine function {func.__qualname__}: that needs polykv's asyncio "
+                "face, which this release does not have",
+                capability="async",
+                backend=store.backend_name,
+            )
+        return Memoized(func, store, ttl, key, lease_ttl)
+
+    return decorate
