@@ -37,6 +37,10 @@ class TestPostgresSingleModeConformance(StoreSuite):
             store.drop_tables()
             store.close()
 
+    @pytest.fixture
+    def store_url(self, pg_server: PostgresServer, table: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{pg_server.port}/postgres?table={table}&connection_mode=single"
+
 
 class TestPostgresWatch(WatchSuite):
     @pytest.fixture
