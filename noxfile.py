@@ -17,7 +17,7 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.default_venv_backend = "venv"
 
 ROOT = Path(__file__).parent
-PLUGINS = ["plugins/polykv-redis[test]", "plugins/polykv-fsspec[s3,hdfs,test]"]
+PLUGINS = ["plugins/polykv-redis[test]", "plugins/polykv-fsspec[s3,hdfs,test]", "plugins/polykv-postgres[test]"]
 
 
 def existing_plugins() -> list[str]:
@@ -75,6 +75,8 @@ def typecheck(session: nox.Session) -> None:
         session.run("mypy", "--strict", "polykv_redis")
     with session.chdir("plugins/polykv-fsspec"):  # its test-server scripts and benchmarks too
         session.run("mypy", "--strict", "polykv_fsspec", "scripts", "benchmarks")
+    with session.chdir("plugins/polykv-postgres"):  # strict through its own [tool.mypy] config
+        session.run("mypy", "--strict", "polykv_postgres")
 
 
 @nox.session

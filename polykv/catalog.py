@@ -72,6 +72,7 @@ KNOWN_BACKENDS: dict[str, KnownBackend] = {
         KnownBackend("fsspec", "polykv-fsspec", ("file", "fsspec+")),
         KnownBackend("s3", "polykv-fsspec", ("s3",)),
         KnownBackend("hdfs", "polykv-fsspec", ("hdfs", "webhdfs")),
+        KnownBackend("postgres", "polykv-postgres", ("postgresql", "postgres")),
     )
 }
 

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Installs the system programs the tests start (redis-server, a Java 17 runtime and the Jersey 1 jars
-# WebHDFS needs) when they are missing. Needs root (or sudo) for apt-get; otherwise says what to install.
+# Installs the system programs the tests start (redis-server, PostgreSQL's initdb/pg_ctl, a Java 17 runtime
+# and the Jersey 1 jars WebHDFS needs) when they are missing. Needs root (or sudo) for apt-get; otherwise says what to install.
 set -euo pipefail
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
+# the PostgreSQL plugin's tests run initdb + pg_ctl (Debian keeps them in /usr/lib/postgresql/N/bin)
+if ! command -v initdb >/dev/null 2>&1 && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+  missing+=(postgresql)
+fi
 for pkg in libjersey1-core-java libjersey1-server-java libjersey1-servlet-java libjsr311-api-java; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
 done

@@ -1,0 +1,64 @@
+"""The polykv conformance suite and the change-feed suite on a real PostgreSQL server, in both connection modes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from polykv_postgres.store import PostgresStore
+from polykv_postgres.testing import PostgresServer
+
+from polykv.testing import StoreSuite
+from polykv.testing.watch import WatchSuite
+
+
+class TestPostgresConformance(StoreSuite):
+    @pytest.fixture
+    def store(self, pg_server: PostgresServer, table: str) -> Iterator[PostgresStore]:
+        store = PostgresStore(port=pg_server.port, username="postgres", table=table)
+        try:
+            yield store
+        finally:
+            store.drop_tables()
+            store.close()
+
+    @pytest.fixture
+    def store_url(self, pg_server: PostgresServer, table: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{pg_server.port}/postgres?table={table}"
+
+
+class TestPostgresSingleModeConformance(StoreSuite):
+    @pytest.fixture
+    def store(self, pg_server: PostgresServer, table: str) -> Iterator[PostgresStore]:
+        store = PostgresStore(port=pg_server.port, username="postgres", table=table, connection_mode="single")
+        try:
+            yield store
+        finally:
+            store.drop_tables()
+            store.close()
+
+    @pytest.fixture
+    def store_url(self, pg_server: PostgresServer, table: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{pg_server.port}/postgres?table={table}&connection_mode=single"
+
+
+class TestPostgresWatch(WatchSuite):
+    @pytest.fixture
+    def watched(self, pg_server: PostgresServer, table: str) -> Iterator[Callable[..., PostgresStore]]:
+        stores: list[PostgresStore] = []
+
+        def make(change_log_size: int = 100_000) -> PostgresStore:
+            store = PostgresStore(
+                port=pg_server.port,
+                username="postgres",
+                table=f"{table}_{len(stores)}",
+                change_feed=True,
+                change_feed_size=change_log_size,
+            )
+            stores.append(store)
+            return store
+
+        yield make
+        for store in stores:
+            store.drop_tables()
+            store.close()
