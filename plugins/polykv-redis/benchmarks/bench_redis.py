@@ -160,7 +160,7 @@ def run_one(port: int, name: str, side: str, count: int) -> None:
         store.close()
 
 
-def instructions(port: int, count: int) -> None:
+def instructions(port: int, count: int, only: str = "") -> None:
     """Client instructions per operation, raw vs polykv, counted by callgrind (N calls minus 0 calls)."""
     if shutil.which("valgrind") is None:
         raise SystemExit("--instructions needs valgrind (apt-get install valgrind)")
@@ -182,6 +182,8 @@ def instructions(port: int, count: int) -> None:
 
         base = total(next(iter(names)), "raw", 0)
         for name in names:
+            if only not in name:
+                continue
             per = {side: (total(name, side, count) - base) / count for side in ("raw", "polykv")}
             print(f"{name:<36} raw {per['raw']:>10,.0f}  polykv {per['polykv']:>10,.0f}  "
                   f"ratio {per['raw'] / per['polykv']:.2f}x")  # fmt: skip
@@ -201,6 +203,7 @@ def main() -> None:
         metavar="N",
         help="count instructions per call with callgrind over N calls (default 1000)",
     )
+    parser.add_argument("--only", default="", help="run only the cases whose name contains this text")
     parser.add_argument("--run-one", nargs=3, metavar=("CASE", "SIDE", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()  # fmt: skip
     if args.run_one:
@@ -211,7 +214,7 @@ def main() -> None:
     port = args.port or server.port  # type: ignore[union-attr]
     try:
         if args.instructions is not None:
-            instructions(port, args.instructions)
+            instructions(port, args.instructions, args.only)
             return
         cases, stores = build_cases(port)
         print(f"redis-server 127.0.0.1:{port}; {args.rounds} x 10 alternating pairs; shared 2-core machine\n")

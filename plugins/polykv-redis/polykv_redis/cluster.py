@@ -16,6 +16,7 @@ from polykv.capabilities import Capability
 from polykv.connectors import BackendConnectorBase
 from polykv.errors import NotSupportedError
 
+from .commands import ClientCommands
 from .connector import RedisClusterConnector
 from .scripts import LuaScript
 from .store import SCAN_COUNT, RedisStore
@@ -35,6 +36,8 @@ class RedisClusterStore(RedisStore):
     url_schemes = ("redis+cluster", "rediss+cluster")
     connector_class: ClassVar[type[BackendConnectorBase]] = RedisClusterConnector
     _cluster_client: ClassVar[bool] = True
+    #: Commands through ``RedisCluster``'s methods: it routes each by slot and follows MOVED/ASK.
+    _commands: ClassVar[ClientCommands] = ClientCommands()
 
     def __init__(self, host: str = "127.0.0.1", port: int = 6379, db: int = 0, *args: Any, **kwargs: Any) -> None:
         if kwargs.get("change_feed"):
@@ -53,9 +56,6 @@ class RedisClusterStore(RedisStore):
 
     def _mset(self, client: Any, names: list[str], datas: list[bytes]) -> None:
         client.mset_nonatomic(dict(zip(names, datas, strict=True)))
-
-    def _pipeline(self, client: Any) -> Any:
-        return client.pipeline()
 
     def _eval_many(
         self,
@@ -85,7 +85,7 @@ class RedisClusterStore(RedisStore):
         return results
 
     def _unlink(self, names: list[str], ns: str) -> None:
-        self._run(lambda c: c.delete(*names), ns=ns)
+        self._run(lambda c: c.delete(*names), ns=ns)  # RedisCluster splits DEL by slot; it has no such UNLINK
 
     def _scan_names(self, pattern: str) -> Iterator[str]:
         """SCAN every primary, one call per batch; keys are returned once each."""
