@@ -47,6 +47,13 @@ class RedisClusterStore(RedisStore):
                 capability=str(Capability.WATCH),
                 backend=self._backend_type,
             )
+        if kwargs.get("key_index"):
+            raise NotSupportedError(
+                "redis_cluster has no ordered key index: KV keys carry no hash tag, so they spread over every slot "
+                "and no script can update one sorted set together with them; listings SCAN every primary",
+                capability="key_index",
+                backend=self._backend_type,
+            )
         super().__init__(host, port, db, *args, **kwargs)
         self._where = self._where.replace("redis", "redis+cluster", 1)
 

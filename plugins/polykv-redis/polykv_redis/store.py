@@ -44,6 +44,7 @@ from . import replies, scripts
 from .commands import ClientCommands, DirectCommands, ScriptCalls
 from .connector import RedisConnector
 from .feed import ChangeFeed, ScriptCall
+from .keyindex import KeyIndex
 from .layout import KeyLayout, index_token, query_token
 from .scripts import LuaScript
 
@@ -56,7 +57,7 @@ SCAN_COUNT = 1000
 BATCH_SIZE = 500
 
 _INT_OPTIONS = {"buckets", "max_connections", "db", "change_feed_size"}
-_BOOL_OPTIONS = {"change_feed"}
+_BOOL_OPTIONS = {"change_feed", "key_index"}
 _FLOAT_OPTIONS = {
     "connection_timeout", "idle_timeout", "socket_timeout", "connect_timeout", "pool_timeout", "timeout",
 }  # fmt: skip
@@ -171,6 +172,7 @@ class RedisStore(KeyValueStore):
         codec: Any = "json",
         change_feed: bool = False,
         change_feed_size: int = 100_000,
+        key_index: bool = False,
         **connector_options: Any,
     ) -> None:
         super().__init__(codec=codec)
@@ -185,6 +187,16 @@ class RedisStore(KeyValueStore):
             self._feed = ChangeFeed(self.layout, change_feed_size, block_limit, self._backend_type)
             # this instance declares WATCH beside what the class declares (the class attribute stays as it is)
             object.__setattr__(self, "capabilities", type(self).capabilities | {Capability.WATCH})
+        if not isinstance(key_index, bool):
+            raise InvalidArgumentError(f"key_index must be True or False, got {key_index!r}", backend="redis")
+        if key_index and change_feed:
+            raise InvalidArgumentError(
+                "key_index and change_feed cannot be combined yet (the change feed's scripts do not keep the key "
+                "index); choose one",
+                backend=self._backend_type,
+            )
+        #: The ordered key index (``polykv_redis.keyindex``), or None: KV listings then SCAN.
+        self._kindex: KeyIndex | None = KeyIndex(self.layout) if key_index else None
         self._indexes: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in (indexes or {}).items()}
         config: dict[str, Any] = {
             "host": host,
@@ -446,6 +458,11 @@ class RedisStore(KeyValueStore):
         script, keys, args = self._write_call(ns, mode, key, data, ttl)
         return bool(self._run(lambda c: self._eval(c, script, keys, args), idempotent=idempotent, ns=ns, key=key))
 
+    def _run_script(self, call: ScriptCall, idempotent: bool = True, ns: str = "", key: str | None = None) -> Any:
+        """Run one script call (script, KEYS, ARGV)."""
+        script, keys, args = call
+        return self._run(lambda c: self._eval(c, script, keys, args), idempotent=idempotent, ns=ns, key=key)
+
     def _run_logged(self, call: ScriptCall, ns: str = "", key: str | None = None) -> Any:
         """Run one script of the change feed, never re-sent once it may have reached the server (a retry
         could log a change twice)."""
@@ -474,6 +491,9 @@ class RedisStore(KeyValueStore):
         if self._feed is not None:
             self._run_logged(self._feed.kv_write("set", [(key, data)], ttl), key=key)
             return
+        if self._kindex is not None:
+            self._run_script(self._kindex.write("set", [(key, data)], scripts.ttl_arg(ttl)), key=key)
+            return
         name = self._kv_head + key
         px = None if ttl is None else max(1, round(ttl * 1000))
         set_ = self._commands.set
@@ -493,10 +513,18 @@ class RedisStore(KeyValueStore):
             return bool(self._run(lambda c: self._eval(c, script, keys, args), idempotent=idempotent, ns=ns, key=key))
         if self._feed is not None:
             return bool(self._run_logged(self._feed.kv_delete([key]), key=key))
+        if self._kindex is not None:
+            return bool(self._run_script(self._kindex.delete([key]), key=key))
         names = [self.layout.kv(key)]
         return bool(self._run(partial(self._commands.delete, names=names), key=key))
 
     def _scan(self, ns: str, prefix: str) -> Iterator[str]:
+        if not ns and self._kindex is not None:
+            self._index_ready()
+            for page in self._kindex.pages(self._run, self._eval, prefix, values=False):
+                for raw in page:
+                    yield raw.decode("utf-8")
+            return
         if not ns:
             for name in self._scan_names(self.layout.kv_pattern(prefix)):
                 yield self.layout.kv_key_of(name)
@@ -505,6 +533,26 @@ class RedisStore(KeyValueStore):
             key = self.layout.record_key_of(name)
             if key.startswith(prefix) and name.startswith(self.layout.tag(ns, self.layout.bucket_of(key))):
                 yield key
+
+    def _scan_items(self, ns: str, prefix: str) -> Iterator[tuple[str, bytes]]:
+        if ns or self._kindex is None:
+            yield from super()._scan_items(ns, prefix)
+            return
+        self._index_ready()
+        for page in self._kindex.pages(self._run, self._eval, prefix, values=True):
+            for i in range(0, len(page), 2):
+                yield page[i].decode("utf-8"), page[i + 1]
+
+    def _index_ready(self) -> None:
+        """Build the key index once if this prefix's data predates it (``KeyIndex.ensure_built``)."""
+        assert self._kindex is not None
+        self._kindex.ensure_built(self._run, self._eval, self._scan_names)
+
+    def _clear(self, ns: str, prefix: str) -> int:
+        if ns or self._kindex is None:
+            return super()._clear(ns, prefix)
+        self._index_ready()
+        return self._kindex.clear(self._run, self._eval, prefix, BATCH_SIZE)
 
     def _schemas(self) -> Iterator[str]:
         names = {self.layout.schema_of_counter(n) for n in self._scan_names(self.layout.schema_pattern())}
@@ -537,6 +585,8 @@ class RedisStore(KeyValueStore):
                 self._run(partial(self._eval_many, calls=calls), idempotent=self._feed is None, ns=ns)
             elif self._feed is not None:
                 self._run_logged(self._feed.kv_write("set", chunk, ttl), key=chunk[0][0] if len(chunk) == 1 else None)
+            elif self._kindex is not None:
+                self._run_script(self._kindex.write("set", chunk, scripts.ttl_arg(ttl)))
             elif ttl is None:
                 head = self._kv_head
                 names = [head + k for k, _ in chunk]
@@ -558,12 +608,17 @@ class RedisStore(KeyValueStore):
                 removed += sum(self._run(partial(self._eval_many, calls=calls), idempotent=self._feed is None, ns=ns))
             elif self._feed is not None:
                 removed += int(self._run_logged(self._feed.kv_delete(chunk)))
+            elif self._kindex is not None:
+                removed += int(self._run_script(self._kindex.delete(chunk)))
             else:
                 names = [self.layout.kv(k) for k in chunk]
                 removed += self._run(partial(self._commands.delete, names=names))
         return removed
 
     def _count(self, ns: str, prefix: str) -> int:
+        if not ns and self._kindex is not None:
+            self._index_ready()
+            return self._kindex.count(self._run, self._eval, prefix)
         if not ns or prefix:
             return super()._count(ns, prefix)
         calls = []
@@ -595,6 +650,9 @@ class RedisStore(KeyValueStore):
             return self._record_write(ns, "replace", key, data, ttl, idempotent=False)
         if self._feed is not None:
             return int(self._run_logged(self._feed.kv_write("replace", [(key, data)], ttl), key=key)) == 1
+        if self._kindex is not None:
+            call = self._kindex.write("replace", [(key, data)], scripts.ttl_arg(ttl))
+            return int(self._run_script(call, idempotent=False, key=key)) == 1
         name = self.layout.kv(key)
         px = None if ttl is None else max(1, round(ttl * 1000))
         return self._run(
@@ -642,6 +700,9 @@ class RedisStore(KeyValueStore):
             return self._record_write(ns, "add", key, data, ttl, idempotent=False)
         if self._feed is not None:
             return int(self._run_logged(self._feed.kv_write("add", [(key, data)], ttl), key=key)) == 1
+        if self._kindex is not None:
+            call = self._kindex.write("add", [(key, data)], scripts.ttl_arg(ttl))
+            return int(self._run_script(call, idempotent=False, key=key)) == 1
         name = self.layout.kv(key)
         px = None if ttl is None else max(1, round(ttl * 1000))
         return self._run(
@@ -669,6 +730,8 @@ class RedisStore(KeyValueStore):
         if isinstance(self.codec, JSONCodec) and not ns:  # a JSON int is Redis's integer text: INCRBY
             if self._feed is not None:
                 return self._incr_reply(ns, key, self._run_logged(self._feed.kv_incr(key, amount), key=key))
+            if self._kindex is not None:
+                return self._incr_reply(ns, key, self._run_script(self._kindex.incr(key, amount), False, key=key))
             reply = self._run(lambda c: self._eval(c, scripts.KV_INCR, [name], [amount]), idempotent=False, key=key)
             return self._incr_reply(ns, key, reply)
         while True:  # reads, then add / compare-and-set (logged ones with the change feed on)
