@@ -70,7 +70,7 @@ def pack_pairs(command: bytes, names: Sequence[str], datas: Sequence[bytes]) -> 
     flat: list[Any] = [None] * (2 * len(names))  # interleaved by slices, not per pair
     flat[::2] = names
     flat[1::2] = datas
-    packed: bytes = hiredis.pack_command((command, *flat))  # type: ignore[arg-type]
+    packed: bytes = hiredis.pack_command((command, *flat))
     return packed
 
 
