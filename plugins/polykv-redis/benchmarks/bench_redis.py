@@ -1,14 +1,24 @@
-"""polykv-redis vs raw redis-py on the same pool, in the same process; prints ratios (not a test).
+"""polykv-redis vs raw redis-py, in the same process; prints ratios (not a test).
 
-Usage: ``.venv/bin/python plugins/polykv-redis/benchmarks/bench_redis.py [--rounds 5] [--port PORT]``.
+One command prints every figure of issue 14::
+
+    .venv/bin/python plugins/polykv-redis/benchmarks/bench_redis.py --instructions --growth 10000,100000,1000000
+
 Without ``--port`` it starts its own redis-server on a free 127.0.0.1 port and stops it at the end.
-Each comparison alternates short raw and polykv runs (``--rounds`` x 10 pairs, order flipped every pair) so
-CPU noise hits both sides alike; it prints the median ratio and the spread of the middle half.
 
-``--instructions`` counts client-side CPU instructions per operation instead, with valgrind's callgrind
-(the same count whatever else the machine is doing): each case runs under callgrind with 0 and N
-operations, the difference / N is the cost of one operation. The ratio raw/polykv is the throughput
-ratio when the client's CPU is the limit; network and server time are equal on both sides.
+Wall clock: each case alternates short raw and polykv runs (``--rounds`` x 10 pairs, order flipped every
+pair) so CPU noise hits both sides alike, and prints both rates, the median ratio polykv/raw and the spread
+(middle half of the pair ratios). The raw side is a plain ``redis.Redis`` (hiredis parser) on the same
+100-byte values; for the JSON batch cases it moves the same bytes with no encoding or decoding at all.
+
+``--instructions [N]`` also counts client-side CPU instructions per call with valgrind's callgrind (the same
+count whatever else the machine is doing): each side of each case runs under callgrind with N and 3N calls;
+the difference / 2N is the cost of one call. The ratio raw/polykv is the throughput ratio when the client's
+CPU is the limit; network and server time are equal on both sides.
+
+``--growth SIZES`` prints how listing 1,000 matching keys (``fetch_by_prefix``), ``count(prefix=)`` and
+``count()`` grow with the number of other keys in the database, without (SCAN) and with the key index.
+``--filter`` times ``filter_record`` on an indexed field among ``--records`` records.
 """
 
 from __future__ import annotations
@@ -70,52 +80,95 @@ def compare(name: str, case: Case, rounds: int) -> float:
     return statistics.median(our_rates)
 
 
-def redis_benchmark(port: int) -> float:
-    out = subprocess.run(  # noqa: S603 - fixed argv, our own server
-        ["redis-benchmark",  # noqa: S607 - found on PATH like redis-server
-         "-h", "127.0.0.1", "-p", str(port), "-c", "1", "-P", "16", "-t", "get", "-n", "200000", "-q"],
-        capture_output=True, text=True, check=True, timeout=120,
-    ).stdout  # fmt: skip
-    match = re.search(r"GET: ([\d.]+) requests per second", out.replace("\r", "\n"))
-    if match is None:
-        raise RuntimeError(f"cannot parse redis-benchmark output: {out!r}")
-    return float(match.group(1))
-
-
 def build_cases(port: int) -> tuple[dict[str, Case], list[RedisStore]]:
-    """Every raw-vs-polykv pair, on data written first; the raw side uses the store's own client and pool."""
-    store = RedisStore(port=port, prefix="bench")
+    """Every raw-vs-polykv pair, on data written first. The raw side is a plain ``redis.Redis`` (its own pool,
+    hiredis parser), as a user would call it, on the same 100-byte values the polykv side stores."""
+    import redis
+
+    raw = redis.Redis(port=port)
+    store = RedisStore(port=port, prefix="bench")  # JSON, the default codec
     bstore = RedisStore(port=port, prefix="benchb", codec="bytes")
-    raw = store.manager.acquire().connection
-    store.set("k", {"v": 1})
-    payload = store.codec.encode({"v": 1})
-    raw_name = store.layout.kv("raw")
+    istore = RedisStore(port=port, prefix="benchi", key_index=True)
+    text = "x" * 98  # JSON-encoded: 100 bytes
+    payload = store.codec.encode(text)
+    blob = b"x" * 100
+    assert len(payload) == 100
+    store.set("k", text)
+    bstore.set("k", blob)
+    raw_name = "raw:k"
     raw.set(raw_name, payload)
     keys = [f"m{i}" for i in range(100)]
-    names = [store.layout.kv(k) for k in keys]
-    values = {k: {"v": i} for i, k in enumerate(keys)}
+    raw_names = [f"raw:m{i}" for i in range(100)]
+    raw_pairs = dict.fromkeys(raw_names, payload)
+    raw.mset(raw_pairs)
+    values = dict.fromkeys(keys, text)
+    blobs = dict.fromkeys(keys, blob)
     store.set_many(values)
-    encoded = {store.layout.kv(k): store.codec.encode(v) for k, v in values.items()}
-    decode = store.codec.decode
-    blobs = {k: b"x" * 100 for k in keys}
     bstore.set_many(blobs)
-    bnames = [bstore.layout.kv(k) for k in keys]
-    bencoded = {bstore.layout.kv(k): v for k, v in blobs.items()}
-
-    def raw_decoded() -> dict[str, Any]:
-        return {k: decode(v) for k, v in zip(keys, raw.mget(names), strict=True)}
+    istore.set_many(values)
 
     cases: dict[str, Case] = {
-        "get (single key)": (lambda: raw.get(raw_name), lambda: store.get("k"), 1, 2000),
-        "set (single key)": (lambda: raw.set(raw_name, payload), lambda: store.set("k", {"v": 1}), 1, 2000),
-        "get (single) vs GET+decode": (lambda: decode(raw.get(raw_name)), lambda: store.get("k"), 1, 2000),
-        "bytes codec: get_many(100) vs MGET": (lambda: raw.mget(bnames), lambda: bstore.get_many(keys), 100, 300),
-        "bytes codec: set_many(100) vs MSET": (lambda: raw.mset(bencoded), lambda: bstore.set_many(blobs), 100, 300),
-        "get_many(100) vs MGET+decode": (raw_decoded, lambda: store.get_many(keys), 100, 300),
-        "get_many(100) keys/s vs MGET": (lambda: raw.mget(names), lambda: store.get_many(keys), 100, 300),
-        "set_many(100) keys/s vs MSET": (lambda: raw.mset(encoded), lambda: store.set_many(values), 100, 300),
+        "get (json)": (lambda: raw.get(raw_name), lambda: store.get("k"), 1, 2000),
+        "set (json)": (lambda: raw.set(raw_name, payload), lambda: store.set("k", text), 1, 2000),
+        "get (bytes)": (lambda: raw.get(raw_name), lambda: bstore.get("k"), 1, 2000),
+        "set (bytes)": (lambda: raw.set(raw_name, payload), lambda: bstore.set("k", blob), 1, 2000),
+        "set (json, key_index)": (lambda: raw.set(raw_name, payload), lambda: istore.set("k", text), 1, 2000),
+        "get_many(100) bytes vs MGET": (lambda: raw.mget(raw_names), lambda: bstore.get_many(keys), 100, 300),
+        "set_many(100) bytes vs MSET": (lambda: raw.mset(raw_pairs), lambda: bstore.set_many(blobs), 100, 300),
+        "get_many(100) json vs MGET": (lambda: raw.mget(raw_names), lambda: store.get_many(keys), 100, 300),
+        "set_many(100) json vs MSET": (lambda: raw.mset(raw_pairs), lambda: store.set_many(values), 100, 300),
+        "set_many(100) json, key_index": (lambda: raw.mset(raw_pairs), lambda: istore.set_many(values), 100, 300),
     }
-    return cases, [store, bstore]
+    return cases, [store, bstore, istore]
+
+
+def growth_table(port: int, sizes: list[int], repeats: int) -> None:
+    """Listing 1,000 matching keys (``fetch_by_prefix``) and ``count``, in a database that also holds ``size``
+    other keys: a store without the key index (SCAN) beside one with it. The other keys live in the indexed
+    store (its index holds them all); the SCAN store's database holds them too."""
+    import redis
+
+    raw = redis.Redis(port=port)
+    raw.flushdb()
+    scan_store = RedisStore(port=port, prefix="gs", codec="bytes")
+    index_store = RedisStore(port=port, prefix="gi", codec="bytes", key_index=True)
+    matching = {f"match:{i:04}": b"v" * 100 for i in range(1000)}
+    scan_store.set_many(matching)
+    index_store.set_many(matching)
+    print(f"\n{'other keys':>10} | {'SCAN fetch_by_prefix':>21} {'count(prefix)':>14} {'count()':>10} | "
+          f"{'index fetch_by_prefix':>21} {'count(prefix)':>14} {'count()':>10} | fetch speed-up")  # fmt: skip
+    loaded = 0
+    for size in sizes:
+        while loaded < size:
+            step = min(10_000, size - loaded)
+            index_store.set_many((f"other:{i}", b"o") for i in range(loaded, loaded + step))
+            loaded += step
+
+        def timed(fn: Callable[[], Any]) -> tuple[float, float]:
+            times = []
+            for _ in range(repeats):
+                started = time.perf_counter()
+                fn()
+                times.append(time.perf_counter() - started)
+            return statistics.median(times), max(times) - min(times)
+
+        assert index_store.count(prefix="match:") == 1000  # builds the index once (not timed)
+        row = []
+        for store in (scan_store, index_store):
+            fetch = timed(lambda store=store: sum(1 for _ in store.fetch_by_prefix("match:")))
+            counted = timed(lambda store=store: store.count(prefix="match:"))
+            whole = timed(lambda store=store: store.count())
+            row.append((fetch, counted, whole))
+
+        def ms(pair: tuple[float, float]) -> str:
+            return f"{pair[0] * 1000:9.1f} ±{pair[1] * 1000:.1f} ms"
+
+        (sf, sc, sw), (xf, xc, xw) = row
+        print(f"{size:>10,} | {ms(sf):>21} {ms(sc):>14} {ms(sw):>10} | {ms(xf):>21} {ms(xc):>14} {ms(xw):>10} | "
+              f"{sf[0] / xf[0]:.0f}x")  # fmt: skip
+    for store in (scan_store, index_store):
+        store.close()
+    raw.flushdb()
 
 
 def filter_benchmark(store: RedisStore, records: int) -> None:
@@ -160,12 +213,17 @@ def run_one(port: int, name: str, side: str, count: int) -> None:
         store.close()
 
 
-def instructions(port: int, count: int) -> None:
-    """Client instructions per operation, raw vs polykv, counted by callgrind (N calls minus 0 calls)."""
+def instructions(port: int, count: int, only: str = "") -> None:
+    """Client instructions per operation, raw vs polykv, counted by callgrind: the marginal cost, (cost of 3N
+    calls - cost of N calls) / 2N, so start-up and warm-up (which vary by a few million instructions from run
+    to run) cancel out."""
     if shutil.which("valgrind") is None:
         raise SystemExit("--instructions needs valgrind (apt-get install valgrind)")
-    names, _ = build_cases(port)
-    print(f"client instructions per call (callgrind, {count} calls minus 0); ratio = raw / polykv\n")
+    names, stores = build_cases(port)
+    for store in stores:
+        store.close()
+    print(f"client instructions per call (callgrind, marginal over {count}..{3 * count} calls); "
+          "ratio = raw / polykv\n")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
 
         def total(name: str, side: str, n: int) -> int:
@@ -180,27 +238,38 @@ def instructions(port: int, count: int) -> None:
             assert match is not None
             return int(match.group(1))
 
-        base = total(next(iter(names)), "raw", 0)
         for name in names:
-            per = {side: (total(name, side, count) - base) / count for side in ("raw", "polykv")}
+            if only not in name:
+                continue
+            per = {side: (total(name, side, 3 * count) - total(name, side, count)) / (2 * count)
+                   for side in ("raw", "polykv")}  # fmt: skip
             print(f"{name:<36} raw {per['raw']:>10,.0f}  polykv {per['polykv']:>10,.0f}  "
-                  f"ratio {per['raw'] / per['polykv']:.2f}x")  # fmt: skip
+                  f"ratio {per['raw'] / per['polykv']:.2f}x", flush=True)  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--port", type=int, default=None)
-    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--records", type=int, default=100_000, help="records for --filter")
     parser.add_argument(
         "--instructions",
         type=int,
         nargs="?",
-        const=1000,
+        const=500,
         default=None,
         metavar="N",
-        help="count instructions per call with callgrind over N calls (default 1000)",
+        help="count instructions per call with callgrind, marginal over N..3N calls (default 500)",
     )
+    parser.add_argument("--filter", action="store_true", help="also time filter_record on an indexed field")
+    parser.add_argument(
+        "--growth",
+        default="",
+        metavar="SIZES",
+        help="prefix listing/count growth table for these database sizes, e.g. 10000,100000,1000000",
+    )
+    parser.add_argument("--growth-repeats", type=int, default=5)
+    parser.add_argument("--only", default="", help="run only the cases whose name contains this text")
     parser.add_argument("--run-one", nargs=3, metavar=("CASE", "SIDE", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()  # fmt: skip
     if args.run_one:
@@ -210,19 +279,21 @@ def main() -> None:
     server = None if args.port else RedisServer().start()
     port = args.port or server.port  # type: ignore[union-attr]
     try:
-        if args.instructions is not None:
-            instructions(port, args.instructions)
-            return
         cases, stores = build_cases(port)
         print(f"redis-server 127.0.0.1:{port}; {args.rounds} x 10 alternating pairs; shared 2-core machine\n")
-        ours = {name: compare(name, case, args.rounds) for name, case in cases.items()}
-        limit = redis_benchmark(port)
-        print(f"{'redis-benchmark -c 1 -P 16 -t get':<36} {limit:>10,.0f}/s  polykv get_many(100) keys/s / limit = "
-              f"{ours['bytes codec: get_many(100) vs MGET'] / limit:.2f}x (bytes), "
-              f"{ours['get_many(100) keys/s vs MGET'] / limit:.2f}x (json)")  # fmt: skip
-        filter_benchmark(stores[0], args.records)
+        for name, case in cases.items():
+            if args.only in name:
+                compare(name, case, args.rounds)
         for store in stores:
             store.close()
+        if args.instructions is not None:
+            print()
+            instructions(port, args.instructions, args.only)
+        if args.filter:
+            with RedisStore(port=port, prefix="benchf") as fstore:
+                filter_benchmark(fstore, args.records)
+        if args.growth:
+            growth_table(port, [int(n) for n in args.growth.split(",")], args.growth_repeats)
     finally:
         if server is not None:
             server.cleanup()

@@ -16,6 +16,7 @@ from polykv.capabilities import Capability
 from polykv.connectors import BackendConnectorBase
 from polykv.errors import NotSupportedError
 
+from .commands import ClientCommands
 from .connector import RedisClusterConnector
 from .scripts import LuaScript
 from .store import SCAN_COUNT, RedisStore
@@ -35,6 +36,8 @@ class RedisClusterStore(RedisStore):
     url_schemes = ("redis+cluster", "rediss+cluster")
     connector_class: ClassVar[type[BackendConnectorBase]] = RedisClusterConnector
     _cluster_client: ClassVar[bool] = True
+    #: Commands through ``RedisCluster``'s methods: it routes each by slot and follows MOVED/ASK.
+    _commands: ClassVar[ClientCommands] = ClientCommands()
 
     def __init__(self, host: str = "127.0.0.1", port: int = 6379, db: int = 0, *args: Any, **kwargs: Any) -> None:
         if kwargs.get("change_feed"):
@@ -42,6 +45,13 @@ class RedisClusterStore(RedisStore):
                 "redis_cluster has no change feed: one stream lives in one slot, and a script cannot write it "
                 "atomically together with keys in other slots (use a single Redis server for watch)",
                 capability=str(Capability.WATCH),
+                backend=self._backend_type,
+            )
+        if kwargs.get("key_index"):
+            raise NotSupportedError(
+                "redis_cluster has no ordered key index: KV keys carry no hash tag, so they spread over every slot "
+                "and no script can update one sorted set together with them; listings SCAN every primary",
+                capability="key_index",
                 backend=self._backend_type,
             )
         super().__init__(host, port, db, *args, **kwargs)
@@ -53,9 +63,6 @@ class RedisClusterStore(RedisStore):
 
     def _mset(self, client: Any, names: list[str], datas: list[bytes]) -> None:
         client.mset_nonatomic(dict(zip(names, datas, strict=True)))
-
-    def _pipeline(self, client: Any) -> Any:
-        return client.pipeline()
 
     def _eval_many(
         self,
@@ -85,7 +92,7 @@ class RedisClusterStore(RedisStore):
         return results
 
     def _unlink(self, names: list[str], ns: str) -> None:
-        self._run(lambda c: c.delete(*names), ns=ns)
+        self._run(lambda c: c.delete(*names), ns=ns)  # RedisCluster splits DEL by slot; it has no such UNLINK
 
     def _scan_names(self, pattern: str) -> Iterator[str]:
         """SCAN every primary, one call per batch; keys are returned once each."""

@@ -8,6 +8,7 @@ safe (idempotent commands, or a request that was never sent).
 
 from __future__ import annotations
 
+import os
 import queue
 import time
 from typing import Any, ClassVar
@@ -67,6 +68,51 @@ class PolyBlockingConnectionPool(redis.BlockingConnectionPool):
     def release(self, connection: Any) -> None:
         connection._polykv_idle_since = time.monotonic()
         super().release(connection)  # type: ignore[no-untyped-call]
+
+    # -- the direct command path (polykv_redis.direct) ------------------------------------------------
+    def take(self) -> Any:
+        """``get_connection`` without redis-py's per-call observability hooks: the same fork check, fair
+        wait (``HandOffQueue``, ``PoolTimeoutError`` after ``timeout``), connect, and "nothing unread, not
+        closed by the server" check (``can_read``; a stale connection is reconnected). Pools in a mode this
+        path does not cover (client-side cache, maintenance hand-over) use ``get_connection`` itself."""
+        if self.pid != os.getpid() or self.cache is not None or self._in_maintenance:
+            return self.get_connection()
+        try:
+            connection = self.pool.get(True, self.timeout)
+        except queue.Empty:
+            raise PoolTimeoutError(
+                f"no Redis connection became free within {self.timeout}s (max_connections={self.max_connections})",
+                backend=self.backend_name,
+            ) from None
+        try:
+            if connection is None:
+                connection = self.make_connection()  # type: ignore[no-untyped-call]
+            if connection._sock is None:
+                connection.connect()
+            else:
+                try:
+                    stale = connection.can_read()  # unread data (True) or closed by the server (raises)
+                except (rexc.ConnectionError, rexc.TimeoutError, OSError):
+                    stale = True
+                if stale:  # start afresh, as get_connection does
+                    connection.disconnect()
+                    connection.connect()
+        except BaseException:
+            self.give(connection)
+            raise
+        return connection
+
+    def give(self, connection: Any) -> None:
+        """Return what ``take`` handed out (to the longest waiter first); ``release`` for anything unusual
+        (a connection from before a fork, one redis-py marked for reconnection)."""
+        if connection is None or connection.pid != self.pid or connection._should_reconnect:
+            if connection is None:
+                self.pool.put(None, False)
+                return
+            self.release(connection)
+            return
+        connection._polykv_idle_since = time.monotonic()
+        self.pool.put(connection, False)
 
     def reap_idle(self, idle_timeout: float) -> int:
         """Disconnect idle (never checked-out) connections unused for ``idle_timeout`` seconds."""

@@ -41,8 +41,10 @@ from polykv.store import MISSING, KeyValueStore, _Missing
 from polykv.urls import redact_url
 
 from . import replies, scripts
+from .commands import ClientCommands, DirectCommands, ScriptCalls
 from .connector import RedisConnector
 from .feed import ChangeFeed, ScriptCall
+from .keyindex import KeyIndex
 from .layout import KeyLayout, index_token, query_token
 from .scripts import LuaScript
 
@@ -55,7 +57,7 @@ SCAN_COUNT = 1000
 BATCH_SIZE = 500
 
 _INT_OPTIONS = {"buckets", "max_connections", "db", "change_feed_size"}
-_BOOL_OPTIONS = {"change_feed"}
+_BOOL_OPTIONS = {"change_feed", "key_index"}
 _FLOAT_OPTIONS = {
     "connection_timeout", "idle_timeout", "socket_timeout", "connect_timeout", "pool_timeout", "timeout",
 }  # fmt: skip
@@ -112,15 +114,6 @@ def _convert_passthrough(name: str, value: str) -> Any:
     return value
 
 
-def _scan_page(client: Any, *, cursor: int, pattern: str) -> tuple[int, list[bytes]]:
-    cursor, batch = client.scan(cursor, match=pattern, count=SCAN_COUNT)
-    return int(cursor), list(batch)
-
-
-def _delete_names(client: Any, *, names: Sequence[str]) -> int:
-    return int(client.delete(*names))
-
-
 class RedisStore(KeyValueStore):
     """A polykv store on a Redis server (``redis://`` / ``rediss://``).
 
@@ -153,6 +146,8 @@ class RedisStore(KeyValueStore):
     #: Options whose values are masked in reprs, logs and errors (beside polykv's generic secret names).
     secret_options: ClassVar[frozenset[str]] = frozenset({"password", "ssl_password"})
     _cluster_client: ClassVar[bool] = False
+    #: How commands reach the server (``polykv_redis.commands``): straight on redis-py's connections here.
+    _commands: ClassVar[ClientCommands] = DirectCommands()
 
     @classmethod
     def accepted_options(cls) -> frozenset[str]:
@@ -184,6 +179,7 @@ class RedisStore(KeyValueStore):
         codec: Any = "json",
         change_feed: bool = False,
         change_feed_size: int = 100_000,
+        key_index: bool = False,
         **connector_options: Any,
     ) -> None:
         super().__init__(codec=codec)
@@ -198,6 +194,16 @@ class RedisStore(KeyValueStore):
             self._feed = ChangeFeed(self.layout, change_feed_size, block_limit, self._backend_type)
             # this instance declares WATCH beside what the class declares (the class attribute stays as it is)
             object.__setattr__(self, "capabilities", type(self).capabilities | {Capability.WATCH})
+        if not isinstance(key_index, bool):
+            raise InvalidArgumentError(f"key_index must be True or False, got {key_index!r}", backend="redis")
+        if key_index and change_feed:
+            raise InvalidArgumentError(
+                "key_index and change_feed cannot be combined yet (the change feed's scripts do not keep the key "
+                "index); choose one",
+                backend=self._backend_type,
+            )
+        #: The ordered key index (``polykv_redis.keyindex``), or None: KV listings then SCAN.
+        self._kindex: KeyIndex | None = KeyIndex(self.layout) if key_index else None
         self._indexes: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in (indexes or {}).items()}
         config: dict[str, Any] = {
             "host": host,
@@ -229,7 +235,6 @@ class RedisStore(KeyValueStore):
         self._where = f"{'rediss' if ssl else 'redis'}://{host}:{port}/{db}"
         #: Masked in every error message, should a server ever echo one back.
         self._secrets = tuple(str(s) for s in (password, connector_options.get("ssl_password")) if s)
-        self._pipeline_kwargs: dict[str, Any] = {"transaction": False}
         self._kv_head = self.layout.kv("")
 
     # -- construction -------------------------------------------------------------------------------
@@ -322,10 +327,13 @@ class RedisStore(KeyValueStore):
         except rexc.RedisError as exc:
             raise self._translate(exc, ns, key) from exc
 
-    def _recover(self, exc: Exception, operation: Callable[[Any], T], ns: str, key: str | None) -> T:
-        """After ``operation`` failed on the shared client: retry if transient (it is idempotent), translate."""
+    def _recover(
+        self, exc: Exception, operation: Callable[[Any], T], ns: str, key: str | None, idempotent: bool = True
+    ) -> T:
+        """After ``operation`` failed on the shared client: retry if transient (and idempotent, or never
+        sent), translate."""
         try:
-            return self._manager.recover(exc, operation)
+            return self._manager.recover(exc, operation, idempotent=idempotent)
         except PolyKVError as err:
             raise self._translate_gave_up(err, ns, key) from err.__cause__
         except rexc.RedisError as err:
@@ -362,33 +370,19 @@ class RedisStore(KeyValueStore):
         return BackendError(f"redis-py failed talking to {self._where}: {type(exc).__name__}", **where)
 
     def _eval(self, client: Any, script: LuaScript, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        try:
-            return client.evalsha(script.sha, len(keys), *keys, *args)
-        except rexc.NoScriptError:  # a restarted or new server: load and run again (nothing ran)
-            client.script_load(script.body)
-            return client.evalsha(script.sha, len(keys), *keys, *args)
+        """Run ``script`` (loaded first if the server does not know it: a restarted or new server)."""
+        return self._commands.evalsha(client, script, keys, args)
 
-    def _pipeline(self, client: Any) -> Any:
-        return client.pipeline(**self._pipeline_kwargs)
-
-    def _eval_many(
-        self,
-        client: Any,
-        calls: Sequence[tuple[LuaScript, Sequence[str], Sequence[Any]]],
-        raise_on_error: bool = True,
-    ) -> list[Any]:
-        """Run many scripts in one pipeline; any that hit NOSCRIPT are loaded and run again. With
+    def _eval_many(self, client: Any, calls: ScriptCalls, raise_on_error: bool = True) -> list[Any]:
+        """Run many scripts in one round trip; any that hit NOSCRIPT are loaded and run again. With
         ``raise_on_error=False`` other failures are returned in place of their results."""
+        commands = self._commands
         results: list[Any] = [None] * len(calls)
         pending = list(range(len(calls)))
         for _ in range(2):
-            pipe = client.pipeline(transaction=False)
-            for i in pending:
-                script, keys, args = calls[i]
-                pipe.evalsha(script.sha, len(keys), *keys, *args)
-            replies = pipe.execute(raise_on_error=False)
+            answers = commands.evalsha_many(client, [calls[i] for i in pending])
             missing = []
-            for i, reply in zip(pending, replies, strict=False):
+            for i, reply in zip(pending, answers, strict=False):
                 if isinstance(reply, rexc.NoScriptError):
                     missing.append(i)
                 elif isinstance(reply, Exception) and raise_on_error:
@@ -398,27 +392,23 @@ class RedisStore(KeyValueStore):
             if not missing:
                 return results
             for script in {calls[i][0] for i in missing}:
-                client.script_load(script.body)
+                commands.script_load(client, script)
             pending = missing
         raise self._reply_error(replies.Reply("NOSCRIPT", "scripts could not be loaded on the server"), "", None)
 
     # -- batches (overridden by the cluster store) --------------------------------------------------
     def _mget(self, client: Any, names: Sequence[str]) -> list[bytes | None]:
-        result: list[bytes | None] = client.mget(names)
-        return result
+        return self._commands.mget(client, names)
 
     def _mset(self, client: Any, names: list[str], datas: list[bytes]) -> None:
-        flat: list[Any] = [None] * (2 * len(names))  # MSET n1 d1 n2 d2 ..., interleaved by slices, not per pair
-        flat[::2] = names
-        flat[1::2] = datas
-        client.execute_command("MSET", *flat)
+        self._commands.mset(client, names, datas)
 
     def _scan_names(self, pattern: str) -> Iterator[str]:
         """Every key name matching ``pattern``, once each, one SCAN call per batch."""
         seen: set[bytes] = set()
         cursor = 0
         while True:
-            cursor, batch = self._run(partial(_scan_page, cursor=cursor, pattern=pattern))
+            cursor, batch = self._run(partial(self._commands.scan, cursor=cursor, pattern=pattern, count=SCAN_COUNT))
             for raw in batch:
                 if raw not in seen:
                     seen.add(raw)
@@ -472,6 +462,11 @@ class RedisStore(KeyValueStore):
         script, keys, args = self._write_call(ns, mode, key, data, ttl)
         return bool(self._run(lambda c: self._eval(c, script, keys, args), idempotent=idempotent, ns=ns, key=key))
 
+    def _run_script(self, call: ScriptCall, idempotent: bool = True, ns: str = "", key: str | None = None) -> Any:
+        """Run one script call (script, KEYS, ARGV)."""
+        script, keys, args = call
+        return self._run(lambda c: self._eval(c, script, keys, args), idempotent=idempotent, ns=ns, key=key)
+
     def _run_logged(self, call: ScriptCall, ns: str = "", key: str | None = None) -> Any:
         """Run one script of the change feed, never re-sent once it may have reached the server (a retry
         could log a change twice)."""
@@ -484,16 +479,14 @@ class RedisStore(KeyValueStore):
     # -- primitives ---------------------------------------------------------------------------------
     def _get(self, ns: str, key: str) -> bytes | None:
         name = self._kv_head + key if not ns else self.layout.record(ns, key)
+        get = self._commands.get
         client = self._manager.direct
-        if client is not None:  # the hot path: one redis-py call, no closures unless it fails
+        if client is not None:  # the hot path: one command on a pooled connection, no closures unless it fails
             try:
-                data: bytes | None = client.get(name)
-                return data
+                return get(client, name)
             except Exception as exc:
-                data = self._recover(exc, lambda c: c.get(name), ns, key)
-                return data
-        data = self._run(lambda c: c.get(name), ns=ns, key=key)
-        return data
+                return self._recover(exc, partial(get, name=name), ns, key)
+        return self._run(partial(get, name=name), ns=ns, key=key)
 
     def _set(self, ns: str, key: str, data: bytes, ttl: float | None) -> None:
         if ns:
@@ -502,16 +495,20 @@ class RedisStore(KeyValueStore):
         if self._feed is not None:
             self._run_logged(self._feed.kv_write("set", [(key, data)], ttl), key=key)
             return
+        if self._kindex is not None:
+            self._run_script(self._kindex.write("set", [(key, data)], scripts.ttl_arg(ttl)), key=key)
+            return
         name = self._kv_head + key
         px = None if ttl is None else max(1, round(ttl * 1000))
+        set_ = self._commands.set
         client = self._manager.direct
         if client is not None:  # the hot path, as in _get (SET is idempotent: a retry is safe)
             try:
-                client.set(name, data, px=px)
+                set_(client, name, data, px)
             except Exception as exc:
-                self._recover(exc, lambda c: c.set(name, data, px=px), "", key)
+                self._recover(exc, partial(set_, name=name, data=data, px=px), "", key)
             return
-        self._run(lambda c: c.set(name, data, px=px), key=key)
+        self._run(partial(set_, name=name, data=data, px=px), key=key)
 
     def _delete(self, ns: str, key: str) -> bool:
         if ns:
@@ -520,10 +517,18 @@ class RedisStore(KeyValueStore):
             return bool(self._run(lambda c: self._eval(c, script, keys, args), idempotent=idempotent, ns=ns, key=key))
         if self._feed is not None:
             return bool(self._run_logged(self._feed.kv_delete([key]), key=key))
-        name = self.layout.kv(key)
-        return bool(self._run(lambda c: c.delete(name), key=key))
+        if self._kindex is not None:
+            return bool(self._run_script(self._kindex.delete([key]), key=key))
+        names = [self.layout.kv(key)]
+        return bool(self._run(partial(self._commands.delete, names=names), key=key))
 
     def _scan(self, ns: str, prefix: str) -> Iterator[str]:
+        if not ns and self._kindex is not None:
+            self._index_ready()
+            for page in self._kindex.pages(self._run, self._eval, prefix, values=False):
+                for raw in page:
+                    yield raw.decode("utf-8")
+            return
         if not ns:
             for name in self._scan_names(self.layout.kv_pattern(prefix)):
                 yield self.layout.kv_key_of(name)
@@ -532,6 +537,26 @@ class RedisStore(KeyValueStore):
             key = self.layout.record_key_of(name)
             if key.startswith(prefix) and name.startswith(self.layout.tag(ns, self.layout.bucket_of(key))):
                 yield key
+
+    def _scan_items(self, ns: str, prefix: str) -> Iterator[tuple[str, bytes]]:
+        if ns or self._kindex is None:
+            yield from super()._scan_items(ns, prefix)
+            return
+        self._index_ready()
+        for page in self._kindex.pages(self._run, self._eval, prefix, values=True):
+            for i in range(0, len(page), 2):
+                yield page[i].decode("utf-8"), page[i + 1]
+
+    def _index_ready(self) -> None:
+        """Build the key index once if this prefix's data predates it (``KeyIndex.ensure_built``)."""
+        assert self._kindex is not None
+        self._kindex.ensure_built(self._run, self._eval, self._scan_names)
+
+    def _clear(self, ns: str, prefix: str) -> int:
+        if ns or self._kindex is None:
+            return super()._clear(ns, prefix)
+        self._index_ready()
+        return self._kindex.clear(self._run, self._eval, prefix, BATCH_SIZE)
 
     def _schemas(self) -> Iterator[str]:
         names = {self.layout.schema_of_counter(n) for n in self._scan_names(self.layout.schema_pattern())}
@@ -546,6 +571,8 @@ class RedisStore(KeyValueStore):
         else:
             head = self._kv_head
             names = [head + k for k in keys]
+        if not names:
+            return []
         if len(names) <= BATCH_SIZE:
             return self._run(partial(self._mget, names=names), ns=ns)
         out: list[bytes | None] = []
@@ -562,6 +589,8 @@ class RedisStore(KeyValueStore):
                 self._run(partial(self._eval_many, calls=calls), idempotent=self._feed is None, ns=ns)
             elif self._feed is not None:
                 self._run_logged(self._feed.kv_write("set", chunk, ttl), key=chunk[0][0] if len(chunk) == 1 else None)
+            elif self._kindex is not None:
+                self._run_script(self._kindex.write("set", chunk, scripts.ttl_arg(ttl)))
             elif ttl is None:
                 head = self._kv_head
                 names = [head + k for k, _ in chunk]
@@ -570,13 +599,9 @@ class RedisStore(KeyValueStore):
             else:
                 px = max(1, round(ttl * 1000))
 
-                def write(c: Any, chunk: Sequence[tuple[str, bytes]] = chunk, px: int = px) -> None:
-                    pipe = self._pipeline(c)
-                    for k, d in chunk:
-                        pipe.set(self.layout.kv(k), d, px=px)
-                    pipe.execute()
-
-                self._run(write)
+                names = [self.layout.kv(k) for k, _ in chunk]
+                datas = [d for _, d in chunk]
+                self._run(partial(self._commands.set_px_many, names=names, datas=datas, px=px))
 
     def _delete_many(self, ns: str, keys: Sequence[str]) -> int:
         removed = 0
@@ -587,12 +612,17 @@ class RedisStore(KeyValueStore):
                 removed += sum(self._run(partial(self._eval_many, calls=calls), idempotent=self._feed is None, ns=ns))
             elif self._feed is not None:
                 removed += int(self._run_logged(self._feed.kv_delete(chunk)))
+            elif self._kindex is not None:
+                removed += int(self._run_script(self._kindex.delete(chunk)))
             else:
                 names = [self.layout.kv(k) for k in chunk]
-                removed += int(self._run(partial(_delete_names, names=names)))
+                removed += self._run(partial(self._commands.delete, names=names))
         return removed
 
     def _count(self, ns: str, prefix: str) -> int:
+        if not ns and self._kindex is not None:
+            self._index_ready()
+            return self._kindex.count(self._run, self._eval, prefix)
         if not ns or prefix:
             return super()._count(ns, prefix)
         calls = []
@@ -617,16 +647,21 @@ class RedisStore(KeyValueStore):
             self._unlink(batch, ns)
 
     def _unlink(self, names: list[str], ns: str) -> None:
-        self._run(lambda c: c.unlink(*names), ns=ns)
+        self._run(partial(self._commands.unlink, names=names), ns=ns)
 
     def _replace(self, ns: str, key: str, data: bytes, ttl: float | None) -> bool:
         if ns:
             return self._record_write(ns, "replace", key, data, ttl, idempotent=False)
         if self._feed is not None:
             return int(self._run_logged(self._feed.kv_write("replace", [(key, data)], ttl), key=key)) == 1
+        if self._kindex is not None:
+            call = self._kindex.write("replace", [(key, data)], scripts.ttl_arg(ttl))
+            return int(self._run_script(call, idempotent=False, key=key)) == 1
         name = self.layout.kv(key)
         px = None if ttl is None else max(1, round(ttl * 1000))
-        return bool(self._run(lambda c: c.set(name, data, xx=True, px=px), idempotent=False, key=key))
+        return self._run(
+            partial(self._commands.set_if, name=name, data=data, px=px, xx=True), idempotent=False, key=key
+        )
 
     def _filter(
         self, ns: str, conditions: list[Condition], indexes: tuple[str, ...]
@@ -669,9 +704,14 @@ class RedisStore(KeyValueStore):
             return self._record_write(ns, "add", key, data, ttl, idempotent=False)
         if self._feed is not None:
             return int(self._run_logged(self._feed.kv_write("add", [(key, data)], ttl), key=key)) == 1
+        if self._kindex is not None:
+            call = self._kindex.write("add", [(key, data)], scripts.ttl_arg(ttl))
+            return int(self._run_script(call, idempotent=False, key=key)) == 1
         name = self.layout.kv(key)
         px = None if ttl is None else max(1, round(ttl * 1000))
-        return bool(self._run(lambda c: c.set(name, data, nx=True, px=px), idempotent=False, key=key))
+        return self._run(
+            partial(self._commands.set_if, name=name, data=data, px=px, nx=True), idempotent=False, key=key
+        )
 
     def _cas_bytes(self, ns: str, key: str, old: bytes, new: bytes) -> bool:
         name = self._name(ns, key)
@@ -694,6 +734,8 @@ class RedisStore(KeyValueStore):
         if isinstance(self.codec, JSONCodec) and not ns:  # a JSON int is Redis's integer text: INCRBY
             if self._feed is not None:
                 return self._incr_reply(ns, key, self._run_logged(self._feed.kv_incr(key, amount), key=key))
+            if self._kindex is not None:
+                return self._incr_reply(ns, key, self._run_script(self._kindex.incr(key, amount), False, key=key))
             reply = self._run(lambda c: self._eval(c, scripts.KV_INCR, [name], [amount]), idempotent=False, key=key)
             return self._incr_reply(ns, key, reply)
         while True:  # reads, then add / compare-and-set (logged ones with the change feed on)
@@ -733,7 +775,7 @@ class RedisStore(KeyValueStore):
 
     def _ttl(self, ns: str, key: str) -> float | _Missing | None:
         name = self._name(ns, key)
-        left = int(self._run(lambda c: c.pttl(name), ns=ns, key=key))
+        left = self._run(partial(self._commands.pttl, name=name), ns=ns, key=key)
         if left == -2:
             return MISSING
         if left == -1:

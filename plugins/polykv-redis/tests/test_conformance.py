@@ -26,6 +26,22 @@ class TestRedisConformance(StoreSuite):
         return f"redis://127.0.0.1:{redis_server.port}/0?prefix={key_prefix}"
 
 
+class TestRedisKeyIndexConformance(StoreSuite):
+    """The same contract with the ordered key index on (listings, count and clear read the index)."""
+
+    @pytest.fixture
+    def store(self, redis_server: RedisServer, key_prefix: str) -> Iterator[RedisStore]:
+        store = RedisStore(port=redis_server.port, prefix=key_prefix, key_index=True)
+        try:
+            yield store
+        finally:
+            store.close()
+
+    @pytest.fixture
+    def store_url(self, redis_server: RedisServer, key_prefix: str) -> str:
+        return f"redis://127.0.0.1:{redis_server.port}/0?prefix={key_prefix}&key_index=true"
+
+
 class TestRedisSingleModeConformance(StoreSuite):
     @pytest.fixture
     def store(self, redis_server: RedisServer, key_prefix: str) -> Iterator[RedisStore]:
