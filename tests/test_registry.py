@@ -332,7 +332,12 @@ def test_install_hints_come_from_the_one_table() -> None:
     assert install_hint(scheme="rediss") == "; install it with: pip install polykv-redis"
     assert install_hint(scheme="fsspec+memory") == "; install it with: pip install polykv-fsspec"
     assert install_hint(backend="memory") == install_hint(scheme="nope") == ""
-    assert {k.distribution for k in KNOWN_BACKENDS.values()} == {"polykv-core", "polykv-redis", "polykv-fsspec", "polykv-postgres"}
+    assert {k.distribution for k in KNOWN_BACKENDS.values()} == {
+        "polykv-core",
+        "polykv-redis",
+        "polykv-fsspec",
+        "polykv-postgres",
+    }
 
 
 def test_the_table_and_the_entry_points_say_what_the_classes_say() -> None:
