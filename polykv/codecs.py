@@ -8,6 +8,7 @@ decoding: use it only with stores that nobody untrusted can write to.
 from __future__ import annotations
 
 import json
+import json.encoder
 import json.scanner
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
@@ -85,13 +86,26 @@ class JSONCodec:
 
     def __init__(self) -> None:
         self._encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        # JSONEncoder.encode builds a C encoder on every call; build it once (same arguments as encode passes
+        # for these settings, with no circular-reference table: a cycle ends in RecursionError, refused too)
+        make = getattr(json.encoder, "c_make_encoder", None)  # None without the C accelerator (PyPy)
+        self._iterencode: Callable[[Any, int], Any] | None = (
+            None
+            if make is None
+            else make(None, self._encoder.default, json.encoder.encode_basestring, None, ":", ",", False, False, False)
+        )
         decoder = json.JSONDecoder()
         self._decode = decoder.decode
         # the C scanner that ``decode`` wraps in checks (typeshed types its argument too narrowly)
         self._scan: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(decoder)  # type: ignore[arg-type]
 
     def encode(self, value: Any) -> bytes:
-        text = self._encoder.encode(value)
+        if type(value) is str:
+            text = json.encoder.encode_basestring(value)
+        elif self._iterencode is not None:
+            text = "".join(self._iterencode(value, 0))
+        else:
+            text = self._encoder.encode(value)
         # A nested object shows as a second "{" in the text (a "{" inside a string only costs a walk):
         # flat values and one flat dict are checked without walking.
         if type(value) is dict:
