@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import inspect
 import pickle
-from collections.abc import Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from polykv_fsspec import S3Store
@@ -16,10 +12,9 @@ pytest.importorskip("zarr")
 
 import numpy as np
 import zarr
-from zarr.core.buffer import cpu
-from zarr.testing.store import StoreTests
 
 from polykv.integrations.zarr import ZarrStore
+from polykv.testing.zarr import ZarrStoreTests
 
 from .conftest import BUCKET
 
@@ -53,30 +48,10 @@ def test_zarr_chunked_array_round_trip_on_s3(s3_server, unique: str) -> None:  #
             copy.close()
 
 
-C = TypeVar("C", bound=type)
-
-
-def run_coroutine_tests(cls: C) -> C:
-    """Give ``cls`` a synchronous twin of every inherited ``async def test_*`` (a fresh event loop each)."""
-    for name in dir(cls):
-        test = getattr(cls, name)
-        if name.startswith("test_") and inspect.iscoroutinefunction(test):
-
-            @functools.wraps(test)
-            def run(*args: Any, __test: Any = test, **kwargs: Any) -> None:
-                asyncio.run(__test(*args, **kwargs))
-
-            run.__signature__ = inspect.signature(test)  # type: ignore[attr-defined]
-            setattr(cls, name, run)
-    return cls
-
-
-@run_coroutine_tests
-class TestZarrStoreTestsS3(StoreTests[ZarrStore, cpu.Buffer]):
+class TestZarrStoreTestsS3(ZarrStoreTests):
     """zarr's own StoreTests, the store opened from an s3:// URL in a folder of its own."""
 
-    store_cls = ZarrStore
-    buffer_cls = cpu.Buffer
+    repr_prefix = "ZarrStore(<S3Store"
 
     @pytest.fixture
     def store_kwargs(self, s3_server, unique: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
@@ -84,34 +59,3 @@ class TestZarrStoreTestsS3(StoreTests[ZarrStore, cpu.Buffer]):
             "store": f"s3://{BUCKET}/{unique}?endpoint_url={s3_server.endpoint_url}"
             f"&key={s3_server.access_key}&secret={s3_server.secret_key}"
         }
-
-    @pytest.fixture
-    def store(self, open_kwargs: dict[str, Any]) -> Iterator[ZarrStore]:  # type: ignore[override]
-        store = asyncio.run(ZarrStore.open(**open_kwargs))
-        try:
-            yield store
-        finally:
-            store.close()
-
-    @pytest.fixture
-    def store_not_open(self, store_kwargs: dict[str, Any]) -> Iterator[ZarrStore]:  # type: ignore[override]
-        store = ZarrStore(**store_kwargs)
-        try:
-            yield store
-        finally:
-            store.close()
-
-    async def set(self, store: ZarrStore, key: str, value: cpu.Buffer) -> None:  # type: ignore[override]
-        store.kv.set(key, value.to_bytes())
-
-    async def get(self, store: ZarrStore, key: str) -> cpu.Buffer:  # type: ignore[override]
-        return cpu.Buffer.from_bytes(store.kv[key])
-
-    def test_store_repr(self, store: ZarrStore) -> None:
-        assert repr(store).startswith("ZarrStore(<S3Store")
-
-    def test_store_supports_writes(self, store: ZarrStore) -> None:
-        assert store.supports_writes
-
-    def test_store_supports_listing(self, store: ZarrStore) -> None:
-        assert store.supports_listing
