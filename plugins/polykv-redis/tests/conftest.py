@@ -50,28 +50,19 @@ def key_prefix() -> str:
 @pytest.fixture
 def redis_store(redis_server: RedisServer, key_prefix: str) -> Iterator[RedisStore]:
     """A ``RedisStore`` on the session's server under a fresh key prefix, closed after the test."""
-    store = RedisStore(port=redis_server.port, prefix=key_prefix)
-    try:
+    with RedisStore(port=redis_server.port, prefix=key_prefix) as store:
         yield store
-    finally:
-        store.close()
 
 
 @pytest.fixture
 def redis_cluster_store(redis_cluster: RedisClusterServers, key_prefix: str) -> Iterator[RedisClusterStore]:
     """A ``RedisClusterStore`` on the session's cluster under a fresh key prefix, closed after the test."""
-    store = RedisClusterStore(port=redis_cluster.port, prefix=key_prefix)
-    try:
+    with RedisClusterStore(port=redis_cluster.port, prefix=key_prefix) as store:
         yield store
-    finally:
-        store.close()
 
 
 @pytest.fixture
 def raw(redis_server: RedisServer) -> Iterator[redis.Redis]:
     """A plain redis-py client on the session's server (to look behind a store's back), closed after the test."""
-    client = redis.Redis(port=redis_server.port)
-    try:
+    with redis.Redis(port=redis_server.port) as client:
         yield client
-    finally:
-        client.close()

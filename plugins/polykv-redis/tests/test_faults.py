@@ -15,23 +15,9 @@ from polykv_redis.store import RedisStore
 from polykv_redis.testing import RedisClusterServers, RedisServer
 
 from polykv.errors import BackendUnavailableError, PoolTimeoutError
-from polykv.handoff import Waiter, WaiterQueue
+from polykv.testing.waiters import SignallingWaiters
 
 TIMEOUT = 1.0
-
-
-class SignallingWaiters(WaiterQueue):
-    """A pool's real waiter line, plus a semaphore released whenever a caller has joined it (so a test
-    knows a thread is waiting without sleeping)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.joined = threading.Semaphore(0)
-
-    def join(self) -> Waiter:
-        waiter = super().join()
-        self.joined.release()
-        return waiter
 
 
 def _store(server: RedisServer, **options: object) -> RedisStore:
