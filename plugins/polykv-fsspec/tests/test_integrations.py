@@ -6,7 +6,6 @@ import pickle
 from typing import Any
 
 import pytest
-from polykv_fsspec import S3Store
 
 pytest.importorskip("zarr")
 
@@ -16,29 +15,18 @@ import zarr
 from polykv.integrations.zarr import ZarrStore
 from polykv.testing.zarr import ZarrStoreTests
 
-from .conftest import BUCKET
+from .conftest import open_s3, s3_url
 
 
 def test_zarr_chunked_array_round_trip_on_s3(s3_server, unique: str) -> None:  # type: ignore[no-untyped-def]
     data = np.arange(50 * 24, dtype="int64").reshape(50, 24) * 3
-    with S3Store(
-        BUCKET,
-        unique,
-        endpoint_url=s3_server.endpoint_url,
-        key=s3_server.access_key,
-        secret=s3_server.secret_key,
-        codec="bytes",
-    ) as s3:
+    with open_s3(s3_server, unique, codec="bytes") as s3:
         array = zarr.create_array(ZarrStore(s3), name="runs/r1", shape=data.shape, chunks=(20, 10), dtype="i8")
         array[:] = data
         assert "runs/r1/zarr.json" in s3
         assert len(list(s3.keys_by_prefix("runs/r1/c/"))) == 3 * 3  # one object per chunk
 
-    url = (
-        f"s3://{BUCKET}/{unique}?endpoint_url={s3_server.endpoint_url}"
-        f"&key={s3_server.access_key}&secret={s3_server.secret_key}"
-    )
-    with ZarrStore(url, read_only=True) as reader:  # a new S3 client over the same objects
+    with ZarrStore(s3_url(s3_server, unique), read_only=True) as reader:  # a new S3 client over the same objects
         np.testing.assert_array_equal(zarr.open_array(reader, path="runs/r1")[:], data)
         assert s3_server.secret_key not in repr(reader)
         copy = pickle.loads(pickle.dumps(reader))
@@ -55,7 +43,4 @@ class TestZarrStoreTestsS3(ZarrStoreTests):
 
     @pytest.fixture
     def store_kwargs(self, s3_server, unique: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-        return {
-            "store": f"s3://{BUCKET}/{unique}?endpoint_url={s3_server.endpoint_url}"
-            f"&key={s3_server.access_key}&secret={s3_server.secret_key}"
-        }
+        return {"store": s3_url(s3_server, unique)}
