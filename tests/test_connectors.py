@@ -23,7 +23,7 @@ from polykv.connectors import (
     SingleConnectorManager,
 )
 from polykv.errors import BackendUnavailableError, InvalidArgumentError, PoolTimeoutError
-from polykv.handoff import Waiter, WaiterQueue
+from polykv.testing.waiters import SignallingWaiters
 
 
 class _Handler(socketserver.StreamRequestHandler):
@@ -163,20 +163,6 @@ def test_no_connection_is_handed_to_two_users(line_server: int) -> None:
     stats = pool.stats()
     assert stats["in_use"] == 0 and stats["total"] <= 3
     pool.close()
-
-
-class SignallingWaiters(WaiterQueue):
-    """The pool's real waiter line, plus a semaphore released whenever a caller has joined it (so a test
-    knows a thread is waiting without sleeping)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.joined = threading.Semaphore(0)
-
-    def join(self) -> Waiter:
-        waiter = super().join()
-        self.joined.release()
-        return waiter
 
 
 def test_waiters_are_served_in_arrival_order_and_a_returner_queues_behind_them(line_server: int) -> None:

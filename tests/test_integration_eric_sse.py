@@ -2,115 +2,29 @@
 
 Each scenario persists a channel with its connections through one set of adapters, reloads it through a second
 set over the same data (the same memory store; a second SQLiteStore on the same file), removes a listener,
-then deletes the channel. The Redis run of the same scenario is in plugins/polykv-redis/tests/test_integrations.py.
+then deletes the channel (``polykv.testing.eric_sse.scenario``). The Redis run of eric-sse's repositories is in
+plugins/polykv-redis/tests/test_integrations.py.
 """
 
 from __future__ import annotations
 
 import pickle
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("eric_sse")
 
-from eric_sse.connection import InMemoryConnectionsFactory
 from eric_sse.exception import ItemNotFound
-from eric_sse.interfaces import ListenerRepositoryInterface, QueueRepositoryInterface
-from eric_sse.listener import MessageQueueListener
-from eric_sse.message import Message
-from eric_sse.prefabs import SSEChannel, SSEChannelRepository
-from eric_sse.queues import InMemoryQueue, Queue
-from eric_sse.repository import ConnectionRepository, KvStorage
+from eric_sse.repository import KvStorage
 
 from polykv.backends.memory import MemoryStore
 from polykv.backends.sqlite import SQLiteStore
 from polykv.errors import InvalidArgumentError, KeyNotFoundError, SerializationError
 from polykv.integrations.eric_sse import ItemNotFoundError, KvStorageAdapter
 from polykv.store import KeyValueStore
-from polykv.wrappers import PrefixStore
-
-
-class ListenerRepository(ListenerRepositoryInterface):  # type: ignore[misc]
-    """Listeners kept by id in a KvStorage (eric-sse 2.1 ships only the interface)."""
-
-    def __init__(self, storage: KvStorage) -> None:
-        self.storage = storage
-
-    def load(self, connection_id: str) -> MessageQueueListener:
-        return MessageQueueListener(listener_id=self.storage.fetch_one(connection_id)["id"])
-
-    def persist(self, connection_id: str, listener: MessageQueueListener) -> None:
-        self.storage.upsert(connection_id, {"id": listener.id})
-
-    def delete(self, connection_id: str) -> None:
-        self.storage.delete(connection_id)
-
-
-class QueueRepository(QueueRepositoryInterface):  # type: ignore[misc]
-    """In-memory queues by connection id (queues are not what the adapter stores)."""
-
-    def __init__(self) -> None:
-        self.queues: dict[str, Queue] = {}
-
-    def load(self, connection_id: str) -> Queue:
-        return self.queues.setdefault(connection_id, InMemoryQueue())
-
-    def persist(self, connection_id: str, queue: Queue) -> None:
-        self.queues[connection_id] = queue
-
-    def delete(self, connection_id: str) -> None:
-        self.queues.pop(connection_id, None)
-
-
-def repositories(store: KeyValueStore) -> SSEChannelRepository:
-    """eric-sse's repositories over one polykv store, each in its own prefix (a repository lists all it holds)."""
-    connections = ConnectionRepository(
-        KvStorageAdapter(PrefixStore(store, "connections:")),
-        ListenerRepository(KvStorageAdapter(PrefixStore(store, "listeners:"))),
-        QueueRepository(),
-    )
-    return SSEChannelRepository(
-        KvStorageAdapter(PrefixStore(store, "channels:")), connections, InMemoryConnectionsFactory()
-    )
-
-
-def scenario(first: KeyValueStore, reopen: Callable[[], KeyValueStore]) -> None:
-    """Persist through ``first``, reload and delete through stores from ``reopen()`` (same data)."""
-    channel = SSEChannel(retry_timeout_milliseconds=7, stream_delay_seconds=1, connections_factory=None)
-    listeners = [channel.add_listener(), channel.add_listener()]
-    other = SSEChannel()
-    repo = repositories(first)
-    repo.persist(channel)
-    repo.persist(other)
-
-    second = reopen()
-    again = repositories(second)
-    loaded = again.load_one(channel.id)
-    assert isinstance(loaded, SSEChannel)
-    assert (loaded.id, loaded.retry_timeout_milliseconds, loaded.stream_delay_seconds) == (channel.id, 7, 1)
-    assert {c.listener.id for c in loaded.get_connections()} == {listener.id for listener in listeners}
-    assert {c.id for c in loaded.get_connections()} == {c.id for c in channel.get_connections()}
-    assert sorted(c.id for c in again.load_all()) == sorted([channel.id, other.id])
-    # a reloaded channel delivers: its listeners are registered with queues
-    loaded.dispatch(listeners[0].id, Message(msg_type="news", msg_payload={"n": 1}))
-    loaded.get_listener(listeners[0].id).start()
-    assert loaded.deliver_next(listeners[0].id).payload == {"n": 1}
-
-    # a removed listener's connection is deleted from storage when the channel is persisted again
-    loaded.remove_listener(listeners[1].id)
-    again.persist(loaded)
-    reloaded = repositories(reopen()).load_one(channel.id)
-    assert [c.listener.id for c in reloaded.get_connections()] == [listeners[0].id]
-
-    repo.delete(channel.id)
-    with pytest.raises(ItemNotFound):
-        again.load_one(channel.id)
-    assert [c.id for c in again.load_all()] == [other.id]
-    assert list(first.keys_by_prefix("connections:" + channel.id)) == []
-    assert list(first.keys_by_prefix("listeners:")) == []
-    repo.delete(channel.id)  # idempotent, as eric-sse's repositories expect
+from polykv.testing.eric_sse import scenario
 
 
 def test_memory_end_to_end() -> None:

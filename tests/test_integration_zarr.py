@@ -1,20 +1,19 @@
 """polykv.integrations.zarr: zarr's own StoreTests on memory and sqlite, chunked arrays round-tripped, a free loop.
 
-zarr's ``StoreTests`` are coroutines; ``run_coroutine_tests`` runs each one in a fresh event loop (what
-zarr's own suite does through pytest-asyncio), so no asyncio pytest plugin is needed. The Redis and S3 runs
-are in plugins/polykv-redis/tests/test_integrations.py and plugins/polykv-fsspec/tests/test_integrations.py.
+zarr's ``StoreTests`` run through the shipped ``polykv.testing.zarr.ZarrStoreTests``, which runs each coroutine
+test in a fresh event loop (what zarr's own suite does through pytest-asyncio), so no asyncio pytest plugin is
+needed. The Redis and S3 runs are in plugins/polykv-redis/tests/test_integrations.py and
+plugins/polykv-fsspec/tests/test_integrations.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
-import inspect
 import pickle
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -24,73 +23,24 @@ import numpy as np
 import zarr
 from zarr.abc.store import OffsetByteRequest, RangeByteRequest, SuffixByteRequest
 from zarr.core.buffer import cpu, default_buffer_prototype
-from zarr.testing.store import StoreTests
 
 from polykv.backends.memory import MemoryStore
 from polykv.backends.sqlite import SQLiteStore
 from polykv.errors import InvalidArgumentError, NotSupportedError, ReadOnlyError
 from polykv.integrations.zarr import ZarrStore, cut
 from polykv.store import KeyValueStore
+from polykv.testing.zarr import ZarrStoreTests
 from polykv.wrappers import PrefixStore, ReadOnlyStore
 
-C = TypeVar("C", bound=type)
 
-
-def run_coroutine_tests(cls: C) -> C:
-    """Give ``cls`` a synchronous twin of every inherited ``async def test_*``: same name, signature and marks."""
-    for name in dir(cls):
-        test = getattr(cls, name)
-        if name.startswith("test_") and inspect.iscoroutinefunction(test):
-
-            @functools.wraps(test)
-            def run(*args: Any, __test: Any = test, **kwargs: Any) -> None:
-                asyncio.run(__test(*args, **kwargs))
-
-            run.__signature__ = inspect.signature(test)  # type: ignore[attr-defined]
-            setattr(cls, name, run)
-    return cls
-
-
-class PolykvStoreTests(StoreTests[ZarrStore, cpu.Buffer]):
-    """zarr's StoreTests with the store fixtures made synchronous; subclasses give ``store_kwargs``."""
-
-    store_cls = ZarrStore
-    buffer_cls = cpu.Buffer
-
-    @pytest.fixture
-    def store(self, open_kwargs: dict[str, Any]) -> Iterator[ZarrStore]:  # type: ignore[override]
-        store = asyncio.run(ZarrStore.open(**open_kwargs))
-        try:
-            yield store
-        finally:
-            store.close()
-
-    @pytest.fixture
-    def store_not_open(self, store_kwargs: dict[str, Any]) -> Iterator[ZarrStore]:  # type: ignore[override]
-        store = ZarrStore(**store_kwargs)
-        try:
-            yield store
-        finally:
-            store.close()
-
-    async def set(self, store: ZarrStore, key: str, value: cpu.Buffer) -> None:  # type: ignore[override]
-        store.kv.set(key, value.to_bytes())  # straight into the polykv store, not through ZarrStore
-
-    async def get(self, store: ZarrStore, key: str) -> cpu.Buffer:  # type: ignore[override]
-        return cpu.Buffer.from_bytes(store.kv[key])
+class PolykvStoreTests(ZarrStoreTests):
+    """The shipped ZarrStoreTests; the repr also says the store is writable. Subclasses give ``store_kwargs``."""
 
     def test_store_repr(self, store: ZarrStore) -> None:
-        assert repr(store).startswith("ZarrStore(<")
+        super().test_store_repr(store)
         assert "read_only=False" in repr(store)
 
-    def test_store_supports_writes(self, store: ZarrStore) -> None:
-        assert store.supports_writes
 
-    def test_store_supports_listing(self, store: ZarrStore) -> None:
-        assert store.supports_listing
-
-
-@run_coroutine_tests
 class TestZarrStoreTestsMemory(PolykvStoreTests):
     """Over a store object (a MemoryStore with the bytes codec)."""
 
@@ -104,7 +54,6 @@ class TestZarrStoreTestsMemory(PolykvStoreTests):
             pickle.dumps(store)
 
 
-@run_coroutine_tests
 class TestZarrStoreTestsSQLite(PolykvStoreTests):
     """Opened from a sqlite URL (so it pickles: the copy reopens the same file)."""
 

@@ -15,7 +15,7 @@ from polykv.backends.memory import MemoryStore
 from polykv.backends.sqlite import SQLiteStore
 from polykv.locks import Lock
 from polykv.store import KeyValueStore
-from polykv.testing.races import crashed_holder, lock_race, wait_until_absent
+from polykv.testing.races import crashed_holder, expired_holder, lock_race, wait_until_absent
 from polykv.wrappers import PrefixStore
 
 
@@ -68,16 +68,7 @@ def test_only_the_owner_releases(store: KeyValueStore) -> None:
 
 
 def test_an_expired_holder_cannot_release_or_extend_the_next_owners_lock(store: KeyValueStore) -> None:
-    first = store.lock("job", ttl=0.2)
-    first.acquire()
-    wait_until_absent(store, "job")
-    second = store.lock("job", ttl=30)
-    assert second.acquire(blocking=False)
-    with pytest.raises(LockNotOwnedError):
-        first.extend()
-    with pytest.raises(LockNotOwnedError):
-        first.release()
-    assert second.owned()
+    second = expired_holder(store, "job")
     left = store.ttl("job")
     assert left is not None and left > 29
     second.release()

@@ -4,10 +4,7 @@ conflict rule (``polykv.claims.resolve_claims``), and ``polykv backends --load``
 
 from __future__ import annotations
 
-import importlib
-import sys
-import textwrap
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,41 +19,9 @@ from polykv.claims import Claim, resolve_claims
 from polykv.cli import cli
 from polykv.codecs import JSONCodec
 from polykv.errors import PluginConflictError
-from polykv.registration import STORE_CLASSES
 
+#: The ``make_dist`` fixture (tests/conftest.py): installs a throwaway plugin distribution.
 MakeDist = Callable[..., Path]
-
-
-@pytest.fixture
-def make_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MakeDist]:
-    """Install a throwaway distribution (as tests/test_registry.py does): a *.dist-info with
-    entry_points.txt plus modules, on sys.path; removed afterwards."""
-    created_modules: list[str] = []
-    before = dict(STORE_CLASSES)
-
-    def make(name: str, entry_points: Mapping[str, Mapping[str, str]], modules: Mapping[str, str]) -> Path:
-        root = tmp_path / name
-        info = root / f"{name.replace('-', '_')}-0.1.dist-info"
-        info.mkdir(parents=True)
-        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
-        lines = []
-        for group, eps in entry_points.items():
-            lines.append(f"[{group}]")
-            lines.extend(f"{ep} = {target}" for ep, target in eps.items())
-        (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
-        for module, source in modules.items():
-            (root / f"{module}.py").write_text(textwrap.dedent(source))
-            created_modules.append(module)
-        monkeypatch.syspath_prepend(str(root))
-        importlib.invalidate_caches()
-        return root
-
-    yield make
-    for module in created_modules:
-        sys.modules.pop(module, None)
-    STORE_CLASSES.clear()
-    STORE_CLASSES.update(before)
-    polykv.default_registry().refresh()
 
 
 SOURCE = """

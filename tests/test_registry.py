@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import subprocess
 import sys
-import textwrap
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -18,39 +16,9 @@ import polykv
 from polykv.backend_registry import BackendRegistry
 from polykv.backends.memory import MemoryStore
 from polykv.errors import BackendNotFoundError, InvalidURLError, PluginLoadError, RegistrationError
-from polykv.registration import STORE_CLASSES
 
+#: The ``make_dist`` fixture (tests/conftest.py): installs a throwaway plugin distribution.
 MakeDist = Callable[..., Path]
-
-
-@pytest.fixture
-def make_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MakeDist]:
-    """Install a throwaway distribution: a *.dist-info with entry_points.txt plus modules, on sys.path."""
-    created_modules: list[str] = []
-    before = dict(STORE_CLASSES)
-
-    def make(name: str, entry_points: Mapping[str, Mapping[str, str]], modules: Mapping[str, str]) -> Path:
-        root = tmp_path / name
-        info = root / f"{name.replace('-', '_')}-0.1.dist-info"
-        info.mkdir(parents=True)
-        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
-        lines = []
-        for group, eps in entry_points.items():
-            lines.append(f"[{group}]")
-            lines.extend(f"{ep} = {target}" for ep, target in eps.items())
-        (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
-        for module, source in modules.items():
-            (root / f"{module}.py").write_text(textwrap.dedent(source))
-            created_modules.append(module)
-        monkeypatch.syspath_prepend(str(root))
-        importlib.invalidate_caches()
-        return root
-
-    yield make
-    for module in created_modules:
-        sys.modules.pop(module, None)
-    STORE_CLASSES.clear()
-    STORE_CLASSES.update(before)
 
 
 PLUGIN_SOURCE = """

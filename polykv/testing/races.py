@@ -25,10 +25,19 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..locks import Backoff
+from ..errors import LockNotOwnedError
+from ..locks import Backoff, Lock
 from ..urls import connect
 
-__all__ = ["GetOrSetRace", "LockRace", "crashed_holder", "get_or_set_race", "lock_race", "wait_until_absent"]
+__all__ = [
+    "GetOrSetRace",
+    "LockRace",
+    "crashed_holder",
+    "expired_holder",
+    "get_or_set_race",
+    "lock_race",
+    "wait_until_absent",
+]
 
 #: Seconds any one step of a check may take before it fails (a barrier, a join, a queue read).
 STEP_TIMEOUT = 120.0
@@ -64,6 +73,31 @@ def wait_until_absent(store: Any, key: str, timeout: float = STEP_TIMEOUT) -> No
         if backoff.expired():
             raise TimeoutError(f"{key!r} was still present after {timeout}s")
         backoff.sleep()
+
+
+def expired_holder(store: Any, name: str, *, ttl: float = 0.2) -> Lock:
+    """A holder takes ``store.lock(name, ttl=ttl)`` and lets it expire; the next owner takes the lock (ttl 30 s).
+
+    Checks, in this order, that the next owner's non-blocking ``acquire`` succeeds, that the old holder's
+    ``extend()`` and then ``release()`` each raise ``LockNotOwnedError``, and that the next owner still owns
+    the lock; ``AssertionError`` at the first that fails (any other exception propagates). Returns the next
+    owner's lock, still held: the caller releases it. Waits for the expiry with ``wait_until_absent``.
+    """
+    first = store.lock(name, ttl=ttl)
+    first.acquire()
+    wait_until_absent(store, name)
+    second: Lock = store.lock(name, ttl=30)
+    if not second.acquire(blocking=False):
+        raise AssertionError(f"{name!r} could not be locked after its holder's lease expired")
+    for step in (first.extend, first.release):
+        try:
+            step()
+        except LockNotOwnedError:
+            continue
+        raise AssertionError(f"an expired holder's {step.__name__}() of {name!r} did not raise LockNotOwnedError")
+    if not second.owned():
+        raise AssertionError(f"the next owner lost {name!r} to its expired holder")
+    return second
 
 
 @dataclass

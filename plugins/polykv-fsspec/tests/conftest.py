@@ -1,4 +1,7 @@
-"""Session fixtures: a real S3 server (SeaweedFS) and a real HDFS (NameNode + DataNode) on 127.0.0.1."""
+"""Session fixtures: a real S3 server (SeaweedFS) and a real HDFS (NameNode + DataNode) on 127.0.0.1.
+
+``s3_url`` and ``open_s3`` name and open a folder of the test bucket with a server's credentials.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,10 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from polykv_fsspec import S3Store
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 sys.path.insert(0, str(SCRIPTS))
@@ -41,6 +46,23 @@ def make_bucket(server: S3Server) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+def s3_url(server: S3Server, folder: str, secret: str | None = None) -> str:
+    """The ``s3://`` URL of ``folder`` in the test bucket on ``server``, with the server's credentials
+    (``secret`` in place of the server's secret key, to be refused)."""
+    return (
+        f"s3://{BUCKET}/{folder}?endpoint_url={server.endpoint_url}&key={server.access_key}"
+        f"&secret={secret or server.secret_key}"
+    )
+
+
+def open_s3(server: S3Server, folder: str, **options: Any) -> S3Store:
+    """An ``S3Store`` over ``folder`` in the test bucket on ``server``, with the server's credentials;
+    ``options`` go to ``S3Store`` as they are (``codec``, ``retries``...). The caller closes it."""
+    return S3Store(
+        BUCKET, folder, endpoint_url=server.endpoint_url, key=server.access_key, secret=server.secret_key, **options
+    )
 
 
 def start_s3(tmp: Path) -> S3Server:

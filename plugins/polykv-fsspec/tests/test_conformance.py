@@ -6,13 +6,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from polykv_fsspec import FsspecStore, HDFSConnector, HDFSStore, S3Store
+from polykv_fsspec import FsspecStore, HDFSConnector, HDFSStore
 
 import polykv
 from polykv.store import KeyValueStore
 from polykv.testing import StoreSuite
 
-from .conftest import BUCKET
+from .conftest import open_s3, s3_url
 
 
 class TestLocalFiles(StoreSuite):
@@ -36,17 +36,12 @@ class TestFsspecMemory(StoreSuite):
 class TestS3(StoreSuite):
     @pytest.fixture
     def store(self, s3_server, unique: str) -> Iterator[KeyValueStore]:  # type: ignore[no-untyped-def]
-        with S3Store(
-            BUCKET, unique, endpoint_url=s3_server.endpoint_url, key=s3_server.access_key, secret=s3_server.secret_key
-        ) as store:
+        with open_s3(s3_server, unique) as store:
             yield store
 
     @pytest.fixture
     def store_url(self, s3_server, unique: str) -> str:  # type: ignore[no-untyped-def]
-        return (
-            f"s3://{BUCKET}/{unique}?endpoint_url={s3_server.endpoint_url}"
-            f"&key={s3_server.access_key}&secret={s3_server.secret_key}"
-        )
+        return s3_url(s3_server, unique)
 
 
 class TestHDFS(StoreSuite):

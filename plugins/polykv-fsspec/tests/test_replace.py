@@ -19,7 +19,7 @@ from s3_server import S3Server
 from polykv.errors import RecordNotFoundError
 from polykv.store import KeyValueStore
 
-from .conftest import BUCKET
+from .conftest import open_s3
 
 UPDATERS = 4
 
@@ -75,9 +75,7 @@ def test_local_update_of_missing_record_creates_nothing(tmp_path: Path) -> None:
 
 @pytest.fixture
 def s3_store(s3_server: S3Server, unique: str) -> Iterator[S3Store]:
-    with S3Store(
-        BUCKET, unique, endpoint_url=s3_server.endpoint_url, key=s3_server.access_key, secret=s3_server.secret_key
-    ) as store:
+    with open_s3(s3_server, unique) as store:
         yield store
 
 

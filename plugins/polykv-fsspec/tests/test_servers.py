@@ -16,50 +16,36 @@ from polykv.capabilities import Capability
 from polykv.connectors import ConnectionMode, ConnectorManagerFactory, SingleConnectorManager
 from polykv.errors import BackendUnavailableError, InvalidArgumentError, PolyKVError
 
-from .conftest import BUCKET, start_s3
+from .conftest import open_s3, s3_url, start_s3
 
 #: Guard against a hang (not a performance bound): a stopped server must give an error well before this.
 HANG_GUARD_SECONDS = 60.0
 
 
-def _s3_url(server: S3Server, prefix: str, secret: str | None = None) -> str:
-    return (
-        f"s3://{BUCKET}/{prefix}?endpoint_url={server.endpoint_url}&key={server.access_key}"
-        f"&secret={secret or server.secret_key}"
-    )
-
-
 def test_connect_s3_url_and_secret_hidden(s3_server: S3Server, unique: str) -> None:
-    with polykv.connect(_s3_url(s3_server, unique)) as store:
+    with polykv.connect(s3_url(s3_server, unique)) as store:
         assert isinstance(store, S3Store)
         store["k"] = {"v": 1}
         assert store["k"] == {"v": 1}
         assert Capability.ADD in store.capabilities
         assert s3_server.secret_key not in repr(store)
-    with polykv.connect(_s3_url(s3_server, unique)) as again:
+    with polykv.connect(s3_url(s3_server, unique)) as again:
         assert again["k"] == {"v": 1}  # the same objects through a second client
 
 
 def test_wrong_secret_is_refused(s3_server: S3Server, unique: str) -> None:
-    with polykv.connect(_s3_url(s3_server, unique, secret="not-the-secret")) as store:
+    with polykv.connect(s3_url(s3_server, unique, secret="not-the-secret")) as store:
         with pytest.raises(AccessDeniedError) as info:
             store["k"] = 1
         assert "not-the-secret" not in str(info.value)
         with pytest.raises(AccessDeniedError):
             store.get("k")
-    with polykv.connect(_s3_url(s3_server, unique)) as good:
+    with polykv.connect(s3_url(s3_server, unique)) as good:
         assert good.get("k") is None  # nothing was written by the refused client
 
 
 def test_s3_without_conditional_writes_declares_no_add(s3_server: S3Server, unique: str) -> None:
-    with S3Store(
-        BUCKET,
-        unique,
-        endpoint_url=s3_server.endpoint_url,
-        key=s3_server.access_key,
-        secret=s3_server.secret_key,
-        conditional_writes=False,
-    ) as store:
+    with open_s3(s3_server, unique, conditional_writes=False) as store:
         assert Capability.ADD not in store.capabilities
         store.insert_record("users", "a", {"n": 1})  # check-then-write, still refuses a duplicate
         with pytest.raises(polykv.RecordExistsError):
@@ -153,15 +139,7 @@ def _expect_unavailable(action: object) -> None:
 
 
 def test_s3_stopped_then_restarted(own_s3: S3Server, unique: str) -> None:
-    with S3Store(
-        BUCKET,
-        unique,
-        endpoint_url=own_s3.endpoint_url,
-        key=own_s3.access_key,
-        secret=own_s3.secret_key,
-        retries=2,
-        connect_timeout=2,
-    ) as store:
+    with open_s3(own_s3, unique, retries=2, connect_timeout=2) as store:
         store.set_many({f"k{i}": i for i in range(20)})
         own_s3.stop()
         _expect_unavailable(lambda: store.get("k1"))

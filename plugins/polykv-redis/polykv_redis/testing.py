@@ -14,13 +14,40 @@ import ssl
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
+from typing import Protocol, TypeVar
 from urllib.parse import quote
 
 from polykv.testing.progress import server_start
 
-__all__ = ["RedisClusterServers", "RedisServer", "RedisTLSServer", "free_port"]
+__all__ = ["RedisClusterServers", "RedisServer", "RedisTLSServer", "free_port", "running"]
+
+
+class _Servers(Protocol):
+    def start(self) -> object: ...
+
+    def cleanup(self) -> None: ...
+
+
+S = TypeVar("S", bound=_Servers)
+
+
+def running(servers: S) -> Iterator[S]:
+    """Start ``servers`` (a ``RedisServer``, ``RedisTLSServer`` or ``RedisClusterServers``), yield them, and
+    clean them up afterwards: stop their processes by pid and remove their folders, also when ``start``
+    raised halfway (which ``with servers:`` would not). For pytest fixtures::
+
+        @pytest.fixture
+        def own_server() -> Iterator[RedisServer]:
+            yield from running(RedisServer())
+    """
+    try:
+        servers.start()
+        yield servers
+    finally:
+        servers.cleanup()
 
 
 def free_port(*, with_bus: bool = False) -> int:

@@ -14,12 +14,8 @@ from polykv.testing import StoreSuite
 
 class TestRedisConformance(StoreSuite):
     @pytest.fixture
-    def store(self, redis_server: RedisServer, key_prefix: str) -> Iterator[RedisStore]:
-        store = RedisStore(port=redis_server.port, prefix=key_prefix)
-        try:
-            yield store
-        finally:
-            store.close()
+    def store(self, redis_store: RedisStore) -> RedisStore:
+        return redis_store
 
     @pytest.fixture
     def store_url(self, redis_server: RedisServer, key_prefix: str) -> str:
@@ -54,12 +50,8 @@ class TestRedisSingleModeConformance(StoreSuite):
 
 class TestRedisClusterConformance(StoreSuite):
     @pytest.fixture
-    def store(self, redis_cluster: RedisClusterServers, key_prefix: str) -> Iterator[RedisClusterStore]:
-        store = RedisClusterStore(port=redis_cluster.port, prefix=key_prefix)
-        try:
-            yield store
-        finally:
-            store.close()
+    def store(self, redis_cluster_store: RedisClusterStore) -> RedisClusterStore:
+        return redis_cluster_store
 
     @pytest.fixture
     def store_url(self, redis_cluster: RedisClusterServers, key_prefix: str) -> str:

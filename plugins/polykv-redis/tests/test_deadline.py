@@ -10,7 +10,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -24,16 +24,6 @@ SOCKET_TIMEOUT = 0.5
 #: Slack for a loaded 2-core machine; the old behaviour (each of 3 tries waiting a full socket timeout)
 #: overshoots a deadline of one socket timeout by two socket timeouts.
 SLACK = 0.6
-
-
-@pytest.fixture
-def own_server() -> Iterator[RedisServer]:
-    server = RedisServer()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.cleanup()
 
 
 def _pid(server: RedisServer) -> int:
@@ -117,16 +107,6 @@ def test_timeout_from_the_url() -> None:
         assert store.timeout == 2.5
     finally:
         store.close()
-
-
-@pytest.fixture
-def own_cluster() -> Iterator[RedisClusterServers]:
-    cluster = RedisClusterServers()
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.cleanup()
 
 
 def test_cluster_incr_is_never_applied_twice_when_its_node_hangs(own_cluster: RedisClusterServers) -> None:

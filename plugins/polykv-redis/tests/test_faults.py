@@ -6,7 +6,6 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,34 +15,9 @@ from polykv_redis.store import RedisStore
 from polykv_redis.testing import RedisClusterServers, RedisServer
 
 from polykv.errors import BackendUnavailableError, PoolTimeoutError
-from polykv.handoff import Waiter, WaiterQueue
+from polykv.testing.waiters import SignallingWaiters
 
 TIMEOUT = 1.0
-
-
-@pytest.fixture
-def own_server() -> Iterator[RedisServer]:
-    """A server this test may kill, stop and restart (never the session's shared one)."""
-    server = RedisServer()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.cleanup()
-
-
-class SignallingWaiters(WaiterQueue):
-    """A pool's real waiter line, plus a semaphore released whenever a caller has joined it (so a test
-    knows a thread is waiting without sleeping)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.joined = threading.Semaphore(0)
-
-    def join(self) -> Waiter:
-        waiter = super().join()
-        self.joined.release()
-        return waiter
 
 
 def _store(server: RedisServer, **options: object) -> RedisStore:
@@ -275,17 +249,6 @@ def test_pool_16_threads_2000_mixed_ops_loses_nothing_and_leaks_nothing(own_serv
 
 
 # -- Redis Cluster ----------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def own_cluster() -> Iterator[RedisClusterServers]:
-    """A 3-node cluster this test may reshape or break (never the session's shared one)."""
-    cluster = RedisClusterServers()
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.cleanup()
 
 
 def _cluster_store(cluster: RedisClusterServers, **options: object) -> RedisClusterStore:

@@ -6,12 +6,8 @@ tests/test_integration_zarr.py); here the data lives in a redis-server started f
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import inspect
 import pickle
-from collections.abc import Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import redis
@@ -23,64 +19,16 @@ pytest.importorskip("zarr")
 
 import numpy as np
 import zarr
-from eric_sse.connection import InMemoryConnectionsFactory
 from eric_sse.exception import ItemNotFound
-from eric_sse.interfaces import ListenerRepositoryInterface, QueueRepositoryInterface
-from eric_sse.listener import MessageQueueListener
-from eric_sse.prefabs import SSEChannel, SSEChannelRepository
-from eric_sse.queues import InMemoryQueue, Queue
-from eric_sse.repository import ConnectionRepository, KvStorage
-from zarr.core.buffer import cpu
-from zarr.testing.store import StoreTests
+from eric_sse.prefabs import SSEChannel
 
 from polykv.integrations.eric_sse import KvStorageAdapter
 from polykv.integrations.zarr import ZarrStore
-from polykv.store import KeyValueStore
-from polykv.wrappers import PrefixStore
-
-C = TypeVar("C", bound=type)
+from polykv.testing.eric_sse import repositories
+from polykv.testing.zarr import ZarrStoreTests
 
 
 # == eric-sse ====================================================================================
-class ListenerRepository(ListenerRepositoryInterface):  # type: ignore[misc]
-    def __init__(self, storage: KvStorage) -> None:
-        self.storage = storage
-
-    def load(self, connection_id: str) -> MessageQueueListener:
-        return MessageQueueListener(listener_id=self.storage.fetch_one(connection_id)["id"])
-
-    def persist(self, connection_id: str, listener: MessageQueueListener) -> None:
-        self.storage.upsert(connection_id, {"id": listener.id})
-
-    def delete(self, connection_id: str) -> None:
-        self.storage.delete(connection_id)
-
-
-class QueueRepository(QueueRepositoryInterface):  # type: ignore[misc]
-    def __init__(self) -> None:
-        self.queues: dict[str, Queue] = {}
-
-    def load(self, connection_id: str) -> Queue:
-        return self.queues.setdefault(connection_id, InMemoryQueue())
-
-    def persist(self, connection_id: str, queue: Queue) -> None:
-        self.queues[connection_id] = queue
-
-    def delete(self, connection_id: str) -> None:
-        self.queues.pop(connection_id, None)
-
-
-def repositories(store: KeyValueStore) -> SSEChannelRepository:
-    connections = ConnectionRepository(
-        KvStorageAdapter(PrefixStore(store, "connections:")),
-        ListenerRepository(KvStorageAdapter(PrefixStore(store, "listeners:"))),
-        QueueRepository(),
-    )
-    return SSEChannelRepository(
-        KvStorageAdapter(PrefixStore(store, "channels:")), connections, InMemoryConnectionsFactory()
-    )
-
-
 def test_eric_sse_repositories_end_to_end(redis_server: RedisServer, key_prefix: str) -> None:
     with (
         RedisStore(port=redis_server.port, prefix=key_prefix) as first,
@@ -124,62 +72,14 @@ def test_eric_sse_prefix_reads_are_batched_and_literal(redis_server: RedisServer
 
 
 # == zarr ========================================================================================
-def run_coroutine_tests(cls: C) -> C:
-    """Give ``cls`` a synchronous twin of every inherited ``async def test_*`` (a fresh event loop each)."""
-    for name in dir(cls):
-        test = getattr(cls, name)
-        if name.startswith("test_") and inspect.iscoroutinefunction(test):
-
-            @functools.wraps(test)
-            def run(*args: Any, __test: Any = test, **kwargs: Any) -> None:
-                asyncio.run(__test(*args, **kwargs))
-
-            run.__signature__ = inspect.signature(test)  # type: ignore[attr-defined]
-            setattr(cls, name, run)
-    return cls
-
-
-@run_coroutine_tests
-class TestZarrStoreTestsRedis(StoreTests[ZarrStore, cpu.Buffer]):
+class TestZarrStoreTestsRedis(ZarrStoreTests):
     """zarr's own StoreTests, the store opened from a redis:// URL with a key prefix of its own."""
 
-    store_cls = ZarrStore
-    buffer_cls = cpu.Buffer
+    repr_prefix = "ZarrStore(<RedisStore"
 
     @pytest.fixture
     def store_kwargs(self, redis_server: RedisServer, key_prefix: str) -> dict[str, Any]:
         return {"store": f"redis://127.0.0.1:{redis_server.port}/0?prefix={key_prefix}"}
-
-    @pytest.fixture
-    def store(self, open_kwargs: dict[str, Any]) -> Iterator[ZarrStore]:  # type: ignore[override]
-        store = asyncio.run(ZarrStore.open(**open_kwargs))
-        try:
-            yield store
-        finally:
-            store.close()
-
-    @pytest.fixture
-    def store_not_open(self, store_kwargs: dict[str, Any]) -> Iterator[ZarrStore]:  # type: ignore[override]
-        store = ZarrStore(**store_kwargs)
-        try:
-            yield store
-        finally:
-            store.close()
-
-    async def set(self, store: ZarrStore, key: str, value: cpu.Buffer) -> None:  # type: ignore[override]
-        store.kv.set(key, value.to_bytes())
-
-    async def get(self, store: ZarrStore, key: str) -> cpu.Buffer:  # type: ignore[override]
-        return cpu.Buffer.from_bytes(store.kv[key])
-
-    def test_store_repr(self, store: ZarrStore) -> None:
-        assert repr(store).startswith("ZarrStore(<RedisStore")
-
-    def test_store_supports_writes(self, store: ZarrStore) -> None:
-        assert store.supports_writes
-
-    def test_store_supports_listing(self, store: ZarrStore) -> None:
-        assert store.supports_listing
 
 
 def test_zarr_chunked_array_round_trip(redis_server: RedisServer, key_prefix: str) -> None:

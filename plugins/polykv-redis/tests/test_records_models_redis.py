@@ -8,12 +8,9 @@ bucketed layout.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from polykv_redis.cluster import RedisClusterStore
 from polykv_redis.store import RedisStore
-from polykv_redis.testing import RedisClusterServers, RedisServer
 
 pytest.importorskip("pydantic", minversion="2.11")
 pytest.importorskip("msgspec")
@@ -24,15 +21,6 @@ from polykv.testing.records_msgspec import MsgspecRecordSuite
 from polykv.testing.records_pydantic import PydanticRecordSuite
 
 
-@pytest.fixture
-def redis_store(redis_server: RedisServer, key_prefix: str) -> Iterator[RedisStore]:
-    store = RedisStore(port=redis_server.port, prefix=key_prefix)
-    try:
-        yield store
-    finally:
-        store.close()
-
-
 class TestPydanticRecordsRedis(PydanticRecordSuite):
     @pytest.fixture
     def store(self, redis_store: RedisStore) -> RedisStore:
@@ -41,12 +29,8 @@ class TestPydanticRecordsRedis(PydanticRecordSuite):
 
 class TestPydanticRecordsRedisCluster(PydanticRecordSuite):
     @pytest.fixture
-    def store(self, redis_cluster: RedisClusterServers, key_prefix: str) -> Iterator[RedisClusterStore]:
-        store = RedisClusterStore(port=redis_cluster.port, prefix=key_prefix)
-        try:
-            yield store
-        finally:
-            store.close()
+    def store(self, redis_cluster_store: RedisClusterStore) -> RedisClusterStore:
+        return redis_cluster_store
 
 
 class TestMsgspecRecordsRedis(MsgspecRecordSuite):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import pytest
@@ -29,21 +28,8 @@ class Item:
 
 
 @pytest.fixture
-def store(redis_server: RedisServer, key_prefix: str) -> Iterator[RedisStore]:
-    s = RedisStore(port=redis_server.port, prefix=key_prefix)
-    try:
-        yield s
-    finally:
-        s.close()
-
-
-@pytest.fixture
-def raw(redis_server: RedisServer) -> Iterator[redis.Redis]:
-    client = redis.Redis(port=redis_server.port)
-    try:
-        yield client
-    finally:
-        client.close()
+def store(redis_store: RedisStore) -> RedisStore:
+    return redis_store
 
 
 def _stat(raw: redis.Redis, command: str) -> int:

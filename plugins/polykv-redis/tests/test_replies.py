@@ -83,25 +83,6 @@ def _info(client: redis.Redis, section: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def own_server() -> Iterator[RedisServer]:
-    server = RedisServer()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.cleanup()
-
-
-@pytest.fixture
-def raw(redis_server: RedisServer) -> Iterator[redis.Redis]:
-    client = redis.Redis(port=redis_server.port)
-    try:
-        yield client
-    finally:
-        client.close()
-
-
-@pytest.fixture
 def store(redis_server: RedisServer, key_prefix: str) -> Iterator[RedisStore]:
     s = RedisStore(port=redis_server.port, prefix=key_prefix, timeout=TIMEOUT)
     try:

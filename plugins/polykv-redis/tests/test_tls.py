@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from polykv_redis.store import RedisStore
-from polykv_redis.testing import RedisTLSServer
+from polykv_redis.testing import RedisTLSServer, running
 
 import polykv
 from polykv.errors import BackendUnavailableError
@@ -18,12 +18,7 @@ def tls_server() -> Iterator[RedisTLSServer]:
     pytest.importorskip("trustme", reason="the TLS tests need the plugin's test extra (trustme)")
     if not RedisTLSServer.supported():
         pytest.skip("not applicable: this redis-server was built without TLS (it rejects --tls-port)")
-    server = RedisTLSServer()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.cleanup()
+    yield from running(RedisTLSServer())
 
 
 class TestRedisTLSConformance(StoreSuite):

@@ -24,13 +24,6 @@ from polykv.testing.watch import DEADLINE, Factory, WatchSuite, drain, wait_unti
 
 
 @pytest.fixture
-def raw(redis_server: RedisServer) -> Iterator[redis.Redis]:
-    client = redis.Redis(port=redis_server.port)
-    yield client
-    client.close()
-
-
-@pytest.fixture
 def feed_store(redis_server: RedisServer, key_prefix: str) -> Iterator[RedisStore]:
     store = RedisStore(port=redis_server.port, prefix=key_prefix, change_feed=True)
     yield store
