@@ -79,6 +79,12 @@ def get_or_set(
     """
     require_leases(store, "get_or_set")
     key = store._key(key)
+    if not callable(factory):
+        raise InvalidArgumentError(
+            f"get_or_set needs a callable factory (called with no arguments), got a {type(factory).__name__}",
+            backend=store.backend_name,
+            key=key,
+        )
     ttl = store._check_ttl(ttl)
     value = store.get(key, _ABSENT)
     if value is not _ABSENT:

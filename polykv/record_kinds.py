@@ -81,6 +81,31 @@ class RecordKind(ABC):
         return operand
 
 
+def _secret_field(model: Any, path: str = "") -> str | None:
+    """The dotted path of the first field of ``model`` (nested models, lists and dicts included) holding a
+    pydantic ``SecretStr``/``SecretBytes`` with no ``field_serializer`` of its own, or None."""
+    pydantic = sys.modules["pydantic"]
+    secret_types = (pydantic.SecretStr, pydantic.SecretBytes)
+    serializers = type(model).__pydantic_decorators__.field_serializers.values()
+    custom = {name for decorator in serializers for name in decorator.info.fields}  # the model says how
+    stack: list[tuple[str, Any]] = [
+        (f"{path}{name}", getattr(model, name, None)) for name in type(model).model_fields if name not in custom
+    ]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, secret_types):
+            return where
+        if isinstance(value, pydantic.BaseModel):
+            found = _secret_field(value, f"{where}.")
+            if found is not None:
+                return found
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            stack.extend((f"{where}[{i}]", v) for i, v in enumerate(value))
+        elif isinstance(value, dict):
+            stack.extend((f"{where}[{k!r}]", v) for k, v in value.items())
+    return None
+
+
 class PydanticKind(RecordKind):
     """pydantic v2 models (``pydantic.BaseModel`` subclasses).
 
@@ -97,10 +122,19 @@ class PydanticKind(RecordKind):
         return main is not None and issubclass(klass, main.BaseModel)
 
     def to_document(self, record: Any) -> dict[str, Any]:
+        secret = _secret_field(record)
+        if secret is not None:
+            raise DocumentInvalid(
+                [
+                    f"{secret}: a pydantic secret (SecretStr/SecretBytes) dumps as '**********' in JSON mode, so "
+                    "the value would be lost; store it in a plain field (or give it a field_serializer that "
+                    "returns the value), or keep secrets out of records"
+                ]
+            )
         try:
             document = record.model_dump(mode="json", by_alias=False)
-        except sys.modules["pydantic_core"].PydanticSerializationError as exc:
-            raise DocumentInvalid([str(exc)]) from None
+        except (sys.modules["pydantic_core"].PydanticSerializationError, UnicodeError, ValueError) as exc:
+            raise DocumentInvalid([f"{type(exc).__name__}: {exc}"]) from None
         if not isinstance(document, dict):
             raise RecordError(
                 f"cannot store a {type(record).__name__}: it dumps to a {type(document).__name__}, not a dict of fields"

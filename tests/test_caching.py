@@ -200,3 +200,12 @@ def test_memoize_checks_its_arguments(store: KeyValueStore) -> None:
         polykv.memoize(store, ttl=-1)
     with pytest.raises(polykv.InvalidArgumentError):
         polykv.memoize(store, lease_ttl=0)
+
+
+def test_a_factory_that_is_not_callable_is_refused() -> None:
+    from polykv.errors import InvalidArgumentError
+
+    store = polykv.connect("memory://")
+    with pytest.raises(InvalidArgumentError, match="callable"):
+        store.get_or_set("k", 5)  # type: ignore[arg-type]
+    assert store.get("k") is None

@@ -274,7 +274,7 @@ def test_zstd_without_zstandard_says_what_to_install() -> None:
         "except MissingDependencyError as exc:\n    print(exc)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert "polykv[zstd]" in done.stdout
+    assert "polykv-core[zstd]" in done.stdout
 
 
 # == hostile frames and concurrency ======================================================================
@@ -323,3 +323,12 @@ def test_concurrent_compare_and_set_on_compressed_values(inner: KeyValueStore) -
         list(pool.map(bump, range(100)))
     assert store["doc"]["n"] == 100
     assert (inner._get("", "doc") or b"")[:4] == MAGIC
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["compressed:level=99+memory://", "compressed:level=-2+memory://", "compressed:algorithm=zstd&level=23+memory://"],
+)
+def test_a_level_the_algorithm_refuses_is_refused_at_construction(url: str) -> None:
+    with pytest.raises(InvalidArgumentError, match="level"):
+        polykv.connect(url)

@@ -201,4 +201,4 @@ def test_without_cryptography_says_what_to_install() -> None:
         "except MissingDependencyError as exc:\n    print(exc)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert "polykv[encryption]" in done.stdout
+    assert "polykv-core[encryption]" in done.stdout

@@ -198,7 +198,7 @@ def test_without_opentelemetry_nothing_is_imported_and_stats_still_work() -> Non
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
-    assert "polykv[otel]" in done.stdout
+    assert "polykv-core[otel]" in done.stdout
     code = (
         "import sys\nfrom polykv.wrappers import InstrumentedStore\nfrom polykv.backends.memory import MemoryStore\n"
         "InstrumentedStore(MemoryStore(), opentelemetry=False).set('k', 1)\n"

@@ -1,6 +1,6 @@
 """A dogpile.cache backend on any polykv store, declared in dogpile's ``dogpile.cache`` entry-point group.
 
-With polykv installed (and ``dogpile.cache``, the ``polykv[dogpile]`` extra), no import is needed::
+With polykv installed (and ``dogpile.cache``, the ``polykv-core[dogpile]`` extra), no import is needed::
 
     region = make_region().configure("polykv", expiration_time=300, arguments={"url": "redis://host:6379/0"})
 

@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import ClassVar
 
 import pytest
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, computed_field, field_serializer
 
 from ..errors import FilterError, RecordError, RecordExistsError, RecordNotFoundError, SerializationError
 from ..records import Record, record_key_of
@@ -89,6 +89,35 @@ def account(n: int, email: str, plan: Plan = Plan.FREE, city: str = "Paris") -> 
         address=Address(city=city, zipCode=f"7500{n}"),
         tags={"a", "b"} if n % 2 else set(),
     )
+
+
+class Credentials(BaseModel):
+    """A secret, which JSON mode would write as '**********'."""
+
+    __schema_name__: ClassVar[str] = "credentials"
+    __record_key__: ClassVar[str] = "id"
+    id: str
+    password: SecretStr
+
+
+class Vault(BaseModel):
+    """A secret the model itself says how to store (a field_serializer)."""
+
+    __schema_name__: ClassVar[str] = "vaults"
+    __record_key__: ClassVar[str] = "id"
+    id: str
+    password: SecretStr
+
+    @field_serializer("password")
+    def _reveal(self, value: SecretStr) -> str:
+        return value.get_secret_value()
+
+
+class Blob(BaseModel):
+    __schema_name__: ClassVar[str] = "blobs"
+    __record_key__: ClassVar[str] = "id"
+    id: str
+    data: bytes
 
 
 class PydanticRecordSuite:
@@ -235,3 +264,18 @@ class PydanticRecordSuite:
         assert member.name == "Ada L."
         member.delete()
         assert not store.exists("members", "m1")
+
+    def test_secret_fields_are_refused_not_masked(self, store: KeyValueStore) -> None:
+        """JSON mode writes a SecretStr as '**********': storing that would lose the value silently."""
+        with pytest.raises(SerializationError, match="password") as info:
+            store.insert_record("credentials", "c1", Credentials(id="c1", password=SecretStr("hunter2")))
+        assert "hunter2" not in str(info.value)
+        assert not store.exists("credentials", "c1")
+        store.insert_record("vaults", "v1", Vault(id="v1", password=SecretStr("hunter2")))
+        assert store.get_record("vaults", Vault, "v1").password.get_secret_value() == "hunter2"
+
+    def test_bytes_that_json_mode_cannot_write_are_refused(self, store: KeyValueStore) -> None:
+        with pytest.raises(SerializationError) as info:
+            store.insert_record("blobs", "b1", Blob(id="b1", data=b"\xff\x00"))
+        assert info.value.key == "b1"
+        assert not store.exists("blobs", "b1")

@@ -47,7 +47,7 @@ class _Zstd:
     """zstandard compressor and decompressor objects, one pair per thread (they are not thread-safe)."""
 
     def __init__(self, level: int | None) -> None:
-        self._module = require_module("zstandard", "polykv[zstd]", "zstd compression")
+        self._module = require_module("zstandard", "polykv-core[zstd]", "zstd compression")
         self._level = 3 if level is None else level
         self._local = threading.local()
 
@@ -72,11 +72,16 @@ class _Zstd:
         return result
 
 
+#: Accepted compression levels per algorithm, inclusive (zlib's -1 is its default; zstd's negative
+#: levels are its fast modes).
+LEVELS: dict[str, tuple[int, int]] = {"zlib": (-1, 9), "zstd": (-131072, 22)}
+
+
 class CompressedCodec:
     """A codec over ``inner`` that compresses its bytes when they are at least ``min_size`` long and the
     compressed frame is shorter; decodes framed and plain values alike (see the module docs for the rule).
 
-    ``algorithm`` is ``"zlib"`` (standard library) or ``"zstd"`` (``pip install 'polykv[zstd]'``); it picks
+    ``algorithm`` is ``"zlib"`` (standard library) or ``"zstd"`` (``pip install 'polykv-core[zstd]'``); it picks
     how new values are written, while reads understand both (a zstd value needs zstandard installed).
     ``level`` is the algorithm's compression level (zlib 0-9, default 6; zstd 1-22, default 3).
     """
@@ -92,6 +97,11 @@ class CompressedCodec:
             raise InvalidArgumentError(f"min_size must be an int >= 0 (bytes), got {min_size!r}")
         if level is not None and (isinstance(level, bool) or not isinstance(level, int)):
             raise InvalidArgumentError(f"level must be an int or None, got {level!r}")
+        bounds = LEVELS[algorithm]
+        if level is not None and not bounds[0] <= level <= bounds[1]:
+            raise InvalidArgumentError(
+                f"{algorithm} compression level must be within {bounds[0]}..{bounds[1]}, got {level!r}"
+            )
         self.inner = inner
         self.algorithm = algorithm
         self.min_size = min_size
@@ -151,7 +161,7 @@ class CompressedCodec:
 
 class CompressedStore(CodecWrapperStore):
     """Values of at least ``min_size`` encoded bytes are stored compressed with ``algorithm`` (``"zlib"``,
-    or ``"zstd"`` with ``pip install 'polykv[zstd]'``); smaller ones, and ones compression would not
+    or ``"zstd"`` with ``pip install 'polykv-core[zstd]'``); smaller ones, and ones compression would not
     shrink, are stored as they are.
 
     Reads tell compressed from plain values (``CompressedCodec``'s frame rule), so turning compression on

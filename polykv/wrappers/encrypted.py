@@ -34,7 +34,7 @@ class DecryptionFailed(ValueError):
 
 
 def _fernet_module() -> Any:
-    return require_module("cryptography.fernet", "polykv[encryption]", "EncryptedStore")
+    return require_module("cryptography.fernet", "polykv-core[encryption]", "EncryptedStore")
 
 
 def generate_key() -> str:
@@ -114,7 +114,7 @@ class EncryptedCodec:
 class EncryptedStore(CodecWrapperStore):
     """Every value (KV values and records) is stored encrypted and authenticated with Fernet.
 
-    ``keys``: one Fernet key or several, newest first (``pip install 'polykv[encryption]'``; make one with
+    ``keys``: one Fernet key or several, newest first (``pip install 'polykv-core[encryption]'``; make one with
     ``polykv.wrappers.generate_key()``). New values are written under the first key; values written under
     any of them are read (``MultiFernet``), so rotating is: put the new key first, keep the old ones until
     ``rotate()`` has re-encrypted what they wrote, then drop them. A value that decrypts under none raises

@@ -25,8 +25,10 @@ class Telemetry:
     """A tracer and a duration histogram from the given (or the global) OpenTelemetry providers."""
 
     def __init__(self, system: str, tracer_provider: Any = None, meter_provider: Any = None) -> None:
-        trace = require_module("opentelemetry.trace", "polykv[otel]", "InstrumentedStore's OpenTelemetry output")
-        metrics = require_module("opentelemetry.metrics", "polykv[otel]", "InstrumentedStore's OpenTelemetry output")
+        trace = require_module("opentelemetry.trace", "polykv-core[otel]", "InstrumentedStore's OpenTelemetry output")
+        metrics = require_module(
+            "opentelemetry.metrics", "polykv-core[otel]", "InstrumentedStore's OpenTelemetry output"
+        )
         self.system = system
         self._kind = trace.SpanKind.CLIENT
         self._error = trace.StatusCode.ERROR

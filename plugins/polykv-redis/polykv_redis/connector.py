@@ -294,7 +294,13 @@ class RedisClusterConnector(_RedisConnectorBase):
             retry=Retry(NoBackoff(), 0),
         )
         kwargs.update(self._extra_options())
-        self._client = RedisCluster(**kwargs)
+        try:
+            self._client = RedisCluster(**kwargs)
+        except rexc.RedisClusterException as exc:
+            # no startup node reachable, or the node is not in cluster mode: redis-py raises its own base
+            # class, outside RedisError; as a connection fault the manager retries it within the deadline and
+            # then raises BackendUnavailableError (the message names host and port, never a credential)
+            raise rexc.ConnectionError(str(exc)) from exc
         return self._client
 
     def disconnect(self) -> None:

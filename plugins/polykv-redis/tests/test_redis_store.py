@@ -209,3 +209,23 @@ def test_incr_and_cas_with_msgpack_codec(redis_server: RedisServer, key_prefix: 
         assert store.compare_and_set("n", 3, 10)
         assert not store.compare_and_set("n", 3, 11)
         assert store.get("n") == 10
+
+
+@pytest.mark.parametrize("where", ["refused", "not-a-cluster"])
+def test_cluster_store_that_cannot_reach_a_cluster_raises_backend_unavailable(
+    where: str, redis_server: RedisServer
+) -> None:
+    """No reachable startup node, or a node not in cluster mode: redis-py's own RedisClusterException
+    surfaces as BackendUnavailableError, never raw, and never shows the password."""
+    from polykv_redis.testing import free_port
+
+    from polykv.errors import BackendUnavailableError
+
+    port = free_port() if where == "refused" else redis_server.port
+    store = polykv.connect(f"redis+cluster://u:Cl0sedSecret@127.0.0.1:{port}/0?timeout=1")
+    try:
+        with pytest.raises(BackendUnavailableError) as info:
+            store.get("k")
+        assert "Cl0sedSecret" not in str(info.value) and "Cl0sedSecret" not in repr(info.value)
+    finally:
+        store.close()
