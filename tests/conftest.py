@@ -1,7 +1,9 @@
 """Fixtures shared by the core tests.
 
 ``make_dist`` installs throwaway plugin distributions for the entry-point tests (tests/test_registry.py,
-tests/test_plugin_conflicts.py).
+tests/test_plugin_conflicts.py). ``store`` opens the store of a conformance class that names how with an
+``open_store`` static method, and ``inner`` is a bare memory or sqlite store for a wrapper to wrap (the
+tests/test_wrappers_*.py files).
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ from pathlib import Path
 import pytest
 
 import polykv
+from polykv.backends.memory import MemoryStore
+from polykv.backends.sqlite import SQLiteStore
 from polykv.registration import STORE_CLASSES
+from polykv.store import KeyValueStore
 
 
 @pytest.fixture
@@ -54,3 +59,28 @@ def make_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Calla
     STORE_CLASSES.clear()
     STORE_CLASSES.update(before)
     polykv.default_registry().refresh()
+
+
+@pytest.fixture
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[KeyValueStore]:
+    """The store of a conformance class (a ``polykv.testing.StoreSuite`` subclass), closed afterwards.
+
+    The class says how to open it with ``open_store(tmp_path) -> KeyValueStore`` (a static method; files go
+    under ``tmp_path``). A test module or class with its own ``store`` fixture overrides this one; a class
+    with neither fails with a message naming it.
+    """
+    open_store: Callable[[Path], KeyValueStore] | None = getattr(request.cls, "open_store", None)
+    if open_store is None:
+        pytest.fail(f"{request.node.nodeid}: the class needs an open_store(tmp_path) static method or a store fixture")
+    with open_store(tmp_path) as opened:
+        yield opened
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def inner(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[KeyValueStore]:
+    """A bare, empty memory or sqlite store (``tmp_path / "i.db"``) for a wrapper to wrap; closed afterwards."""
+    store: KeyValueStore = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "i.db")
+    try:
+        yield store
+    finally:
+        store.close()

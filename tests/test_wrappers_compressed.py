@@ -6,7 +6,6 @@ import dataclasses
 import subprocess
 import sys
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,40 +26,27 @@ BIG = {"text": "polykv " * 200, "n": list(range(50))}
 
 
 class TestCompressedOverMemoryConformance(StoreSuite):
-    @pytest.fixture
-    def store(self) -> Iterator[KeyValueStore]:
-        with CompressedStore(MemoryStore(), min_size=0) as store:
-            yield store
+    @staticmethod
+    def open_store(tmp_path: Path) -> KeyValueStore:
+        return CompressedStore(MemoryStore(), min_size=0)
 
 
 class TestCompressedZstdOverSQLiteConformance(StoreSuite):
-    @pytest.fixture
-    def store(self, tmp_path: Path) -> Iterator[KeyValueStore]:
-        with CompressedStore(SQLiteStore(tmp_path / "z.db"), algorithm="zstd", min_size=0, owns=True) as store:
-            yield store
+    @staticmethod
+    def open_store(tmp_path: Path) -> KeyValueStore:
+        return CompressedStore(SQLiteStore(tmp_path / "z.db"), algorithm="zstd", min_size=0, owns=True)
 
 
 class TestCompressedOverSQLiteConformance(StoreSuite):
-    @pytest.fixture
-    def store(self, tmp_path: Path) -> Iterator[KeyValueStore]:
-        with CompressedStore(SQLiteStore(tmp_path / "c.db"), owns=True) as store:
-            yield store
+    @staticmethod
+    def open_store(tmp_path: Path) -> KeyValueStore:
+        return CompressedStore(SQLiteStore(tmp_path / "c.db"), owns=True)
 
 
 class TestCompressedStackedURLConformance(StoreSuite):
-    @pytest.fixture
-    def store(self, tmp_path: Path) -> Iterator[KeyValueStore]:
-        with polykv.connect(f"compressed:min_size=0&level=9+prefix:p/+sqlite:///{tmp_path}/u.db") as store:
-            yield store
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def inner(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[KeyValueStore]:
-    store: KeyValueStore = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "i.db")
-    try:
-        yield store
-    finally:
-        store.close()
+    @staticmethod
+    def open_store(tmp_path: Path) -> KeyValueStore:
+        return polykv.connect(f"compressed:min_size=0&level=9+prefix:p/+sqlite:///{tmp_path}/u.db")
 
 
 @pytest.fixture(params=["zlib", "zstd"])

@@ -6,7 +6,6 @@ import logging
 import pickle
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,34 +24,22 @@ KEY_B = generate_key()
 
 
 class TestEncryptedOverMemoryConformance(StoreSuite):
-    @pytest.fixture
-    def store(self) -> Iterator[KeyValueStore]:
-        with EncryptedStore(MemoryStore(), [KEY_A, KEY_B]) as store:
-            yield store
+    @staticmethod
+    def open_store(tmp_path: Path) -> KeyValueStore:
+        return EncryptedStore(MemoryStore(), [KEY_A, KEY_B])
 
 
 class TestEncryptedOverSQLiteConformance(StoreSuite):
-    @pytest.fixture
-    def store(self, tmp_path: Path) -> Iterator[KeyValueStore]:
-        with EncryptedStore(SQLiteStore(tmp_path / "e.db"), KEY_A, owns=True) as store:
-            yield store
+    @staticmethod
+    def open_store(tmp_path: Path) -> KeyValueStore:
+        return EncryptedStore(SQLiteStore(tmp_path / "e.db"), KEY_A, owns=True)
 
 
 class TestEncryptedCompressedOverSQLiteConformance(StoreSuite):
-    @pytest.fixture
-    def store(self, tmp_path: Path) -> Iterator[KeyValueStore]:
+    @staticmethod
+    def open_store(tmp_path: Path) -> KeyValueStore:
         inner = CompressedStore(SQLiteStore(tmp_path / "ec.db"), min_size=0, owns=True)
-        with EncryptedStore(inner, KEY_A, owns=True) as store:
-            yield store
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def inner(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[KeyValueStore]:
-    store: KeyValueStore = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "i.db")
-    try:
-        yield store
-    finally:
-        store.close()
+        return EncryptedStore(inner, KEY_A, owns=True)
 
 
 def test_values_and_records_are_stored_encrypted(inner: KeyValueStore) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,33 +19,21 @@ from polykv.wrappers import InstrumentedStore, OperationStats, PrefixStore, Read
 
 
 class TestInstrumentedOverMemoryConformance(StoreSuite):
-    @pytest.fixture
-    def store(self) -> Iterator[KeyValueStore]:
-        with InstrumentedStore(MemoryStore(), opentelemetry=False) as store:
-            yield store
+    @staticmethod
+    def open_store(tmp_path: Path) -> KeyValueStore:
+        return InstrumentedStore(MemoryStore(), opentelemetry=False)
 
 
 class TestInstrumentedOverSQLiteConformance(StoreSuite):
-    @pytest.fixture
-    def store(self, tmp_path: Path) -> Iterator[KeyValueStore]:
-        with InstrumentedStore(SQLiteStore(tmp_path / "i.db"), owns=True) as store:  # with OpenTelemetry (no SDK)
-            yield store
+    @staticmethod
+    def open_store(tmp_path: Path) -> KeyValueStore:
+        return InstrumentedStore(SQLiteStore(tmp_path / "i.db"), owns=True)  # with OpenTelemetry (no SDK)
 
 
 class TestInstrumentedStackedURLConformance(StoreSuite):
-    @pytest.fixture
-    def store(self, tmp_path: Path) -> Iterator[KeyValueStore]:
-        with polykv.connect(f"instrumented+prefix:p/+sqlite:///{tmp_path}/u.db") as store:
-            yield store
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def inner(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[KeyValueStore]:
-    store: KeyValueStore = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "i.db")
-    try:
-        yield store
-    finally:
-        store.close()
+    @staticmethod
+    def open_store(tmp_path: Path) -> KeyValueStore:
+        return polykv.connect(f"instrumented+prefix:p/+sqlite:///{tmp_path}/u.db")
 
 
 def test_counts_errors_and_histograms(inner: KeyValueStore) -> None:

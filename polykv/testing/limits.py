@@ -18,7 +18,7 @@ from ..capabilities import Capability
 from ..errors import InvalidArgumentError
 from ..store import INCR_MAX, INCR_MIN, MAX_TTL, KeyValueStore
 
-__all__ = ["BAD_TTLS", "LimitCases"]
+__all__ = ["BAD_TTLS", "LimitCases", "assert_bad_ttl_writes_refused"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -48,6 +48,32 @@ BAD_TTLS: list[Any] = [
     [1],
 ]
 
+
+def assert_bad_ttl_writes_refused(store: KeyValueStore, ttl: Any) -> None:
+    """Assert that every write given ``ttl`` (one of ``BAD_TTLS``) raises ``InvalidArgumentError`` naming MAX_TTL.
+
+    The writes are ``set`` of key ``"k"`` and of a new key ``"n"``, ``set_many`` of both and of nothing,
+    ``insert_record`` of ``things/r2``, ``update_record`` and ``upsert_record`` of ``things/r1`` (which the
+    caller has stored), and ``add`` of ``"n"`` when the store declares ``Capability.ADD``. What stays
+    stored afterwards is the caller's to check.
+    """
+    calls: list[Callable[[], object]] = [
+        lambda: store.set("k", "new", ttl=ttl),
+        lambda: store.set("n", "new", ttl=ttl),
+        lambda: store.set_many({"k": "new", "n": "new"}, ttl=ttl),
+        lambda: store.set_many({}, ttl=ttl),
+        lambda: store.insert_record("things", "r2", {"v": 2}, ttl=ttl),
+        lambda: store.update_record("things", "r1", {"v": 2}, ttl=ttl),
+        lambda: store.upsert_record("things", "r1", {"v": 2}, ttl=ttl),
+    ]
+    if Capability.ADD in store.capabilities:
+        calls.append(lambda: store.add("n", "new", ttl=ttl))
+    for call in calls:
+        with pytest.raises(InvalidArgumentError) as info:
+            call()
+        assert str(MAX_TTL) in str(info.value)
+
+
 #: Values ``incr`` cannot add to.
 NOT_INTEGERS: list[Any] = ["5", "x", 1.5, 2.0, True, False, None, {"n": 1}, [1]]
 
@@ -60,21 +86,7 @@ class LimitCases:
     def test_ttl_out_of_range_is_refused_everywhere(self, store: KeyValueStore, ttl: Any) -> None:
         store.set("k", "before")
         store.upsert_record("things", "r1", {"v": 1})
-        calls: list[Callable[[], object]] = [
-            lambda: store.set("k", "new", ttl=ttl),
-            lambda: store.set("n", "new", ttl=ttl),
-            lambda: store.set_many({"k": "new", "n": "new"}, ttl=ttl),
-            lambda: store.set_many({}, ttl=ttl),
-            lambda: store.insert_record("things", "r2", {"v": 2}, ttl=ttl),
-            lambda: store.update_record("things", "r1", {"v": 2}, ttl=ttl),
-            lambda: store.upsert_record("things", "r1", {"v": 2}, ttl=ttl),
-        ]
-        if Capability.ADD in store.capabilities:
-            calls.append(lambda: store.add("n", "new", ttl=ttl))
-        for call in calls:
-            with pytest.raises(InvalidArgumentError) as info:
-                call()
-            assert str(MAX_TTL) in str(info.value)
+        assert_bad_ttl_writes_refused(store, ttl)
         assert store.get("k") == "before"
         assert "n" not in store
         assert store.ttl("k") is None

@@ -18,53 +18,24 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import statistics
-import time
-from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any
 
 from polykv_postgres.store import PostgresStore
 from polykv_postgres.testing import PostgresServer
 
-Case = tuple[Callable[[], Any], Callable[[], Any], int, int]  # raw, polykv, ops per call (unit), calls per run
-
-
-@dataclasses.dataclass
-class Item:
-    __indexes__: ClassVar[tuple[str, ...]] = ("color",)
-    id: str
-    color: str
-    n: int
-
-
-def rate(fn: Callable[[], Any], repeat: int) -> float:
-    """Calls per second of ``fn`` over ``repeat`` calls."""
-    started = time.perf_counter()
-    for _ in range(repeat):
-        fn()
-    return repeat / (time.perf_counter() - started)
+from polykv.testing.benchmarking import Case, Item, filter_items, median_rate, paired
 
 
 def compare(name: str, case: Case, rounds: int, target: float) -> float:
     """Alternate short raw/polykv runs; print rates and ratio quartiles; return the median ratio."""
-    raw, ours, unit, repeat = case
-    chunk = max(1, repeat // 10)
-    ratios, raw_rates, our_rates = [], [], []
-    for i in range(rounds * 10):
-        if i % 2:
-            o, r = rate(ours, chunk), rate(raw, chunk)
-        else:
-            r, o = rate(raw, chunk), rate(ours, chunk)
-        raw_rates.append(r * unit)
-        our_rates.append(o * unit)
-        ratios.append(o / r)
-    q1, median, q3 = statistics.quantiles(ratios, n=4)
-    verdict = "ok" if median >= target else "MISS"
+    result = paired(case, rounds)
+    verdict = "ok" if result.median >= target else "MISS"
     print(
-        f"{name:<34} raw {statistics.median(raw_rates):>9,.0f}/s  polykv {statistics.median(our_rates):>9,.0f}/s  "
-        f"ratio median {median:.2f}x (middle half {q1:.2f}-{q3:.2f}; target >= {target}x: {verdict})"
+        f"{name:<34} raw {result.raw_rate:>9,.0f}/s  polykv {result.our_rate:>9,.0f}/s  "
+        f"ratio median {result.median:.2f}x (middle half {result.q1:.2f}-{result.q3:.2f}; "
+        f"target >= {target}x: {verdict})"
     )
-    return median
+    return result.median
 
 
 def build_cases(store: PostgresStore) -> dict[str, tuple[Case, float]]:
@@ -110,10 +81,8 @@ def build_cases(store: PostgresStore) -> dict[str, tuple[Case, float]]:
 def filter_benchmark(store: PostgresStore, records: int) -> None:
     """An indexed filter with 10 matches among ``records`` records vs one get_record."""
     store.drop_schema("items")
-    every = records // 10
     batch: dict[str, Item] = {}
-    for i in range(records):
-        item = Item(f"r{i}", "red" if i % every == 0 else f"c{i % 97}", i)
+    for item in filter_items(records):
         batch[item.id] = item
         if len(batch) == 1000:
             store._set_many("items", [(k, store.codec.encode(dataclasses.asdict(v))) for k, v in batch.items()], None)
@@ -124,10 +93,8 @@ def filter_benchmark(store: PostgresStore, records: int) -> None:
     assert len(store.filter_record("items", Item, color="red")) == 10
     with store.manager.direct.connection() as conn:
         conn.execute(f'ANALYZE "{store.layout.table}"')
-    get_rate = statistics.median(rate(lambda: store.get_record("items", Item, "r5"), 500) for _ in range(5))
-    filter_rate = statistics.median(
-        rate(lambda: store.filter_record("items", Item, color="red"), 200) for _ in range(5)
-    )
+    get_rate = median_rate(lambda: store.get_record("items", Item, "r5"), 500, 5)
+    filter_rate = median_rate(lambda: store.filter_record("items", Item, color="red"), 200, 5)
     cost = get_rate / filter_rate
     label = f"filter(10 of {records:,}) vs get_record"
     print(

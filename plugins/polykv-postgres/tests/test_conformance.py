@@ -14,32 +14,22 @@ from polykv.testing.watch import WatchSuite
 
 class TestPostgresConformance(StoreSuite):
     @pytest.fixture
-    def store(self, pg_server: PostgresServer, table: str) -> Iterator[PostgresStore]:
-        store = PostgresStore(port=pg_server.port, username="postgres", table=table)
-        try:
-            yield store
-        finally:
-            store.drop_tables()
-            store.close()
+    def store(self, make_store: Callable[..., PostgresStore]) -> PostgresStore:
+        return make_store()
 
     @pytest.fixture
-    def store_url(self, pg_server: PostgresServer, table: str) -> str:
-        return f"postgresql://postgres@127.0.0.1:{pg_server.port}/postgres?table={table}"
+    def store_url(self, pg_url: str) -> str:
+        return pg_url
 
 
 class TestPostgresSingleModeConformance(StoreSuite):
     @pytest.fixture
-    def store(self, pg_server: PostgresServer, table: str) -> Iterator[PostgresStore]:
-        store = PostgresStore(port=pg_server.port, username="postgres", table=table, connection_mode="single")
-        try:
-            yield store
-        finally:
-            store.drop_tables()
-            store.close()
+    def store(self, make_store: Callable[..., PostgresStore]) -> PostgresStore:
+        return make_store(connection_mode="single")
 
     @pytest.fixture
-    def store_url(self, pg_server: PostgresServer, table: str) -> str:
-        return f"postgresql://postgres@127.0.0.1:{pg_server.port}/postgres?table={table}&connection_mode=single"
+    def store_url(self, pg_url: str) -> str:
+        return f"{pg_url}&connection_mode=single"
 
 
 class TestPostgresWatch(WatchSuite):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -20,17 +19,6 @@ from polykv.errors import BackendUnavailableError, RecordExistsError
 
 TIMEOUT = 2.0
 ROUNDS = 20
-
-
-@pytest.fixture
-def own_server() -> Iterator[PostgresServer]:
-    """A server this test may kill and restart (never the session's shared one)."""
-    server = PostgresServer()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.cleanup()
 
 
 def _store(port: int, **options: Any) -> PostgresStore:

@@ -4,7 +4,7 @@ field names and values, literal prefixes, TTL sweeping, the change feed's durabi
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import psycopg
@@ -30,13 +30,8 @@ class Item:
 
 
 @pytest.fixture
-def store(pg_server: PostgresServer, table: str) -> Iterator[PostgresStore]:
-    store = PostgresStore(port=pg_server.port, username="postgres", table=table)
-    try:
-        yield store
-    finally:
-        store.drop_tables()
-        store.close()
+def store(make_store: Callable[..., PostgresStore]) -> PostgresStore:
+    return make_store()
 
 
 def raw(pg_server: PostgresServer) -> psycopg.Connection[Any]:

@@ -35,49 +35,22 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from polykv_redis.store import RedisStore
 from polykv_redis.testing import RedisServer
 
-Case = tuple[Callable[[], Any], Callable[[], Any], int, int]  # raw, polykv, ops per call (unit), calls per run
-
-
-@dataclasses.dataclass
-class Item:
-    __indexes__: ClassVar[tuple[str, ...]] = ("color",)
-    id: str
-    color: str
-    n: int
-
-
-def rate(fn: Callable[[], Any], repeat: int) -> float:
-    """Calls per second of ``fn`` over ``repeat`` calls."""
-    started = time.perf_counter()
-    for _ in range(repeat):
-        fn()
-    return repeat / (time.perf_counter() - started)
+from polykv.testing.benchmarking import Case, Item, filter_items, median_rate, paired
 
 
 def compare(name: str, case: Case, rounds: int) -> float:
     """Alternate short raw/polykv runs; print rates and ratio quartiles; return polykv's median rate."""
-    raw, ours, unit, repeat = case
-    chunk = max(1, repeat // 10)
-    ratios, raw_rates, our_rates = [], [], []
-    for i in range(rounds * 10):
-        if i % 2:
-            o, r = rate(ours, chunk), rate(raw, chunk)
-        else:
-            r, o = rate(raw, chunk), rate(ours, chunk)
-        raw_rates.append(r * unit)
-        our_rates.append(o * unit)
-        ratios.append(o / r)
-    q1, median, q3 = statistics.quantiles(ratios, n=4)
+    result = paired(case, rounds)
     print(
-        f"{name:<36} raw {statistics.median(raw_rates):>10,.0f}/s  polykv {statistics.median(our_rates):>10,.0f}/s  "
-        f"ratio median {median:.2f}x  (middle half {q1:.2f}-{q3:.2f})"
+        f"{name:<36} raw {result.raw_rate:>10,.0f}/s  polykv {result.our_rate:>10,.0f}/s  "
+        f"ratio median {result.median:.2f}x  (middle half {result.q1:.2f}-{result.q3:.2f})"
     )
-    return statistics.median(our_rates)
+    return result.our_rate
 
 
 def build_cases(port: int) -> tuple[dict[str, Case], list[RedisStore]]:
@@ -175,10 +148,8 @@ def filter_benchmark(store: RedisStore, records: int) -> None:
     """Filter on an indexed field: 10 matches among ``records`` (loaded through the pipelined write path)."""
     store.drop_schema("items")
     store._learn_indexes("items", Item.__indexes__)
-    every = records // 10
     batch = []
-    for i in range(records):
-        item = Item(f"r{i}", "red" if i % every == 0 else f"c{i % 97}", i)
+    for item in filter_items(records):
         batch.append((item.id, store.codec.encode(dataclasses.asdict(item))))
         if len(batch) == 1000:
             store._set_many("items", batch, None)
@@ -187,10 +158,8 @@ def filter_benchmark(store: RedisStore, records: int) -> None:
         store._set_many("items", batch, None)
     assert store.count("items") == records
     assert len(store.filter_record("items", Item, color="red")) == 10
-    get_rate = statistics.median(rate(lambda: store.get_record("items", Item, "r5"), 500) for _ in range(3))
-    filter_rate = statistics.median(
-        rate(lambda: store.filter_record("items", Item, color="red"), 100) for _ in range(3)
-    )
+    get_rate = median_rate(lambda: store.get_record("items", Item, "r5"), 500, 3)
+    filter_rate = median_rate(lambda: store.filter_record("items", Item, color="red"), 100, 3)
     label = f"filter(10 of {records:,}) vs get_record"
     print(f"{label:<36} get_record {get_rate:,.0f}/s  filter {filter_rate:,.0f}/s  "
           f"cost ratio {get_rate / filter_rate:.1f}x (target < 100x)")  # fmt: skip
