@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 from polykv_fsspec import FsspecStore, HDFSConnector, HDFSStore
+from s3_fixtures import open_s3, s3_url
 
 import polykv
 from polykv.store import KeyValueStore
 from polykv.testing import StoreSuite
-
-from .conftest import open_s3, s3_url
 
 
 class TestLocalFiles(StoreSuite):

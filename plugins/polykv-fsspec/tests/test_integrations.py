@@ -11,11 +11,10 @@ pytest.importorskip("zarr")
 
 import numpy as np
 import zarr
+from s3_fixtures import open_s3, s3_url
 
 from polykv.integrations.zarr import ZarrStore
 from polykv.testing.zarr import ZarrStoreTests
-
-from .conftest import open_s3, s3_url
 
 
 def test_zarr_chunked_array_round_trip_on_s3(s3_server, unique: str) -> None:  # type: ignore[no-untyped-def]

@@ -14,12 +14,11 @@ from pathlib import Path
 import pytest
 from hdfs_server import HDFSServer
 from polykv_fsspec import FsspecStore, HDFSConnector, HDFSStore, S3Store
+from s3_fixtures import open_s3
 from s3_server import S3Server
 
 from polykv.errors import RecordNotFoundError
 from polykv.store import KeyValueStore
-
-from .conftest import open_s3
 
 UPDATERS = 4
 

@@ -9,14 +9,13 @@ from pathlib import Path
 import pytest
 from hdfs_server import HDFSServer
 from polykv_fsspec import AccessDeniedError, FsspecStore, HDFSConnector, HDFSStore, S3Store
+from s3_fixtures import open_s3, s3_url, start_s3
 from s3_server import S3Server
 
 import polykv
 from polykv.capabilities import Capability
 from polykv.connectors import ConnectionMode, ConnectorManagerFactory, SingleConnectorManager
 from polykv.errors import BackendUnavailableError, InvalidArgumentError, PolyKVError
-
-from .conftest import open_s3, s3_url, start_s3
 
 #: Guard against a hang (not a performance bound): a stopped server must give an error well before this.
 HANG_GUARD_SECONDS = 60.0
