@@ -6,7 +6,15 @@ import re
 
 from .errors import InvalidKeyError
 
-__all__ = ["MAX_KEY_LENGTH", "SCHEMA_NAME_PATTERN", "validate_key", "validate_prefix", "validate_schema_name"]
+__all__ = [
+    "MAX_KEY_LENGTH",
+    "SCHEMA_NAME_PATTERN",
+    "encodable",
+    "prefix_successor",
+    "validate_key",
+    "validate_prefix",
+    "validate_schema_name",
+]
 
 #: Longest key accepted by every store, in characters (UTF-8 encodable, not empty).
 MAX_KEY_LENGTH = 1024
@@ -61,3 +69,30 @@ def validate_schema_name(schema: object, backend: str | None = None) -> str:
             backend=backend,
         )
     return schema
+
+
+def encodable(text: str) -> bool:
+    """Whether ``text`` encodes to UTF-8 (a lone surrogate does not: no valid key contains one)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def prefix_successor(prefix: str) -> str | None:
+    """The smallest string above every string that starts with ``prefix`` (None: no upper bound), in
+    code-point order, so ``prefix <= key < successor`` selects exactly the keys that start with ``prefix``
+    wherever text compares as UTF-8 bytes (SQLite's TEXT, PostgreSQL's ``COLLATE "C"``). Trailing
+    U+10FFFF characters cannot be incremented and are dropped; the surrogate block (never in a valid key)
+    is skipped."""
+    while prefix:
+        code = ord(prefix[-1]) + 1
+        if code <= 0x10FFFF:
+            if 0xD800 <= code <= 0xDFFF:
+                code = 0xE000
+            return prefix[:-1] + chr(code)
+        prefix = prefix[:-1]
+    return None

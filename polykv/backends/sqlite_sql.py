@@ -7,6 +7,8 @@ Every statement is a constant; values always travel as parameters. A row is live
 
 from __future__ import annotations
 
+from ..keys import encodable, prefix_successor  # re-exported: the sqlite modules import them from here
+
 __all__ = [
     "ADD",
     "CLEAR_EXPIRED",
@@ -103,31 +105,3 @@ GET_MANY = {
     n: "SELECT key, value, expires FROM polykv_items WHERE ns = ? AND key IN (" + ", ".join("?" * n) + ")"  # noqa: S608 - placeholders only
     for n in IN_CHUNKS
 }
-
-
-def prefix_successor(prefix: str) -> str | None:
-    """The smallest string above every string that starts with ``prefix`` (None: no upper bound).
-
-    SQLite compares TEXT as UTF-8 bytes, which orders like code points, so ``prefix <= key < successor``
-    selects exactly the keys that start with ``prefix``. Trailing U+10FFFF characters cannot be
-    incremented and are dropped; the surrogate block (never in a valid key) is skipped.
-    """
-    while prefix:
-        code = ord(prefix[-1]) + 1
-        if code <= 0x10FFFF:
-            if 0xD800 <= code <= 0xDFFF:
-                code = 0xE000
-            return prefix[:-1] + chr(code)
-        prefix = prefix[:-1]
-    return None
-
-
-def encodable(text: str) -> bool:
-    """Whether ``text`` encodes to UTF-8 (a lone surrogate does not: no valid key contains one)."""
-    if text.isascii():
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True

@@ -23,6 +23,7 @@ import re
 from psycopg import sql
 
 from polykv.errors import InvalidArgumentError
+from polykv.keys import prefix_successor
 
 __all__ = [
     "LIVE",
@@ -52,19 +53,6 @@ def unescape_key(stored: str) -> str:
     if "\x01" in stored:
         return stored.replace("\x01\x01", "\x00").replace("\x01\x02", "\x01")
     return stored
-
-
-def prefix_successor(prefix: str) -> str | None:
-    """The smallest string above every string that starts with ``prefix`` (None: no upper bound), in
-    code-point order (= byte order of UTF-8 under ``COLLATE "C"``); surrogates are skipped."""
-    while prefix:
-        code = ord(prefix[-1]) + 1
-        if code <= 0x10FFFF:
-            if 0xD800 <= code <= 0xDFFF:
-                code = 0xE000
-            return prefix[:-1] + chr(code)
-        prefix = prefix[:-1]
-    return None
 
 
 def _render(query: sql.Composable) -> str:

@@ -38,6 +38,7 @@ from polykv.errors import (
     PolyKVError,
     PoolTimeoutError,
 )
+from polykv.keys import encodable
 from polykv.options import as_bool, as_float, as_int, parse_query
 from polykv.records import Condition, matches_all
 from polykv.store import MISSING, KeyValueStore, _Missing
@@ -493,7 +494,7 @@ class PostgresStore(KeyValueStore):
 
     def _pages(self, statements: dict[tuple[bool, bool], str], ns: str, prefix: str) -> Iterator[Any]:
         """Rows of a key range in key order, PAGE at a time (keyset pagination: no cursor held between pages)."""
-        if not _encodable(prefix):
+        if not encodable(prefix):
             return
         low = escape_key(prefix)
         upper = prefix_successor(low)
@@ -549,7 +550,7 @@ class PostgresStore(KeyValueStore):
         return removed
 
     def _count(self, ns: str, prefix: str) -> int:
-        if not _encodable(prefix):
+        if not encodable(prefix):
             return 0
         low = escape_key(prefix)
         upper = prefix_successor(low)
@@ -559,7 +560,7 @@ class PostgresStore(KeyValueStore):
 
     def _clear(self, ns: str, prefix: str) -> int:
         """One DELETE of the key range (expired rows too, which are not counted) that counts what it removed."""
-        if not _encodable(prefix):
+        if not encodable(prefix):
             return 0
         low = escape_key(prefix)
         upper = prefix_successor(low)
@@ -848,13 +849,3 @@ def _many_args(args: tuple[Any, ...], ttl: float | None) -> tuple[Any, ...]:
         return args
     ttl_value, ns, keys, datas, docs = args
     return (ns, ttl_value, keys, datas, docs)
-
-
-def _encodable(text: str) -> bool:
-    if text.isascii():
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
