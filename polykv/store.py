@@ -254,8 +254,23 @@ class KeyValueStore(StorePrimitives, MutableMapping[str, Any], metaclass=StoreMe
         return removed
 
     def _valid_keys(self, keys: Iterable[str], ns: str = KV_NAMESPACE) -> list[str]:
-        """Validate a batch of keys; plain ASCII keys are checked inline, anything else by ``validate_key``."""
-        wanted = list(keys)
+        """Validate a batch of keys; plain ASCII keys are checked inline, anything else by ``validate_key``.
+        A str, bytes or a non-iterable is not a batch: ``InvalidArgumentError`` (``get_many("abc")`` would
+        otherwise ask for "a", "b" and "c")."""
+        if isinstance(keys, (str, bytes)):
+            raise InvalidArgumentError(
+                f"a batch of keys must be an iterable of str, not a single {type(keys).__name__}",
+                backend=self.backend_name,
+                schema=ns or None,
+            )
+        try:
+            wanted = list(keys)
+        except TypeError:
+            raise InvalidArgumentError(
+                f"a batch of keys must be an iterable of str, got {type(keys).__name__}",
+                backend=self.backend_name,
+                schema=ns or None,
+            ) from None
         if not wanted:
             return wanted
         # C-level passes over the whole batch: exact str, 1..MAX_KEY_LENGTH characters, all ASCII
@@ -284,7 +299,18 @@ class KeyValueStore(StorePrimitives, MutableMapping[str, Any], metaclass=StoreMe
 
     def set_many(self, mapping: Mapping[str, Any] | Iterable[tuple[str, Any]], ttl: float | None = None) -> None:
         """Store every pair in one batch where the backend can; all are validated before any is written."""
-        pairs = list(mapping.items() if isinstance(mapping, Mapping) else mapping)
+        if isinstance(mapping, (str, bytes)):
+            raise InvalidArgumentError(
+                f"set_many takes a mapping or (key, value) pairs, not a {type(mapping).__name__}",
+                backend=self.backend_name,
+            )
+        try:
+            pairs = list(mapping.items() if isinstance(mapping, Mapping) else mapping)
+        except TypeError:
+            raise InvalidArgumentError(
+                f"set_many takes a mapping or (key, value) pairs, got {type(mapping).__name__}",
+                backend=self.backend_name,
+            ) from None
         keys = self._valid_keys(key for key, _ in pairs)
         values = [value for _, value in pairs]
         encode = self.codec.encode
@@ -303,7 +329,7 @@ class KeyValueStore(StorePrimitives, MutableMapping[str, Any], metaclass=StoreMe
 
     def delete_many(self, keys: Iterable[str]) -> int:
         """Remove the keys; returns how many existed."""
-        wanted = [self._key(k) for k in keys]
+        wanted = self._valid_keys(keys)
         if not wanted:
             return 0
         removed = self._delete_many(KV_NAMESPACE, wanted)

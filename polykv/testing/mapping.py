@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from ..errors import InvalidKeyError, KeyNotFoundError, SerializationError
+from ..errors import InvalidArgumentError, InvalidKeyError, KeyNotFoundError, SerializationError
 from ..keys import MAX_KEY_LENGTH
 from ..store import KV_NAMESPACE, KeyValueStore
 
@@ -377,3 +377,16 @@ class UndecodableValueCases:
         with pytest.raises(SerializationError):
             store.popitem()
         assert store._get(KV_NAMESPACE, undecodable) is not None, "popitem deleted a value it could not decode"
+
+
+class BatchArgumentCases:
+    """Mixed into ``StoreSuite``: a batch call given something that is not a batch raises
+    ``InvalidArgumentError`` and touches nothing (a str is not a batch of its characters)."""
+
+    @pytest.mark.parametrize("bad", [None, 5, "abc", b"abc"], ids=["none", "int", "str", "bytes"])
+    def test_a_batch_call_refuses_what_is_not_a_batch(self, store: KeyValueStore, bad: Any) -> None:
+        store.set("a", 1)
+        for call in (store.get_many, store.delete_many, store.set_many):
+            with pytest.raises(InvalidArgumentError):
+                call(bad)
+        assert store.get("a") == 1 and store.get("b") is None

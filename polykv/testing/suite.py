@@ -38,7 +38,7 @@ from ..store import KeyValueStore
 from .codecs import CodecCases
 from .config import ConfigSuite
 from .limits import LimitCases
-from .mapping import MappingSuite, UndecodableValueCases
+from .mapping import BatchArgumentCases, MappingSuite, UndecodableValueCases
 from .records_binding import RecordBindingSuite
 
 __all__ = ["StoreSuite", "requires"]
@@ -162,7 +162,9 @@ _NOT_REFUSED_BY_A_STORE_METHOD = {
 }
 
 
-class StoreSuite(ConfigSuite, MappingSuite, UndecodableValueCases, RecordBindingSuite, CodecCases, LimitCases):
+class StoreSuite(
+    ConfigSuite, MappingSuite, UndecodableValueCases, BatchArgumentCases, RecordBindingSuite, CodecCases, LimitCases
+):
     """Conformance tests; subclass and provide a ``store`` fixture yielding a fresh, empty store."""
 
     @pytest.fixture(autouse=True)
