@@ -58,6 +58,10 @@ class StorePrimitives(ABC):
     url_schemes: ClassVar[tuple[str, ...]] = ()
     #: Capabilities beyond the contract; see ``polykv.Capability``.
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    #: How ``polykv.aio`` serves this store: ``None`` runs its blocking methods in a bounded thread pool;
+    #: ``"module:Class"`` names a subclass whose I/O awaits natively through ``polykv.aio.bridge.await_``
+    #: (imported only by ``polykv.aio``). One declaration per backend gives both faces.
+    async_face: ClassVar[str | None] = None
     #: The value codec (set by ``KeyValueStore.__init__``).
     codec: Codec
 

@@ -1,0 +1,1 @@
+"""polykv.aio: the asyncio face of polykv (see docs/guide/aio.rst)."""
