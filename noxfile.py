@@ -69,7 +69,7 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on the core package and on each plugin package (from its own folder, its own config)."""
     install_all(session, "msgpack")
-    session.install("mypy>=1.11")
+    session.install("mypy>=1.11", "types-greenlet")
     session.run("mypy", "--strict", "polykv")
     with session.chdir("plugins/polykv-redis"):
         session.run("mypy", "--strict", "polykv_redis")

@@ -28,7 +28,7 @@ T = TypeVar("T")
 _AWAIT, _RETURN, _RAISE = 0, 1, 2
 
 
-class _Worker(greenlet.greenlet):  # type: ignore[misc]  # greenlet ships no precise stubs for subclassing
+class _Worker(greenlet.greenlet):
     """A reusable greenlet: runs one bridged call at a time, switching each awaitable to its driver."""
 
     __slots__ = ()
@@ -44,7 +44,9 @@ class _Worker(greenlet.greenlet):  # type: ignore[misc]  # greenlet ships no pre
             except BaseException as exc:  # handed to the driver, which raises it in the calling task
                 reply = (_RAISE, exc)
             del fn, args, kwargs
-            job = self.parent.switch(reply)
+            driver = self.parent
+            assert driver is not None  # run() sets it before every switch in
+            job = driver.switch(reply)
 
 
 class _Idle(threading.local):
@@ -75,7 +77,9 @@ def await_(awaitable: Awaitable[T]) -> T:
             "polykv.aio.bridge.await_ called outside a bridged call: this store's I/O needs the event "
             "loop; use it through polykv.aio (await store.get(...)), not through its synchronous methods"
         )
-    kind, payload = current.parent.switch((_AWAIT, awaitable))
+    driver = current.parent
+    assert driver is not None  # run() sets it before every switch in
+    kind, payload = driver.switch((_AWAIT, awaitable))
     if kind == _RAISE:
         raise payload
     result: T = payload
