@@ -193,7 +193,7 @@ class BaseConnectorManager(ABC):
                     raise BackendUnavailableError(failure.message, backend=failure.backend) from failure.__cause__
                 raise self._unavailable(connector, failure) from failure
             logger.debug("retrying %s after transient %s (try %d)", self.backend_name, type(failure).__name__, attempt)
-            time.sleep(delay)
+            self.connector_class.sleep(delay)
 
     def __enter__(self: T) -> T:
         return self
