@@ -35,11 +35,34 @@ from .gate import FairGate
 __all__ = ["PolyAsyncConnectionPool", "request", "request_many"]
 
 
+async def _send(connection: AbstractConnection, packed: bytes) -> None:
+    """Write one buffer on ``connection``: handed to the transport in one call, so a cancellation can never
+    leave part of it unsent while the rest goes out later.
+
+    redis-py's ``send_packed_command`` runs the write in ``asyncio.wait_for``, which before Python 3.12 makes
+    a Task per command and, when the caller is cancelled just after the write, swallows the cancellation
+    (the caller carries on as if never cancelled; CPython gh-86296). Here the write is immediate and only a
+    full transport buffer is awaited, within the socket timeout. A connection redis-py must connect first, or
+    that has a health check interval, goes through ``send_packed_command`` itself."""
+    writer = getattr(connection, "_writer", None)
+    if writer is None or connection.health_check_interval:
+        await connection.send_packed_command(packed)
+        return
+    try:
+        writer.write(packed)
+        if writer.transport.get_write_buffer_size():
+            await asyncio.wait_for(writer.drain(), connection.socket_timeout)
+    except asyncio.TimeoutError:
+        raise rexc.TimeoutError("Timeout writing to socket") from None
+    except OSError as exc:
+        raise rexc.ConnectionError(f"Error while writing to socket: {exc}") from exc
+
+
 async def request(connection: AbstractConnection, packed: bytes) -> Any:
     """Send one packed command on ``connection`` and return its raw reply (error replies raised as redis-py's
     ``ResponseError``s, the connection then still clean); on any other exit the connection is disconnected."""
     try:
-        await connection.send_packed_command(packed)
+        await _send(connection, packed)
         return await connection.read_response()
     except rexc.ResponseError:
         raise
@@ -52,7 +75,7 @@ async def request_many(connection: AbstractConnection, packed: bytes, count: int
     """Send ``count`` packed commands (one buffer) and read all ``count`` replies, error replies in place (as
     ``ResponseError`` instances); on any other exit the connection is disconnected."""
     try:
-        await connection.send_packed_command(packed)
+        await _send(connection, packed)
         replies: list[Any] = []
         read = connection.read_response
         for _ in range(count):
