@@ -7,7 +7,6 @@ implements ``connect``/``disconnect``/``is_connected`` works in every ``Connecti
 from __future__ import annotations
 
 import os
-import time
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
@@ -131,12 +130,6 @@ class BackendConnectorBase(ABC):
     def timed_out(self, exc: BaseException) -> bool:
         """Whether ``exc`` means a try waited its whole ``attempt_timeout`` (a read timeout)."""
         return isinstance(exc, TimeoutError)
-
-    @staticmethod
-    def sleep(seconds: float) -> None:
-        """Wait ``seconds`` between two tries of an operation (the manager's backoff). Blocking here; a
-        connector of an asyncio face waits on the event loop instead (``polykv.aio.bridge.await_``)."""
-        time.sleep(seconds)
 
     def __repr__(self) -> str:
         user = f" username={self.username!r}" if self.username else ""

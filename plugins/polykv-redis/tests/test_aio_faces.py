@@ -189,6 +189,7 @@ def test_async_stores_are_the_sync_stores_with_another_io_layer() -> None:
     assert RedisStore.async_face == "polykv_redis.aio:AsyncRedisStore"
     assert RedisClusterStore.async_face == "polykv_redis.aio:AsyncRedisClusterStore"
     assert issubclass(AsyncRedisStore, RedisStore) and issubclass(AsyncRedisClusterStore, RedisClusterStore)
+
     # the subclasses declare no store logic of their own: only the I/O layer
     def own(cls: type) -> set[str]:
         return {name for name in vars(cls) if not name.startswith("__") and name != "_abc_impl"}

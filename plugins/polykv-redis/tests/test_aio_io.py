@@ -291,3 +291,28 @@ def test_pool_bounds_queues_and_times_out(redis_server: RedisServer, key_prefix:
         assert await run(a.get, "k1") == 1  # cancelled blocked reads gave their connections back, closed
 
     on_loop(store, body)
+
+
+@pytest.mark.parametrize("cluster", [False, True], ids=["redis", "redis_cluster"])
+def test_many_tasks_on_a_fresh_store_connect_once_without_blocking_the_loop(
+    request: pytest.FixtureRequest, key_prefix: str, cluster: bool
+) -> None:
+    """The first use connects (a cluster client discovers its slots then) while other tasks of the same
+    thread ask too: the connection manager's thread lock is never held across an await."""
+    if cluster:
+        servers: RedisClusterServers = request.getfixturevalue("redis_cluster")
+        store: RedisStore = AsyncRedisClusterStore(port=servers.port, prefix=key_prefix)
+    else:
+        server: RedisServer = request.getfixturevalue("redis_server")
+        store = AsyncRedisStore(port=server.port, prefix=key_prefix)
+
+    async def body(a: RedisStore) -> None:
+        with Ticker(0.001) as ticker:
+            results = await asyncio.wait_for(
+                asyncio.gather(*(run(a.add, f"k{i % 10}", i) for i in range(50))), timeout=20
+            )
+        assert results.count(True) == 10
+        assert ticker.ticks >= 1
+        assert sorted(await run(lambda: list(a.keys_by_prefix("k")))) == [f"k{i}" for i in range(10)]
+
+    on_loop(store, body)

@@ -20,7 +20,7 @@ from polykv.aio.bridge import await_
 
 from .gate import FairGate
 
-__all__ = ["BridgedClient", "BridgedNode", "BridgedPipeline"]
+__all__ = ["BridgedClient", "BridgedCluster", "BridgedNode", "BridgedPipeline"]
 
 
 def _awaited(gate: FairGate | None, awaitable: Any) -> Any:
@@ -67,6 +67,23 @@ class BridgedClient:
         if self.connection_pool is None:  # redis.asyncio's cluster pipeline takes no transaction flag
             return BridgedPipeline(self.client.pipeline(), self.gate)
         return BridgedPipeline(self.client.pipeline(transaction=transaction), self.gate)
+
+
+class BridgedCluster(BridgedClient):
+    """A ``redis.asyncio.cluster.RedisCluster`` for bridged code: as ``BridgedClient``, and before any use it
+    makes sure the client knows the cluster's slots (``initialize``: at the first use, and again after redis-py
+    dropped its topology on a fault), so ``get_primaries``/``nodes_manager`` answer from a current table.
+    A cluster that cannot be reached raises redis-py's ``ConnectionError`` (a transient fault), as the sync
+    connector does."""
+
+    def __getattr__(self, name: str) -> Any:
+        client = self.client
+        if getattr(client, "_initialize", False):
+            try:
+                _awaited(self.gate, client.initialize())
+            except rexc.RedisClusterException as exc:  # no startup node answered, or none is a cluster node
+                raise rexc.ConnectionError(str(exc)) from exc
+        return super().__getattr__(name)
 
 
 class BridgedPipeline:

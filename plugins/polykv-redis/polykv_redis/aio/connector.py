@@ -1,32 +1,25 @@
 """Connectors of the asyncio face: ``RedisConnector`` / ``RedisClusterConnector`` whose clients are
-``redis.asyncio``'s, seen through ``BridgedClient``, and whose waits between retries are ``asyncio.sleep``.
+``redis.asyncio``'s, seen through ``BridgedClient``. (The manager's waits between retries go through
+``polykv.pausing``, which ``polykv.aio`` makes an ``asyncio.sleep`` inside a bridged call.)
 
-``connect`` does no I/O for one server (a pool connects lazily) and, for a cluster, awaits
-``RedisCluster.initialize`` through the bridge; both are only ever called from inside a bridged call (the
-connection manager connects on the first operation, never at construction). Settings, fault
+``connect`` does no I/O and never awaits: the connection manager calls it under a thread lock, which a
+suspended greenlet would hold while other tasks of the same loop thread block on it. A pool connects
+lazily; a cluster client initializes (discovers its slots) on its first use (``BridgedCluster``). Settings, fault
 classification (``is_transient``, ``was_sent``, ``timed_out``) and pool sizing are the sync connectors'.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, ClassVar
-
-from redis import exceptions as rexc
 
 from polykv.aio.bridge import await_, in_bridge
 
 from ..connector import RedisClusterConnector, RedisConnector
-from .bridged import BridgedClient
+from .bridged import BridgedClient, BridgedCluster
 from .gate import FairGate
 from .pool import PolyAsyncConnectionPool
 
-__all__ = ["AsyncRedisClusterConnector", "AsyncRedisConnector", "bridged_sleep"]
-
-
-def bridged_sleep(seconds: float) -> None:
-    """The retry backoff on the event loop (``asyncio.sleep`` through the bridge): other tasks run meanwhile."""
-    await_(asyncio.sleep(seconds))
+__all__ = ["AsyncRedisClusterConnector", "AsyncRedisConnector"]
 
 
 def _no_retry() -> Any:
@@ -39,8 +32,6 @@ def _no_retry() -> Any:
 class AsyncRedisConnector(RedisConnector):
     """One Redis server over ``redis.asyncio``: ``connect`` returns a ``BridgedClient`` on a
     ``PolyAsyncConnectionPool`` (``redis.asyncio.SSLConnection`` with ``ssl=True``)."""
-
-    sleep = staticmethod(bridged_sleep)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -101,7 +92,6 @@ class AsyncRedisClusterConnector(RedisClusterConnector):
     """
 
     backend_name: ClassVar[str] = "redis_cluster"
-    sleep = staticmethod(bridged_sleep)
 
     def connect(self) -> BridgedClient:
         from redis.asyncio.cluster import RedisCluster
@@ -112,17 +102,13 @@ class AsyncRedisClusterConnector(RedisClusterConnector):
         kwargs.update(host=self.host, port=self.port or 6379, ssl=self.ssl, retry=_no_retry())
         kwargs.update(self._extra_options())
         kwargs.pop("pool_timeout", None)
+        # no I/O here (the manager holds a thread lock around connect): BridgedCluster initializes on first use
         client = RedisCluster(**kwargs)
-        try:
-            await_(client.initialize())
-        except rexc.RedisClusterException as exc:
-            # as in the sync connector: no startup node answered, or it is no cluster node
-            raise rexc.ConnectionError(str(exc)) from exc
         self._client = client
         gate = FairGate(
             self._max_connections, self._pool_timeout, what="Redis Cluster connection", backend=self.backend_name
         )
-        return BridgedClient(client, gate)
+        return BridgedCluster(client, gate)
 
     def disconnect(self) -> None:
         client, self._client = self._client, None
