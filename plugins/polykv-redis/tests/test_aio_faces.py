@@ -1,6 +1,5 @@
 """The asyncio face against the sync one on the same data: written by one face, read by the other, on a real
-redis-server, the same over TLS, and a real Redis Cluster. Until ``polykv.aio``'s facade lands, the async
-stores are driven as it will drive them: their synchronous methods through ``polykv.aio.bridge.run``."""
+redis-server, the same over TLS, and a real Redis Cluster; the async side is ``polykv.aio.connect(url)``."""
 
 from __future__ import annotations
 
@@ -16,12 +15,14 @@ from polykv_redis.cluster import RedisClusterStore
 from polykv_redis.store import RedisStore
 from polykv_redis.testing import RedisClusterServers, RedisServer, RedisTLSServer, running
 
-from polykv.aio.bridge import run
+import polykv.aio
+from polykv.aio import AsyncKeyValueStore
+from polykv.aio.connect import Connecting
 from polykv.changes import BEGINNING, ChangeOp
 from polykv.errors import RecordNotFoundError
 
 #: (sync store, async store) factories over one server and one prefix, per face pair.
-Faces = tuple[Callable[..., RedisStore], Callable[..., RedisStore]]
+Faces = tuple[Callable[..., RedisStore], Callable[..., Connecting]]
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,7 @@ def faces(request: pytest.FixtureRequest, key_prefix: str) -> Iterator[Faces]:
     if request.param == "redis":
         server: RedisServer = request.getfixturevalue("redis_server")
         url = f"{server.url}?prefix={key_prefix}"
-        classes: tuple[type[RedisStore], type[RedisStore]] = (RedisStore, AsyncRedisStore)
+        classes: tuple[type[RedisStore], type[RedisStore]] = (RedisStore, AsyncRedisStore)  # sync, its face
     elif request.param == "rediss":
         tls: RedisTLSServer = request.getfixturevalue("tls_server")
         url = f"{tls.url}&prefix={key_prefix}"
@@ -53,22 +54,21 @@ def faces(request: pytest.FixtureRequest, key_prefix: str) -> Iterator[Faces]:
         made.append(classes[0].from_url(url, **options))
         return made[-1]
 
-    def async_(**options: Any) -> RedisStore:
-        return classes[1].from_url(url, **options)  # closed by the test, on its event loop
+    def async_(**options: Any) -> Connecting:
+        return polykv.aio.connect(url, **options)  # opened and closed by the test, on its event loop
 
     yield sync, async_
     for store in made:
         store.close()
 
 
-def on_loop(store: RedisStore, body: Callable[[RedisStore], Coroutine[Any, Any, None]]) -> None:
-    """Run ``body(store)`` on a fresh event loop, then close ``store`` there (its connections are the loop's)."""
+def on_loop(opening: Connecting, body: Callable[[AsyncKeyValueStore], Coroutine[Any, Any, None]]) -> None:
+    """Open the async store on a fresh event loop, run ``body(store)``, close the store there."""
 
     async def main() -> None:
-        try:
+        async with opening as store:
+            assert store.runner.kind == "bridge"  # the native face, not a thread pool
             await body(store)
-        finally:
-            await run(store.close)
 
     asyncio.run(main())
 
@@ -81,23 +81,23 @@ def test_kv_pairs_ttls_and_incr_cross_faces(faces: Faces) -> None:
     sync.set("t", "short", ttl=30)
     sync.incr("n", 5)
 
-    async def body(a: RedisStore) -> None:
-        assert await run(a.get, "a") == {"x": [1, 2], "s": "é"}
-        assert await run(a.get_many, ["b", "c", "gone", "missing"]) == {"b": 1, "c": "two", "gone": None}
-        left = await run(a.ttl, "t")
+    async def body(a: AsyncKeyValueStore) -> None:
+        assert await a.get("a") == {"x": [1, 2], "s": "é"}
+        assert await a.get_many(["b", "c", "gone", "missing"]) == {"b": 1, "c": "two", "gone": None}
+        left = await a.ttl("t")
         assert left is not None and 0 < left <= 30
-        assert await run(a.ttl, "a") is None
-        assert await run(a.incr, "n", 2) == 7
-        assert await run(a.add, "n", 0) is False
-        assert await run(a.compare_and_set, "c", "two", "three") is True
-        await run(a.set, "from_async", [1, "x"])
-        await run(a.set_many, {"d": 4, "e": 5}, 60)
-        assert await run(a.delete, "b") is True
-        assert await run(a.delete_many, ["gone", "nope"]) == 1
-        keys = await run(lambda: sorted(a.keys_by_prefix("")))
+        assert await a.ttl("a") is None
+        assert await a.incr("n", 2) == 7
+        assert await a.add("n", 0) is False
+        assert await a.compare_and_set("c", "two", "three") is True
+        await a.set("from_async", [1, "x"])
+        await a.set_many({"d": 4, "e": 5}, 60)
+        assert await a.delete("b") is True
+        assert await a.delete_many(["gone", "nope"]) == 1
+        keys = sorted([k async for k in a.keys_by_prefix("")])
         assert keys == ["a", "c", "d", "e", "from_async", "n", "t"]
-        assert await run(lambda: dict(a.fetch_by_prefix("f"))) == {"from_async": [1, "x"]}
-        assert await run(len, a) == 7
+        assert {k: v async for k, v in a.fetch_by_prefix("f")} == {"from_async": [1, "x"]}
+        assert await a.count() == 7
 
     on_loop(make_async(), body)
     assert sync.get("from_async") == [1, "x"]
@@ -116,17 +116,17 @@ def test_records_and_indexes_cross_faces(faces: Faces) -> None:
     sync.insert_record("users", "u2", {"name": "bob", "city": "Rome"}, ttl=60)
     sync.insert_record("users", "u3", {"name": "cy", "city": "Oslo"})
 
-    async def body(a: RedisStore) -> None:
-        assert await run(a.get_record, "users", dict, "u1") == {"name": "ann", "city": "Oslo"}
-        assert await run(a.count, "users") == 3
-        found = await run(a.filter_record, "users", dict, city="Oslo")
+    async def body(a: AsyncKeyValueStore) -> None:
+        assert await a.get_record("users", dict, "u1") == {"name": "ann", "city": "Oslo"}
+        assert await a.count("users") == 3
+        found = await a.filter_record("users", dict, city="Oslo")
         assert sorted(r["name"] for r in found) == ["ann", "cy"]
-        await run(a.update_record, "users", "u3", {"name": "cy", "city": "Rome"})
-        await run(a.insert_record, "users", "u4", {"name": "dee", "city": "Oslo"})
-        assert await run(a.delete_record, "users", "u1") is True
+        await a.update_record("users", "u3", {"name": "cy", "city": "Rome"})
+        await a.insert_record("users", "u4", {"name": "dee", "city": "Oslo"})
+        assert await a.delete_record("users", "u1") is True
         with pytest.raises(RecordNotFoundError):
-            await run(a.update_record, "users", "missing", {"name": "x"})
-        assert await run(a.list_schemas) == ["users"]
+            await a.update_record("users", "missing", {"name": "x"})
+        assert await a.list_schemas() == ["users"]
 
     on_loop(make_async(indexes={"users": ["city"]}, buckets=4), body)
     assert sorted(r["name"] for r in sync.filter_record("users", dict, city="Rome")) == ["bob", "cy"]
@@ -136,9 +136,9 @@ def test_records_and_indexes_cross_faces(faces: Faces) -> None:
     assert isinstance(left, float) and 0 < left <= 60
     sync.drop_schema("users")
 
-    async def dropped(a: RedisStore) -> None:
-        assert await run(a.count, "users") == 0
-        assert await run(a.list_schemas) == []
+    async def dropped(a: AsyncKeyValueStore) -> None:
+        assert await a.count("users") == 0
+        assert await a.list_schemas() == []
 
     on_loop(make_async(buckets=4), dropped)
 
@@ -149,13 +149,13 @@ def test_key_index_cross_faces(redis_server: RedisServer, key_prefix: str) -> No
     sync.set_many({f"p:{i:03d}": i for i in range(30)})
     sync.set("q:1", 1, ttl=30)
 
-    async def body(a: RedisStore) -> None:
-        assert await run(lambda: list(a.keys_by_prefix("p:00"))) == [f"p:00{i}" for i in range(10)]
-        assert await run(a.count, prefix="p:") == 30
-        await run(a.set, "p:100", 100)
-        assert await run(a.clear, "q:") == 1
+    async def body(a: AsyncKeyValueStore) -> None:
+        assert [k async for k in a.keys_by_prefix("p:00")] == [f"p:00{i}" for i in range(10)]
+        assert await a.count(prefix="p:") == 30
+        await a.set("p:100", 100)
+        assert await a.clear("q:") == 1
 
-    on_loop(AsyncRedisStore.from_url(url), body)
+    on_loop(polykv.aio.connect(url), body)
     assert sync.count(prefix="p:") == 31 and sync.count(prefix="q:") == 0
     assert list(sync.keys_by_prefix("p:1")) == ["p:100"]
     sync.close()
@@ -169,16 +169,20 @@ def test_change_feed_cursor_cross_faces(redis_server: RedisServer, key_prefix: s
     head = sync._change_head()
     seen: dict[str, Any] = {}
 
-    async def body(a: RedisStore) -> None:
-        assert await run(a._change_head) == head
-        changes = await run(a._changes, BEGINNING, 10, 0.0)
-        assert [(c.op, c.ns, c.key) for c in changes] == [(ChangeOp.INSERT, "", "a"), (ChangeOp.INSERT, "users", "u1")]
-        assert changes[-1].cursor == head
-        await run(a.set, "a", 2)
-        await run(a.delete, "a")
-        seen["head"] = await run(a._change_head)
+    async def body(a: AsyncKeyValueStore) -> None:
+        events = [e async for e in polykv.aio.watch(a, since=BEGINNING, follow=False)]
+        assert [(e.op, e.schema, e.key) for e in events] == [
+            (ChangeOp.INSERT, None, "a"),
+            (ChangeOp.INSERT, "users", "u1"),
+        ]
+        assert events[-1].cursor == head
+        await a.set("a", 2)
+        await a.delete("a")
+        tail = [e async for e in polykv.aio.watch(a, since=head, follow=False)]
+        assert [(e.op, e.key, e.value) for e in tail] == [(ChangeOp.UPDATE, "a", 2), (ChangeOp.DELETE, "a", None)]
+        seen["head"] = tail[-1].cursor
 
-    on_loop(AsyncRedisStore.from_url(url), body)
+    on_loop(polykv.aio.connect(url), body)
     later = sync._changes(head, 10, 0.0)
     assert [(c.op, c.key, c.data) for c in later] == [(ChangeOp.UPDATE, "a", b"2"), (ChangeOp.DELETE, "a", None)]
     assert later[-1].cursor == seen["head"]
