@@ -16,7 +16,9 @@ same bytes; py-key-value-aio stores its own JSON envelope of a dict, and polykv 
 - ``100 tasks``: 100 concurrent tasks doing gets; total throughput (both sides 100 connections at most).
 - ``vs py-key-value-aio``: ``get``/``put`` and ``get_many``/``put_many`` of 100 keys on the same dicts.
 
-``--profile`` runs polykv's single get under cProfile and prints where the time goes.
+``--profile`` runs polykv's single get under cProfile and prints where the time goes. ``--instructions [N]``
+counts client instructions per operation of each side with valgrind's callgrind (user space only, so the
+same count however loaded the machine is; the socket syscalls both sides make are left out).
 """
 
 from __future__ import annotations
@@ -24,10 +26,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import os
 import pstats
+import re
+import shutil
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import redis.asyncio
@@ -39,36 +48,44 @@ from polykv.aio import bridge
 Run = Callable[[int], Awaitable[None]]  # does n operations
 
 
-async def rate(run: Run, n: int) -> float:
-    started = time.perf_counter()
+async def rate(run: Run, n: int) -> tuple[float, float]:
+    """Operations per second of wall clock, and client CPU seconds (user + system) per operation."""
+    started, cpu = time.perf_counter(), time.process_time()
     await run(n)
-    return n / (time.perf_counter() - started)
+    return n / (time.perf_counter() - started), (time.process_time() - cpu) / n
 
 
 async def compare(name: str, ours: Run, theirs: Run, label: str, n: int, rounds: int) -> float:
-    """Alternate ``ours``/``theirs`` runs of ``n`` operations; print rates and ratio quartiles."""
+    """Alternate ``ours``/``theirs`` runs of ``n`` operations; print rates, ratio quartiles and the client CPU
+    per operation of each side (on a loaded machine the steadier figure: it ignores time spent waiting)."""
     await ours(n // 10)
     await theirs(n // 10)  # warm both (connections, caches)
-    our_rates, their_rates, ratios = [], [], []
+    our_rates, their_rates, ratios, our_cpu, their_cpu = [], [], [], [], []
     for i in range(rounds * 2):
         if i % 2:
-            b = await rate(theirs, n)
-            a = await rate(ours, n)
+            b, b_cpu = await rate(theirs, n)
+            a, a_cpu = await rate(ours, n)
         else:
-            a = await rate(ours, n)
-            b = await rate(theirs, n)
+            a, a_cpu = await rate(ours, n)
+            b, b_cpu = await rate(theirs, n)
         our_rates.append(a)
         their_rates.append(b)
         ratios.append(a / b)
+        our_cpu.append(a_cpu)
+        their_cpu.append(b_cpu)
     q1, median, q3 = statistics.quantiles(ratios, n=4)
+    ours_us, theirs_us = statistics.median(our_cpu) * 1e6, statistics.median(their_cpu) * 1e6
     print(
-        f"{name:<34} {label:<10} {statistics.median(their_rates):>9,.0f}/s  polykv "
-        f"{statistics.median(our_rates):>9,.0f}/s  ratio median {median:.2f}x  (middle half {q1:.2f}-{q3:.2f})"
+        f"{name:<30} {label:<6} {statistics.median(their_rates):>8,.0f}/s polykv "
+        f"{statistics.median(our_rates):>8,.0f}/s  ratio {median:.2f}x ({q1:.2f}-{q3:.2f})  "
+        f"cpu/op {theirs_us:.1f} vs {ours_us:.1f} us = {theirs_us / ours_us:.2f}x"
     )
     return median
 
 
-async def main(port: int, rounds: int, profile: bool) -> None:
+async def build(port: int) -> tuple[dict[str, tuple[Run, Run, str, int]], Callable[[], Awaitable[None]]]:
+    """Every case, ``name -> (polykv side, other side, other's label, operations per run)``, on data written
+    first; and a coroutine function that closes every client."""
     url = f"redis://127.0.0.1:{port}/0"
     store = await polykv.aio.connect(f"{url}?prefix=bench&max_connections=100")
     inner: Any = store._store  # the AsyncRedisStore the facade runs
@@ -105,12 +122,6 @@ async def main(port: int, rounds: int, profile: bool) -> None:
             await asyncio.gather(*(run_one(n // 100) for _ in range(100)))
 
         return run
-
-    print(f"redis-server on 127.0.0.1:{port}; {rounds} x 2 alternating runs per case")
-    await compare("get (facade)", our_get, raw_get, "raw", 3000, rounds)
-    await compare("get (bridge.run, no facade)", bridged_get, raw_get, "raw", 3000, rounds)
-    await compare("set (facade)", our_set, raw_set, "raw", 3000, rounds)
-    await compare("get, 100 concurrent tasks", tasks(our_get), tasks(raw_get), "raw", 20000, rounds)
 
     from key_value.aio.stores.redis import RedisStore as KVRedisStore
 
@@ -158,21 +169,86 @@ async def main(port: int, rounds: int, profile: bool) -> None:
             await kv.put_many(keys, values)
 
     label = "kv-aio"
-    await compare("get (dict value)", our_dget, kv_get, label, 3000, rounds)
-    await compare("set (dict value)", our_dput, kv_put, label, 3000, rounds)
-    await compare("get_many 100 (keys/s)", our_mget, kv_mget, label, 20000, rounds)
-    await compare("set_many 100 (keys/s)", our_mset, kv_mset, label, 20000, rounds)
+    cases: dict[str, tuple[Run, Run, str, int]] = {
+        "get (facade)": (our_get, raw_get, "raw", 3000),
+        "get (bridge.run, no facade)": (bridged_get, raw_get, "raw", 3000),
+        "set (facade)": (our_set, raw_set, "raw", 3000),
+        "get, 100 concurrent tasks": (tasks(our_get), tasks(raw_get), "raw", 20000),
+        "get (dict value)": (our_dget, kv_get, label, 3000),
+        "set (dict value)": (our_dput, kv_put, label, 3000),
+        "get_many 100 (keys/s)": (our_mget, kv_mget, label, 20000),
+        "set_many 100 (keys/s)": (our_mset, kv_mset, label, 20000),
+    }
 
+    async def close() -> None:
+        await kv.close()
+        await raw.aclose()
+        await store.aclose()
+
+    return cases, close
+
+
+async def main(port: int, rounds: int, profile: bool) -> None:
+    cases, close = await build(port)
+    print(f"redis-server on 127.0.0.1:{port}; {rounds} x 2 alternating runs per case")
+    for name, (ours, theirs, label, n) in cases.items():
+        await compare(name, ours, theirs, label, n, rounds)
     if profile:
+        get = cases["get (facade)"][0]
         profiler = cProfile.Profile()
         profiler.enable()
-        await our_get(20000)
+        await get(20000)
         profiler.disable()
         pstats.Stats(profiler).sort_stats("tottime").print_stats(18)
+    await close()
 
-    await kv.close()
-    await raw.aclose()
-    await store.aclose()
+
+async def run_one(port: int, name: str, side: str, count: int) -> None:
+    """The callgrind child: build the cases, run every side of every case once (the same warm-up in every
+    run), then ``count`` operations of one side of one case."""
+    cases, close = await build(port)
+    for ours, theirs, _, n in cases.values():
+        await ours(100 if n > 3000 else 1)
+        await theirs(100 if n > 3000 else 1)
+    if count:
+        ours, theirs, _, _ = cases[name]
+        await (ours if side == "polykv" else theirs)(count)
+    await close()
+
+
+def instructions(port: int, count: int, only: str = "") -> None:
+    """Client instructions per operation, other side vs polykv, counted by callgrind (user space only: the
+    socket syscalls both sides make are not counted): the marginal cost, (cost of 3N - cost of N) / 2N."""
+    if shutil.which("valgrind") is None:
+        raise SystemExit("--instructions needs valgrind (apt-get install valgrind)")
+    print(f"client instructions per operation (callgrind, marginal over {count}..{3 * count}); ratio = other / polykv")
+    with tempfile.TemporaryDirectory() as tmp:
+
+        def total(name: str, side: str, n: int) -> int:
+            out = Path(tmp) / f"cg.{side}.{n}"
+            subprocess.run(  # noqa: S603 - our own interpreter and script
+                ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, __file__,  # noqa: S607
+                 "--port", str(port), "--run-one", name, side, str(n)],
+                check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                env={**os.environ, "PYTHONHASHSEED": "0"},
+            )  # fmt: skip
+            match = re.search(r"^(?:summary|totals): (\d+)", out.read_text(), re.MULTILINE)
+            assert match is not None
+            return int(match.group(1))
+
+        for name in CASE_NAMES:
+            if only not in name:
+                continue
+            n = count * (100 if "many" in name or "tasks" in name else 1)
+            per = {side: (total(name, side, 3 * n) - total(name, side, n)) / (2 * n) for side in ("other", "polykv")}
+            print(f"{name:<30} other {per['other']:>9,.0f}  polykv {per['polykv']:>9,.0f}  "
+                  f"ratio {per['other'] / per['polykv']:.2f}x", flush=True)  # fmt: skip
+
+
+CASE_NAMES = (
+    "get (facade)", "get (bridge.run, no facade)", "set (facade)", "get, 100 concurrent tasks",
+    "get (dict value)", "set (dict value)", "get_many 100 (keys/s)", "set_many 100 (keys/s)",
+)  # fmt: skip
 
 
 if __name__ == "__main__":
@@ -180,9 +256,20 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, help="an existing redis-server (default: start one)")
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--instructions", type=int, nargs="?", const=300, default=None, metavar="N",
+                        help="count client instructions per operation with callgrind, marginal over N..3N")  # fmt: skip
+    parser.add_argument("--only", default="", help="--instructions only for cases whose name contains this")
+    parser.add_argument("--run-one", nargs=3, metavar=("CASE", "SIDE", "N"), help=argparse.SUPPRESS)
     options = parser.parse_args()
-    if options.port:
+    if options.run_one:
+        name, side, n = options.run_one
+        asyncio.run(run_one(options.port, name, side, int(n)))
+    elif options.port:
         asyncio.run(main(options.port, options.rounds, options.profile))
+        if options.instructions:
+            instructions(options.port, options.instructions, options.only)
     else:
         with RedisServer() as server:
             asyncio.run(main(server.port, options.rounds, options.profile))
+            if options.instructions:
+                instructions(server.port, options.instructions, options.only)
