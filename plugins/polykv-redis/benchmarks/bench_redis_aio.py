@@ -226,12 +226,15 @@ def instructions(port: int, count: int, only: str = "") -> None:
 
         def total(name: str, side: str, n: int) -> int:
             out = Path(tmp) / f"cg.{side}.{n}"
-            subprocess.run(  # noqa: S603 - our own interpreter and script
+            done = subprocess.run(  # noqa: S603 - our own interpreter and script
                 ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, __file__,  # noqa: S607
                  "--port", str(port), "--run-one", name, side, str(n)],
-                check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                check=False, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                 env={**os.environ, "PYTHONHASHSEED": "0"},
             )  # fmt: skip
+            if done.returncode:
+                tail = "\n".join(line for line in done.stderr.splitlines() if not line.startswith("=="))[-2000:]
+                raise SystemExit(f"the callgrind run of {name!r} ({side}, {n}) failed:\n{tail}")
             match = re.search(r"^(?:summary|totals): (\d+)", out.read_text(), re.MULTILINE)
             assert match is not None
             return int(match.group(1))

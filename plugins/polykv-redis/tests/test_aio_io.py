@@ -316,3 +316,19 @@ def test_many_tasks_on_a_fresh_store_connect_once_without_blocking_the_loop(
         assert sorted(await run(lambda: list(a.keys_by_prefix("k")))) == [f"k{i}" for i in range(10)]
 
     on_loop(store, body)
+
+
+def test_idle_connections_are_closed_on_the_loop(redis_server: RedisServer, key_prefix: str) -> None:
+    """The connection manager's reaper thread asks; the pool closes its idle connections on its own loop."""
+    store = AsyncRedisStore(port=redis_server.port, prefix=key_prefix, idle_timeout=0.2)
+
+    async def body(a: RedisStore) -> None:
+        await asyncio.gather(*(run(a.set, f"k{i}", i) for i in range(20)))
+        assert a.manager.stats()["open"] >= 1
+        deadline = time.monotonic() + 5
+        while a.manager.stats()["open"] and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert a.manager.stats()["open"] == 0, a.manager.stats()
+        assert await run(a.get, "k3") == 3  # a closed connection's slot reconnects when next taken
+
+    on_loop(store, body)
