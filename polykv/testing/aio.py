@@ -381,13 +381,19 @@ class AsyncOnlyCases:
 
         self._run(store, case)
 
-    def test_the_loop_keeps_running_during_a_large_batch(self, store: BlockingStore) -> None:
-        """A ticker task measures the longest gap between its ticks while a large ``set_many`` and
-        ``get_many`` run: the loop must not stall (bound: 0.5 s, generous for a loaded machine; a store
-        that blocked the loop for the whole batch of 20,000 values shows its full duration)."""
+    #: Values written and read back by the loop-latency case, in two batches (a store with one file per key
+    #: may lower it; a few thousand still take it seconds).
+    loop_latency_values = 20_000
 
-        async def case(s: AsyncKeyValueStore) -> float:
+    def test_the_loop_keeps_running_during_a_large_batch(self, store: BlockingStore) -> None:
+        """A ticker task (every 5 ms) measures the longest gap between its ticks while large ``set_many`` and
+        ``get_many`` calls run. A face that ran them on the loop would show a gap as long as the longest call;
+        the bound is half of it, and never under 0.25 s (a loaded machine's scheduling noise: 0.13 s seen)."""
+        total = self.loop_latency_values
+
+        async def case(s: AsyncKeyValueStore) -> tuple[float, float]:
             gaps: list[float] = []
+            calls: list[float] = []
             running = True
 
             async def ticker() -> None:
@@ -400,17 +406,22 @@ class AsyncOnlyCases:
 
             tick = asyncio.ensure_future(ticker())
             await asyncio.sleep(0.02)
-            batch = {f"big{i:05d}": "x" * 100 for i in range(20_000)}
-            for start in range(0, 20_000, 5_000):
-                keys = list(batch)[start : start + 5_000]
-                await s.set_many({k: batch[k] for k in keys})
-                assert len(await s.get_many(keys)) == 5_000
+            keys = [f"big{i:06d}" for i in range(total)]
+            for half in (keys[: total // 2], keys[total // 2 :]):
+                started = time.monotonic()
+                await s.set_many(dict.fromkeys(half, "x" * 100))
+                calls.append(time.monotonic() - started)
+                started = time.monotonic()
+                assert len(await s.get_many(half)) == len(half)
+                calls.append(time.monotonic() - started)
             running = False
             await tick
-            return max(gaps)
+            return max(gaps), max(calls)
 
-        worst = self._run(store, case)
-        assert worst < 0.5, f"the event loop stalled for {worst:.3f} s during the batch"
+        worst, longest = self._run(store, case)
+        assert worst < max(0.25, longest / 2), (
+            f"the event loop stalled for {worst:.3f} s while the longest batch call took {longest:.3f} s"
+        )
 
 
 class AsyncStoreSuite(AsyncOnlyCases, StoreSuite):
