@@ -17,6 +17,7 @@ from polykv.testing.aio import AsyncStoreSuite
 
 class _ByURL(AsyncStoreSuite):
     loop_latency_values = 2_000  # one file per key
+
     @pytest.fixture
     def open_async_store(self, store_url: str) -> Callable[[], Connecting]:
         return lambda: polykv.aio.connect(store_url)
