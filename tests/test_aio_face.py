@@ -202,3 +202,23 @@ def test_lock_waiters_and_get_or_set_never_block_the_loop() -> None:
             assert ticks >= elapsed / 0.005 / 4, (ticks, elapsed)  # the loop ran while tasks waited
 
     asyncio.run(main())
+
+
+def test_store_manager_routes_like_the_sync_one(tmp_path: Path) -> None:
+    async def main() -> None:
+        cache = await polykv.aio.connect("memory://")
+        disk = await polykv.aio.connect(f"sqlite:///{tmp_path / 'm.db'}")
+        async with polykv.aio.AsyncStoreManager(
+            {"cache": cache, "disk": disk}, default="disk", routes={"tmp/": "cache"}
+        ) as mgr:
+            assert mgr.route("tmp/x") == "cache" and mgr.route("other") == "disk"
+            await mgr.set_many({"tmp/a": 1, "b": 2})
+            assert await cache.get("tmp/a") == 1 and await disk.get("b") == 2
+            assert await mgr.get_many(["tmp/a", "b"]) == {"tmp/a": 1, "b": 2}
+            assert mgr.store("cache") is cache
+            with pytest.raises(polykv.BackendNotFoundError, match="cache"):
+                mgr.store("nope")
+        await cache.aclose()
+        await disk.aclose()
+
+    asyncio.run(main())
