@@ -134,8 +134,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         for name, url in (("memory (bridge)", "memory://"), ("sqlite (threads)", f"sqlite:///{Path(folder) / 'b.db'}")):
             sync = polykv.connect(url)
-            other = url if url == "memory://" else url  # the same file for sqlite; a separate memory store
-            astore = loop.run_until_complete(_connect(other))
+            # sqlite: both faces on the same file; memory: each face has its own store
+            astore = loop.run_until_complete(_connect(url))
             print(f"\n== {name}: async / sync, median [q1 .. q3] of {args.rounds * 10} pairs")
             for label, case in cases(sync, astore, loop).items():
                 got = paired(case, args.rounds)
