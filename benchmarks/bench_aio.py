@@ -30,6 +30,7 @@ from typing import Any
 import polykv
 import polykv.aio
 from polykv.aio import AsyncKeyValueStore
+from polykv.testing.aio import LoopTicker
 from polykv.testing.benchmarking import Case, paired
 
 VALUE = "x" * 100
@@ -101,28 +102,13 @@ def cases(sync: Any, astore: AsyncKeyValueStore, loop: asyncio.AbstractEventLoop
 
 async def loop_latency(astore: AsyncKeyValueStore) -> tuple[float, float, float]:
     """(longest tick gap, median gap, seconds of work) while sets and a big set_many run."""
-    gaps: list[float] = []
-    running = True
-
-    async def ticker() -> None:
-        last = time.perf_counter()
-        while running:
-            await asyncio.sleep(0.001)
-            now = time.perf_counter()
-            gaps.append(now - last)
-            last = now
-
-    tick = asyncio.ensure_future(ticker())
-    await asyncio.sleep(0.01)
-    started = time.perf_counter()
-    for i in range(2000):
-        await astore.set(f"lat{i}", VALUE)
-    await astore.set_many({f"big{i}": VALUE for i in range(20_000)})
-    work = time.perf_counter() - started
-    running = False
-    await asyncio.sleep(0.002)  # a store that never yielded (memory: no I/O to wait for) gets one tick here
-    await tick
-    gaps.sort()
+    async with LoopTicker(0.001) as ticker:
+        started = time.perf_counter()
+        for i in range(2000):
+            await astore.set(f"lat{i}", VALUE)
+        await astore.set_many({f"big{i}": VALUE for i in range(20_000)})
+        work = time.perf_counter() - started
+    gaps = sorted(ticker.gaps)
     return gaps[-1], gaps[len(gaps) // 2], work
 
 
