@@ -35,6 +35,7 @@ from ..changes import Change
 from ..codecs import Codec
 from ..errors import InvalidArgumentError, InvalidKeyError, KeyNotFoundError
 from ..primitives import MISSING
+from ..records import bind_record, record_binding
 from ..store import KeyValueStore
 from .config import _store_url
 from .suite import StoreSuite, requires
@@ -247,9 +248,26 @@ class BlockingStore(KeyValueStore):
             return MISSING
 
 
+def _rebound(view: BlockingStore, found: Any) -> Any:
+    """Records the async face loaded or wrote are bound to the store it runs; bind them to the view, so that
+    a case's ``record.save()`` (the sync face's convenience) goes through the async face too."""
+    inner = view.async_store._store
+    for each in found if isinstance(found, (list, tuple)) else (found,):
+        binding = record_binding(each)
+        if binding is not None and binding.store is inner:
+            bind_record(each, view, binding.schema, binding.key)
+        elif isinstance(each, tuple) and len(each) == 2 and not isinstance(each[1], (list, tuple)):
+            _rebound(view, each[1])
+    return found
+
+
 def _coroutine(name: str) -> Callable[..., Any]:
     def call(self: BlockingStore, *args: Any, **kwargs: Any) -> Any:
-        return self.portal.run(getattr(self.async_store, name)(*args, **kwargs))
+        result = self.portal.run(getattr(self.async_store, name)(*args, **kwargs))
+        if "record" in name or name == "save":
+            _rebound(self, args)
+            _rebound(self, result)
+        return result
 
     call.__name__ = name
     return call
@@ -257,7 +275,8 @@ def _coroutine(name: str) -> Callable[..., Any]:
 
 def _iterator(name: str) -> Callable[..., Iterator[Any]]:
     def iterate(self: BlockingStore, *args: Any) -> Iterator[Any]:
-        return self.portal.iterate(getattr(self.async_store, name)(*args))
+        items = self.portal.iterate(getattr(self.async_store, name)(*args))
+        return (_rebound(self, item) for item in items) if name == "iter_records" else items
 
     iterate.__name__ = name
     return iterate
