@@ -288,8 +288,14 @@ class KeyValueStore(StorePrimitives, MutableMapping[str, Any], metaclass=StoreMe
             if set(map(type, datas)) == {bytes}:  # all present (the common case): one C-level pass each
                 return dict(zip(wanted, datas, strict=True))
             return {k: d if type(d) is bytes else bytes(d) for k, d in zip(wanted, datas, strict=True) if d is not None}
-        decode = self.codec.decode
+        decode_many = getattr(self.codec, "decode_many", None)  # a codec's batch decoder (JSON's is C-level)
         try:
+            if decode_many is not None:
+                if None not in datas:
+                    return dict(zip(wanted, decode_many(datas), strict=True))
+                found = [(key, data) for key, data in zip(wanted, datas, strict=True) if data is not None]
+                return dict(zip([key for key, _ in found], decode_many([data for _, data in found]), strict=True))
+            decode = self.codec.decode
             return {key: decode(data) for key, data in zip(wanted, datas, strict=True) if data is not None}
         except Exception:
             for key, data in zip(wanted, datas, strict=True):

@@ -202,3 +202,66 @@ def test_lock_waiters_and_get_or_set_never_block_the_loop() -> None:
             assert ticks >= elapsed / 0.005 / 4, (ticks, elapsed)  # the loop ran while tasks waited
 
     asyncio.run(main())
+
+
+def test_store_manager_routes_like_the_sync_one(tmp_path: Path) -> None:
+    async def main() -> None:
+        cache = await polykv.aio.connect("memory://")
+        disk = await polykv.aio.connect(f"sqlite:///{tmp_path / 'm.db'}")
+        async with polykv.aio.AsyncStoreManager(
+            {"cache": cache, "disk": disk}, default="disk", routes={"tmp/": "cache"}
+        ) as mgr:
+            assert mgr.route("tmp/x") == "cache" and mgr.route("other") == "disk"
+            await mgr.set_many({"tmp/a": 1, "b": 2})
+            assert await cache.get("tmp/a") == 1 and await disk.get("b") == 2
+            assert await mgr.get_many(["tmp/a", "b"]) == {"tmp/a": 1, "b": 2}
+            assert mgr.store("cache") is cache
+            with pytest.raises(polykv.BackendNotFoundError, match="cache"):
+                mgr.store("nope")
+        await cache.aclose()
+        await disk.aclose()
+
+    asyncio.run(main())
+
+
+def test_a_waiting_call_never_holds_up_the_calls_queued_behind_it() -> None:
+    """One worker waits inside a call for what a later call does: a second worker must take the later one
+    (queued before or after the first started), or the two would wait for each other."""
+    import threading
+
+    from polykv.aio import ThreadRunner
+
+    async def main() -> None:
+        runner = ThreadRunner(max_workers=2)
+        for _ in range(20):
+            event = threading.Event()
+            waiting = asyncio.ensure_future(runner.call(event.wait, 5))
+            setting = asyncio.ensure_future(runner.call(event.set))
+            assert await asyncio.wait_for(waiting, 10) is True
+            await setting
+        await runner.aclose()
+
+    asyncio.run(main())
+
+
+def test_a_cancelled_call_that_has_not_started_never_runs() -> None:
+    import threading
+
+    from polykv.aio import ThreadRunner
+
+    ran: list[int] = []
+
+    async def main() -> None:
+        runner = ThreadRunner(max_workers=1)
+        gate = threading.Event()
+        first = asyncio.ensure_future(runner.call(gate.wait, 5))
+        queued = asyncio.ensure_future(runner.call(ran.append, 1))
+        await asyncio.sleep(0.05)
+        queued.cancel()
+        gate.set()
+        await first
+        assert await runner.call(len, ran) == 0
+        await runner.aclose()
+
+    asyncio.run(main())
+    assert ran == []

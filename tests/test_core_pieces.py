@@ -113,3 +113,38 @@ def test_root_exports_are_complete_and_resolve() -> None:
     assert set(polykv.__all__) == set(polykv._EXPORTS) | {"default_registry", "open_store", "registry"}
     for name in polykv.__all__:
         assert getattr(polykv, name) is not None
+
+
+def test_json_decode_many_matches_decode_one_by_one() -> None:
+    """JSONCodec.decode_many reads a batch in C-level passes; whatever the neighbours, it gives what decoding
+    each value alone gives, and raises where that would."""
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from polykv.codecs import JSONCodec
+
+    codec = JSONCodec()
+    fragments = st.sampled_from(
+        [b"1", b"2", b".5", b"e5", b"[1", b"2]", b'"a', b'b"', b" 1", b"null", b"{}", b"\xc3\xa9"]
+    )
+    values = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(), lambda inner: st.lists(inner, max_size=3)
+    )
+
+    def one_by_one(datas: list[bytes]) -> object:
+        try:
+            return [codec.decode(d) for d in datas]
+        except Exception as exc:
+            return type(exc)
+
+    def batched(datas: list[bytes]) -> object:
+        try:
+            return codec.decode_many(datas)
+        except Exception as exc:
+            return type(exc)
+
+    @given(st.lists(fragments | values.map(codec.encode), max_size=8))
+    def check(datas: list[bytes]) -> None:
+        assert batched(datas) == one_by_one(datas)
+
+    check()

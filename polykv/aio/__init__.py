@@ -18,6 +18,7 @@ from . import bridge
 from .backend_registry import AsyncBackendRegistry, default_registry
 from .connect import connect
 from .faces import wrap
+from .manager import AsyncStoreManager
 from .ops import call, copy, watch
 from .runners import BridgeRunner, ThreadRunner
 from .store import AsyncKeyValueStore, AsyncLock
@@ -30,6 +31,7 @@ __all__ = [
     "AsyncBackendRegistry",
     "AsyncKeyValueStore",
     "AsyncLock",
+    "AsyncStoreManager",
     "BridgeRunner",
     "CachedStore",
     "FallbackStore",

@@ -35,12 +35,13 @@ from ..changes import Change
 from ..codecs import Codec
 from ..errors import InvalidArgumentError, InvalidKeyError, KeyNotFoundError
 from ..primitives import MISSING
+from ..records import bind_record, record_binding
 from ..store import KeyValueStore
 from .config import _store_url
 from .suite import StoreSuite, requires
 from .watch import WatchSuite
 
-__all__ = ["AsyncOnlyCases", "AsyncStoreSuite", "AsyncWatchSuite", "BlockingStore", "Portal", "portal"]
+__all__ = ["AsyncOnlyCases", "AsyncStoreSuite", "AsyncWatchSuite", "BlockingStore", "LoopTicker", "Portal", "portal"]
 
 T = TypeVar("T")
 OpenAsyncStore = Callable[[], Awaitable[AsyncKeyValueStore]]
@@ -247,9 +248,26 @@ class BlockingStore(KeyValueStore):
             return MISSING
 
 
+def _rebound(view: BlockingStore, found: Any) -> Any:
+    """Records the async face loaded or wrote are bound to the store it runs; bind them to the view, so that
+    a case's ``record.save()`` (the sync face's convenience) goes through the async face too."""
+    inner = view.async_store._store
+    for each in found if isinstance(found, (list, tuple)) else (found,):
+        binding = record_binding(each)
+        if binding is not None and binding.store is inner:
+            bind_record(each, view, binding.schema, binding.key)
+        elif isinstance(each, tuple) and len(each) == 2 and not isinstance(each[1], (list, tuple)):
+            _rebound(view, each[1])
+    return found
+
+
 def _coroutine(name: str) -> Callable[..., Any]:
     def call(self: BlockingStore, *args: Any, **kwargs: Any) -> Any:
-        return self.portal.run(getattr(self.async_store, name)(*args, **kwargs))
+        result = self.portal.run(getattr(self.async_store, name)(*args, **kwargs))
+        if "record" in name or name == "save":
+            _rebound(self, args)
+            _rebound(self, result)
+        return result
 
     call.__name__ = name
     return call
@@ -257,7 +275,8 @@ def _coroutine(name: str) -> Callable[..., Any]:
 
 def _iterator(name: str) -> Callable[..., Iterator[Any]]:
     def iterate(self: BlockingStore, *args: Any) -> Iterator[Any]:
-        return self.portal.iterate(getattr(self.async_store, name)(*args))
+        items = self.portal.iterate(getattr(self.async_store, name)(*args))
+        return (_rebound(self, item) for item in items) if name == "iter_records" else items
 
     iterate.__name__ = name
     return iterate
@@ -302,6 +321,39 @@ def _watch_blocking(
 
 _watch_blocking.__name__ = "watch"
 ops.implements(BlockingStore)(_watch_blocking)
+
+
+class LoopTicker:
+    """``async with LoopTicker(interval) as ticker:`` a task that sleeps ``interval`` seconds again and again
+    while the block runs; ``ticker.gaps`` holds the seconds between its wake-ups (one that the loop could
+    not serve on time shows as a long gap; the block's end lets it tick once more, so a block that never
+    yielded shows as one gap as long as the block)."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.gaps: list[float] = []
+        self._running = False
+        self._task: asyncio.Future[None] | None = None
+
+    async def _tick(self) -> None:
+        last = time.perf_counter()
+        while self._running:
+            await asyncio.sleep(self.interval)
+            now = time.perf_counter()
+            self.gaps.append(now - last)
+            last = now
+
+    async def __aenter__(self) -> LoopTicker:
+        self._running = True
+        self._task = asyncio.ensure_future(self._tick())
+        await asyncio.sleep(self.interval * 4)  # it is ticking before the block starts
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await asyncio.sleep(self.interval * 2)
+        self._running = False
+        assert self._task is not None
+        await self._task
 
 
 class AsyncOnlyCases:
@@ -381,36 +433,33 @@ class AsyncOnlyCases:
 
         self._run(store, case)
 
+    #: Values written and read back by the loop-latency case, in two batches (a store with one file per key
+    #: may lower it; a few thousand still take it seconds).
+    loop_latency_values = 20_000
+
     def test_the_loop_keeps_running_during_a_large_batch(self, store: BlockingStore) -> None:
-        """A ticker task measures the longest gap between its ticks while a large ``set_many`` and
-        ``get_many`` run: the loop must not stall (bound: 0.5 s, generous for a loaded machine; a store
-        that blocked the loop for the whole batch of 20,000 values shows its full duration)."""
+        """A ticker task (every 5 ms) measures the longest gap between its ticks while large ``set_many`` and
+        ``get_many`` calls run. A face that ran them on the loop would show a gap as long as the longest call;
+        the bound is half of it, and never under 0.25 s (a loaded machine's scheduling noise: 0.13 s seen)."""
+        total = self.loop_latency_values
 
-        async def case(s: AsyncKeyValueStore) -> float:
-            gaps: list[float] = []
-            running = True
+        async def case(s: AsyncKeyValueStore) -> tuple[float, float]:
+            calls: list[float] = []
+            async with LoopTicker(0.005) as ticker:
+                keys = [f"big{i:06d}" for i in range(total)]
+                for half in (keys[: total // 2], keys[total // 2 :]):
+                    started = time.monotonic()
+                    await s.set_many(dict.fromkeys(half, "x" * 100))
+                    calls.append(time.monotonic() - started)
+                    started = time.monotonic()
+                    assert len(await s.get_many(half)) == len(half)
+                    calls.append(time.monotonic() - started)
+            return max(ticker.gaps), max(calls)
 
-            async def ticker() -> None:
-                last = time.monotonic()
-                while running:
-                    await asyncio.sleep(0.005)
-                    now = time.monotonic()
-                    gaps.append(now - last)
-                    last = now
-
-            tick = asyncio.ensure_future(ticker())
-            await asyncio.sleep(0.02)
-            batch = {f"big{i:05d}": "x" * 100 for i in range(20_000)}
-            for start in range(0, 20_000, 5_000):
-                keys = list(batch)[start : start + 5_000]
-                await s.set_many({k: batch[k] for k in keys})
-                assert len(await s.get_many(keys)) == 5_000
-            running = False
-            await tick
-            return max(gaps)
-
-        worst = self._run(store, case)
-        assert worst < 0.5, f"the event loop stalled for {worst:.3f} s during the batch"
+        worst, longest = self._run(store, case)
+        assert worst < max(0.25, longest / 2), (
+            f"the event loop stalled for {worst:.3f} s while the longest batch call took {longest:.3f} s"
+        )
 
 
 class AsyncStoreSuite(AsyncOnlyCases, StoreSuite):
