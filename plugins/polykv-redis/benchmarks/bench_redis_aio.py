@@ -83,11 +83,14 @@ async def compare(name: str, ours: Run, theirs: Run, label: str, n: int, rounds:
     return median
 
 
-async def build(port: int) -> tuple[dict[str, tuple[Run, Run, str, int]], Callable[[], Awaitable[None]]]:
+async def build(
+    port: int, socket_timeout: float = 5.0
+) -> tuple[dict[str, tuple[Run, Run, str, int]], Callable[[], Awaitable[None]]]:
     """Every case, ``name -> (polykv side, other side, other's label, operations per run)``, on data written
-    first; and a coroutine function that closes every client."""
+    first; and a coroutine function that closes every client. (Under callgrind, 50x slower, the socket
+    timeout is raised so that no read times out.)"""
     url = f"redis://127.0.0.1:{port}/0"
-    store = await polykv.aio.connect(f"{url}?prefix=bench&max_connections=100")
+    store = await polykv.aio.connect(f"{url}?prefix=bench&max_connections=100&socket_timeout={socket_timeout}")
     inner: Any = store._store  # the AsyncRedisStore the facade runs
     raw = redis.asyncio.Redis(port=port, max_connections=100)
     text = "x" * 98
@@ -206,7 +209,7 @@ async def main(port: int, rounds: int, profile: bool) -> None:
 async def run_one(port: int, name: str, side: str, count: int) -> None:
     """The callgrind child: build the cases, run every side of every case once (the same warm-up in every
     run), then ``count`` operations of one side of one case."""
-    cases, close = await build(port)
+    cases, close = await build(port, socket_timeout=300.0)
     for ours, theirs, _, n in cases.values():
         await ours(100 if n > 3000 else 1)
         await theirs(100 if n > 3000 else 1)

@@ -21,35 +21,10 @@ def tls_server() -> Iterator[RedisTLSServer]:
     yield from running(RedisTLSServer())
 
 
-#: Bound records (``record.save()``, ``reload()``, ``delete()``, and ``binding.store == store``) call the
-#: synchronous methods of the store the facade wraps, from outside any bridged call: a store whose I/O
-#: awaits natively cannot serve them there (the memory store passes only because its I/O never awaits).
-#: What a record bound by an async face should call is the facade's decision, not this plugin's.
-_BOUND_RECORDS = pytest.mark.skip(
-    reason="not applicable yet: bound records call the wrapped store's sync methods outside the bridge"
-)
-
-
 class _ByURL(AsyncStoreSuite):
     @pytest.fixture
     def open_async_store(self, store_url: str) -> Callable[[], Connecting]:
         return lambda: polykv.aio.connect(store_url)
-
-    @_BOUND_RECORDS
-    def test_filtered_and_iterated_records_remember_their_keys(self) -> None:  # type: ignore[override]
-        raise AssertionError("skipped")
-
-    @_BOUND_RECORDS
-    def test_record_methods_without_a_key_field(self) -> None:  # type: ignore[override]
-        raise AssertionError("skipped")
-
-    @_BOUND_RECORDS
-    def test_record_methods_use_the_schema_it_came_from(self) -> None:  # type: ignore[override]
-        raise AssertionError("skipped")
-
-    @_BOUND_RECORDS
-    def test_bound_record_save_delete_reload(self) -> None:  # type: ignore[override]
-        raise AssertionError("skipped")
 
 
 class TestAsyncRedisConformance(_ByURL):
