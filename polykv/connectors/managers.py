@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from ..errors import BackendUnavailableError, InvalidArgumentError
+from ..pausing import pause
 from .connector import BackendConnectorBase
 from .retry import RetryPolicy
 
@@ -193,7 +194,7 @@ class BaseConnectorManager(ABC):
                     raise BackendUnavailableError(failure.message, backend=failure.backend) from failure.__cause__
                 raise self._unavailable(connector, failure) from failure
             logger.debug("retrying %s after transient %s (try %d)", self.backend_name, type(failure).__name__, attempt)
-            time.sleep(delay)
+            pause(delay)  # time.sleep, or asyncio.sleep on the loop under polykv.aio's bridge
 
     def __enter__(self: T) -> T:
         return self

@@ -34,6 +34,8 @@ class RedisClusterStore(RedisStore):
 
     _backend_type = "redis_cluster"
     url_schemes = ("redis+cluster", "rediss+cluster")
+    #: The asyncio face (``polykv.aio``): redis-py's asyncio cluster client under the same store logic.
+    async_face = "polykv_redis.aio:AsyncRedisClusterStore"
     connector_class: ClassVar[type[BackendConnectorBase]] = RedisClusterConnector
     _cluster_client: ClassVar[bool] = True
     #: Commands through ``RedisCluster``'s methods: it routes each by slot and follows MOVED/ASK.
@@ -56,6 +58,11 @@ class RedisClusterStore(RedisStore):
             )
         super().__init__(host, port, db, *args, **kwargs)
         self._where = self._where.replace("redis", "redis+cluster", 1)
+
+    def _node_client(self, client: Any, node: Any) -> Any:
+        """A client for one node of the cluster (``scan``, ``pipeline`` of EVALSHA, ``script_load``): the one
+        place the store reaches past ``RedisCluster``'s slot routing (overridden by the asyncio face)."""
+        return client.get_redis_connection(node)
 
     def _mget(self, client: Any, names: Sequence[str]) -> list[bytes | None]:
         result: list[bytes | None] = client.mget_nonatomic(names)
@@ -80,7 +87,7 @@ class RedisClusterStore(RedisStore):
             nodes[node.name] = node
         results: list[Any] = [None] * len(calls)
         for name, indexes in by_node.items():
-            node_client = client.get_redis_connection(nodes[name])
+            node_client = self._node_client(client, nodes[name])
             replies = super()._eval_many(node_client, [calls[i] for i in indexes], raise_on_error=False)
             for i, reply in zip(indexes, replies, strict=True):
                 if isinstance(reply, rexc.ResponseError) and str(reply).startswith(("MOVED", "ASK", "TRYAGAIN")):
@@ -104,7 +111,7 @@ class RedisClusterStore(RedisStore):
 
                 def scan(c: Any, cur: int = cursor, node_name: str = node_name) -> Any:
                     node = c.get_node(node_name=node_name)
-                    return c.get_redis_connection(node).scan(cur, match=pattern, count=SCAN_COUNT)
+                    return self._node_client(c, node).scan(cur, match=pattern, count=SCAN_COUNT)
 
                 cursor, batch = self._run(scan)
                 for raw in batch:

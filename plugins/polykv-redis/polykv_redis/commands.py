@@ -102,19 +102,28 @@ _SCRIPT_LOAD = (b"SCRIPT", b"LOAD")
 
 class DirectCommands(ClientCommands):
     """The same commands packed here and sent on a connection of the client's ``PolyBlockingConnectionPool``
-    (``polykv_redis.direct``): no ``execute_command``, no response callbacks."""
+    (``polykv_redis.direct``): no ``execute_command``, no response callbacks.
+
+    Every command goes out through ``execute`` (one packed command, its raw reply) or ``execute_many`` (a
+    pipeline of packed commands in one write): the only two methods that touch a connection, so a subclass
+    that sends the same bytes another way (the asyncio face, ``polykv_redis.aio``) overrides those two."""
+
+    #: ``execute(client, packed) -> reply``: one command on a connection of ``client``'s pool.
+    execute = staticmethod(execute)
+    #: ``execute_many(client, packed, raise_on_error=True) -> replies``: a pipeline in one write.
+    execute_many = staticmethod(execute_many)
 
     def get(self, client: Any, name: str) -> bytes | None:
         data = name.encode()
-        reply: bytes | None = execute(client, b"%b$%d\r\n%b\r\n" % (GET, len(data), data))
+        reply: bytes | None = self.execute(client, b"%b$%d\r\n%b\r\n" % (GET, len(data), data))
         return reply
 
     def set(self, client: Any, name: str, data: bytes, px: int | None) -> None:
         raw = name.encode()
         if px is None:
-            execute(client, b"%b$%d\r\n%b\r\n$%d\r\n%b\r\n" % (SET, len(raw), raw, len(data), data))
+            self.execute(client, b"%b$%d\r\n%b\r\n$%d\r\n%b\r\n" % (SET, len(raw), raw, len(data), data))
         else:
-            execute(client, SET_PX + bulk(raw) + bulk(data) + PX + bulk(str(px)))
+            self.execute(client, SET_PX + bulk(raw) + bulk(data) + PX + bulk(str(px)))
 
     def set_if(
         self, client: Any, name: str, data: bytes, px: int | None, *, nx: bool = False, xx: bool = False
@@ -126,46 +135,46 @@ class DirectCommands(ClientCommands):
             args.append(b"NX")
         if xx:
             args.append(b"XX")
-        return execute(client, pack(args)) is not None
+        return self.execute(client, pack(args)) is not None
 
     def delete(self, client: Any, names: Sequence[str]) -> int:
         if len(names) == 1:
-            return int(execute(client, DEL + bulk(names[0])))
-        return int(execute(client, pack([b"DEL", *names])))
+            return int(self.execute(client, DEL + bulk(names[0])))
+        return int(self.execute(client, pack([b"DEL", *names])))
 
     def unlink(self, client: Any, names: Sequence[str]) -> int:
-        return int(execute(client, pack([b"UNLINK", *names])))
+        return int(self.execute(client, pack([b"UNLINK", *names])))
 
     def pttl(self, client: Any, name: str) -> int:
-        return int(execute(client, PTTL + bulk(name)))
+        return int(self.execute(client, PTTL + bulk(name)))
 
     def mget(self, client: Any, names: Sequence[str]) -> list[bytes | None]:
-        reply: list[bytes | None] = execute(client, direct.pack_keys(MGET_NAME, names))
+        reply: list[bytes | None] = self.execute(client, direct.pack_keys(MGET_NAME, names))
         return reply
 
     def mset(self, client: Any, names: Sequence[str], datas: Sequence[bytes]) -> None:
-        execute(client, direct.pack_pairs(b"MSET", names, datas))
+        self.execute(client, direct.pack_pairs(b"MSET", names, datas))
 
     def set_px_many(self, client: Any, names: Sequence[str], datas: Sequence[bytes], px: int) -> None:
         tail = PX + bulk(str(px))
         packed = [SET_PX + bulk(name) + bulk(data) + tail for name, data in zip(names, datas, strict=True)]
-        execute_many(client, packed)
+        self.execute_many(client, packed)
 
     def scan(self, client: Any, cursor: int, pattern: str, count: int) -> tuple[int, list[bytes]]:
-        reply = execute(client, pack([b"SCAN", cursor, b"MATCH", pattern, b"COUNT", count]))
+        reply = self.execute(client, pack([b"SCAN", cursor, b"MATCH", pattern, b"COUNT", count]))
         return int(reply[0]), list(reply[1])
 
     def evalsha(self, client: Any, script: LuaScript, keys: Sequence[str], args: Sequence[Any]) -> Any:
         packed = pack([_EVALSHA, script.sha, len(keys), *keys, *args])
         try:
-            return execute(client, packed)
+            return self.execute(client, packed)
         except rexc.NoScriptError:
-            execute(client, pack([*_SCRIPT_LOAD, script.body]))
-            return execute(client, packed)
+            self.execute(client, pack([*_SCRIPT_LOAD, script.body]))
+            return self.execute(client, packed)
 
     def evalsha_many(self, client: Any, calls: ScriptCalls) -> list[Any]:
         packed = [pack([_EVALSHA, script.sha, len(keys), *keys, *args]) for script, keys, args in calls]
-        return execute_many(client, packed, raise_on_error=False)
+        return self.execute_many(client, packed, raise_on_error=False)
 
     def script_load(self, client: Any, script: LuaScript) -> None:
-        execute(client, pack([*_SCRIPT_LOAD, script.body]))
+        self.execute(client, pack([*_SCRIPT_LOAD, script.body]))

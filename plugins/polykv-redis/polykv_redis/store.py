@@ -132,6 +132,8 @@ class RedisStore(KeyValueStore):
 
     _backend_type = "redis"
     url_schemes = ("redis", "rediss")
+    #: The asyncio face (``polykv.aio``): this store's I/O on ``redis.asyncio``, everything else inherited.
+    async_face = "polykv_redis.aio:AsyncRedisStore"
     capabilities = frozenset(
         {
             Capability.TTL,
