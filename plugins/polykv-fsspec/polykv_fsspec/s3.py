@@ -42,6 +42,8 @@ class S3Store(FsspecStore):
 
     _backend_type = "s3"
     url_schemes = ("s3",)
+    #: polykv.aio serves this store natively: the subclass awaits s3fs's coroutines on the event loop.
+    async_face: ClassVar[str | None] = "polykv_fsspec.aio:AsyncS3Store"
     #: Options whose values are masked in reprs, logs and errors (beside polykv's generic secret names).
     secret_options: ClassVar[frozenset[str]] = frozenset({"key", "secret", "token", "session_token"})
 
