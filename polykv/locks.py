@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from .capabilities import Capability
 from .errors import InvalidArgumentError, LockNotOwnedError, LockTimeoutError, SerializationError
+from .pausing import pause
 
 if TYPE_CHECKING:
     from .store import KeyValueStore
@@ -67,7 +68,7 @@ class Backoff:
         self._next = min(self._cap, self._next * 2)
         if self.deadline is not None:
             delay = max(0.0, min(delay, self.deadline - time.monotonic()))
-        time.sleep(delay)
+        pause(delay)  # time.sleep, or asyncio.sleep on the event loop under polykv.aio
 
 
 def _seconds(value: Any, what: str, backend: str, *, zero: bool = False) -> float:

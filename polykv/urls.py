@@ -9,6 +9,7 @@ before its module is imported.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote_plus, urlsplit
 
@@ -21,7 +22,7 @@ from .options import is_secret_option, secret_options
 from .registration import STORE_CLASSES
 from .store import KeyValueStore
 
-__all__ = ["DEFAULT_URL", "connect", "redact_url", "store_class_for_url"]
+__all__ = ["DEFAULT_URL", "OpenClass", "connect", "open_url", "redact_url", "store_class_for_url"]
 
 
 def _scheme_class(scheme: str) -> type | None:
@@ -145,17 +146,32 @@ def connect(url: str | None = None, **options: Any) -> KeyValueStore:
         import os
 
         url = os.environ.get("POLYKV_URL") or DEFAULT_URL
+    return open_url(url, options, _from_url)
+
+
+def _from_url(cls: type[KeyValueStore], url: str, options: dict[str, Any]) -> KeyValueStore:
+    store: KeyValueStore = cls.from_url(url, **options)
+    return store
+
+
+#: What builds one store from its class, its URL and the options: ``cls.from_url(url, **options)`` for
+#: ``connect``; ``polykv.aio`` builds the class's async face instead.
+OpenClass = Callable[[type[KeyValueStore], str, dict[str, Any]], KeyValueStore]
+
+
+def open_url(url: str, options: dict[str, Any], open_class: OpenClass) -> KeyValueStore:
+    """Resolve ``url`` (wrapper stacks, scheme claims, scheme aliases) and build each store in it with
+    ``open_class``; what ``connect`` does, with the last step chosen by the caller."""
     # wrappers (readonly+prefix:t1/+sqlite://...): the first letters of polykv.wrappers.stacking's names
     if isinstance(url, str) and url[:1] in "rpcfite" and "+" in url:
         from .wrappers.stacking import connect_stacked, is_stacked_url
 
-        if is_stacked_url(url):
-            return connect_stacked(url, connect, **options)  # the wrappers open each store URL with this function
+        if is_stacked_url(url):  # the wrappers open each store URL in the stack the same way
+            return connect_stacked(url, lambda inner, **more: open_url(inner, more, open_class), **options)
     cls = store_class_for_url(url)
     scheme = urlsplit(url).scheme.lower()
     if scheme not in cls.url_schemes and scheme not in BUILTIN_SCHEMES:  # reached through a scheme alias
         alias = _scheme_alias(scheme)
         if alias is not None:
             url = alias + url[len(scheme) :]
-    store: KeyValueStore = cls.from_url(url, **options)
-    return store
+    return open_class(cls, url, options)

@@ -9,18 +9,23 @@ included) back in. This is the technique of SQLAlchemy's asyncio extension, buil
 package. The cost is two greenlet switches per call and two per await, about a microsecond: worker greenlets
 are reused from a per-thread free list, because creating one costs ten times a switch.
 
-``run(fn, *args)`` is the only way in; ``await_`` outside a bridged call raises ``RuntimeError``.
+``run(fn, *args)`` is the way in on the loop. A thread that ``polykv.aio`` runs blocking store code in
+(:func:`loop_thread`) may call ``await_`` too: the awaitable then runs on the loop with
+``asyncio.run_coroutine_threadsafe`` while that thread waits, so a natively async store can sit under a
+wrapper beside a store that runs in threads. Anywhere else ``await_`` raises ``RuntimeError``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import greenlet
 
-__all__ = ["await_", "in_bridge", "run"]
+__all__ = ["await_", "in_bridge", "loop_thread", "run"]
 
 T = TypeVar("T")
 
@@ -29,29 +34,33 @@ _AWAIT, _RETURN, _RAISE = 0, 1, 2
 
 
 class _Worker(greenlet.greenlet):
-    """A reusable greenlet: runs one bridged call at a time, switching each awaitable to its driver."""
+    """A reusable greenlet: runs one bridged call at a time, switching each awaitable to its driver.
 
-    __slots__ = ()
+    A finished call's outcome is left in ``reply`` (the driver takes it and clears it) and the worker then
+    waits with nothing of the call on its frame, so it keeps no result, argument or exception alive."""
+
+    __slots__ = ("reply",)
 
     def __init__(self) -> None:
         super().__init__(self._serve)
+        self.reply: tuple[int, Any] | None = None
 
-    def _serve(self, job: tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]) -> None:
+    def _serve(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         while True:
-            fn, args, kwargs = job
             try:
-                reply: tuple[int, Any] = (_RETURN, fn(*args, **kwargs))
+                self.reply = (_RETURN, fn(*args, **kwargs))
             except BaseException as exc:  # handed to the driver, which raises it in the calling task
-                reply = (_RAISE, exc)
+                self.reply = (_RAISE, exc)
             del fn, args, kwargs
             driver = self.parent
             assert driver is not None  # run() sets it before every switch in
-            job = driver.switch(reply)
+            fn, args, kwargs = driver.switch()
 
 
 class _Idle(threading.local):
     def __init__(self) -> None:
         self.workers: list[_Worker] = []
+        self.loop: asyncio.AbstractEventLoop | None = None  # set while loop_thread() runs a call here
 
 
 _idle = _Idle()
@@ -64,12 +73,31 @@ def in_bridge() -> bool:
     return isinstance(greenlet.getcurrent(), _Worker)
 
 
+@contextmanager
+def loop_thread(loop: asyncio.AbstractEventLoop) -> Iterator[None]:
+    """While the block runs (in a thread other than ``loop``'s), :func:`await_` in this thread runs its
+    awaitable on ``loop`` and waits for it."""
+    previous, _idle.loop = _idle.loop, loop
+    try:
+        yield
+    finally:
+        _idle.loop = previous
+
+
+async def _awaited(awaitable: Awaitable[T]) -> T:
+    return await awaitable
+
+
 def await_(awaitable: Awaitable[T]) -> T:
-    """Await ``awaitable`` on the event loop from synchronous code running under :func:`run`, and return
-    its result (or raise its exception). ``RuntimeError`` outside a bridged call, since nothing could
-    await it there."""
+    """Await ``awaitable`` on the event loop from synchronous code running under :func:`run` (or in a
+    :func:`loop_thread`), and return its result or raise its exception. ``RuntimeError`` anywhere else,
+    since nothing could await it there."""
     current = greenlet.getcurrent()
     if not isinstance(current, _Worker):
+        loop = _idle.loop
+        if loop is not None:
+            coroutine: Coroutine[Any, Any, T] = _awaited(awaitable)
+            return asyncio.run_coroutine_threadsafe(coroutine, loop).result()
         close = getattr(awaitable, "close", None)
         if close is not None:
             close()  # never leave a coroutine un-awaited behind the error
@@ -93,22 +121,28 @@ async def run(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     idle = _idle.workers
     worker = idle.pop() if idle else _Worker()
     worker.parent = greenlet.getcurrent()
-    kind, payload = worker.switch((fn, args, kwargs))
+    step = worker.switch(fn, args, kwargs)
     try:
-        while kind == _AWAIT:
+        while step:  # an awaitable handed over by await_
+            _, awaitable = step
             try:
-                value = await payload
+                value = await awaitable
             except BaseException as exc:
-                del payload
-                kind, payload = worker.switch((_RAISE, exc))
+                del awaitable
+                step = worker.switch((_RAISE, exc))
             else:
-                del payload
-                kind, payload = worker.switch((_RETURN, value))
+                del awaitable
+                step = worker.switch((_RETURN, value))
+                del value
     finally:
-        if kind != _AWAIT and len(idle) < MAX_IDLE_WORKERS:
+        if not step and len(idle) < MAX_IDLE_WORKERS:
             idle.append(worker)
         # a worker left suspended (the task was torn down between switches) is dropped; greenlet then
         # raises GreenletExit inside it when it is collected, which unwinds fn's finally blocks
+    reply, worker.reply = worker.reply, None
+    assert reply is not None
+    kind, payload = reply
+    del reply
     if kind == _RAISE:
         raise payload
     result: T = payload

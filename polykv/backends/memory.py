@@ -31,6 +31,7 @@ class MemoryStore(KeyValueStore):
 
     _backend_type = "memory"
     url_schemes = ("memory",)
+    async_face = "polykv.aio.memory:AsyncMemoryStore"
     capabilities = frozenset(
         {
             Capability.TTL,
@@ -94,7 +95,11 @@ class MemoryStore(KeyValueStore):
         self._seq += 1
         self._log.append((self._seq, op, ns, key, data))
         if self._log_waiters:
-            self._log_cond.notify_all()
+            self._wake_log_waiters()
+
+    def _wake_log_waiters(self) -> None:
+        """A change was logged while a watcher waits for one; caller holds the lock."""
+        self._log_cond.notify_all()
 
     def _put(self, ns: str, key: str, data: bytes, ttl: float | None) -> None:
         """Caller holds the lock."""
@@ -106,7 +111,7 @@ class MemoryStore(KeyValueStore):
         self._seq += 1
         self._log.append((self._seq, _UPDATE if existed else _INSERT, ns, key, data))
         if self._log_waiters:
-            self._log_cond.notify_all()
+            self._wake_log_waiters()
         if ttl is not None:
             self._expires[(ns, key)] = time.monotonic() + ttl
         elif self._expires:

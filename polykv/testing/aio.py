@@ -1,0 +1,462 @@
+"""``AsyncStoreSuite`` and ``AsyncWatchSuite``: the conformance suite, run against a store's async face.
+
+One definition: the cases are ``StoreSuite``'s and ``WatchSuite``'s own. ``AsyncStoreSuite`` hands them a
+:class:`BlockingStore`, which turns each call into the coroutine of the same name on the
+``AsyncKeyValueStore`` under test, awaited on an event loop in a background thread (:class:`Portal`), and
+each listing into an ``async for`` over the async iterator. Every case therefore runs the async face's
+coroutines, on a real loop, against the real server; ``AsyncOnlyCases`` adds what only an async face has
+(``async for``, ``async with``, many concurrent tasks, cancellation, a loop that keeps ticking).
+
+Subclass it as you subclass ``StoreSuite``, with an ``open_async_store`` fixture that returns a callable
+giving an awaitable of a fresh, empty ``AsyncKeyValueStore`` (e.g. ``lambda: polykv.aio.connect(url)``)::
+
+    class TestMyStoreAsync(AsyncStoreSuite):
+        @pytest.fixture
+        def open_async_store(self):
+            return lambda: polykv.aio.connect("mystore://...")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from typing import Any, TypeVar
+
+import pytest
+
+from .. import ops
+from ..aio import AsyncKeyValueStore, watch
+from ..aio import connect as aio_connect
+from ..capabilities import Capability
+from ..changes import Change
+from ..codecs import Codec
+from ..errors import InvalidArgumentError, InvalidKeyError, KeyNotFoundError
+from ..primitives import MISSING
+from ..store import KeyValueStore
+from .config import _store_url
+from .suite import StoreSuite, requires
+from .watch import WatchSuite
+
+__all__ = ["AsyncOnlyCases", "AsyncStoreSuite", "AsyncWatchSuite", "BlockingStore", "Portal", "portal"]
+
+T = TypeVar("T")
+OpenAsyncStore = Callable[[], Awaitable[AsyncKeyValueStore]]
+
+
+class Portal:
+    """An event loop running in a daemon thread; ``run(coroutine)`` awaits it there from any thread."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="polykv-test-loop", daemon=True)
+        self._thread.start()
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """The coroutine's result (or exception), awaited on the portal's loop."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+    def iterate(self, items: AsyncIterator[T]) -> Iterator[T]:
+        """A synchronous iterator over an async one (closed, with ``aclose``, when this one is)."""
+        try:
+            while True:
+                try:
+                    yield self.run(_anext(items))
+                except StopAsyncIteration:
+                    return
+        finally:
+            aclose = getattr(items, "aclose", None)
+            if aclose is not None:
+                self.run(aclose())
+
+    def close(self) -> None:
+        """Stop the loop and its thread."""
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join()
+        self.loop.close()
+
+
+async def _anext(items: AsyncIterator[T]) -> T:
+    return await items.__anext__()
+
+
+_portal: Portal | None = None
+_portal_lock = threading.Lock()
+
+
+def portal() -> Portal:
+    """The process-wide portal the async suites share (started on first use)."""
+    global _portal
+    with _portal_lock:
+        if _portal is None:
+            _portal = Portal()
+        return _portal
+
+
+async def _opened(open_async_store: OpenAsyncStore) -> AsyncKeyValueStore:
+    return await open_async_store()
+
+
+# The public methods of KeyValueStore that BlockingStore hands to the coroutine of the same name, and the
+# listing methods it hands to the async iterator of the same name.
+_COROUTINES = (
+    "get",
+    "set",
+    "upsert",
+    "delete",
+    "get_many",
+    "set_many",
+    "delete_many",
+    "add",
+    "compare_and_set",
+    "incr",
+    "ttl",
+    "clear",
+    "pop",
+    "popitem",
+    "setdefault",
+    "update",
+    "exists",
+    "count",
+    "insert_record",
+    "update_record",
+    "upsert_record",
+    "delete_record",
+    "get_record",
+    "reload_record",
+    "filter_record",
+    "list_schemas",
+    "drop_schema",
+    "save",
+    "get_or_set",
+)
+_ITERATORS = ("keys_by_prefix", "fetch_by_prefix", "iter_records", "record_keys")
+# The primitives it runs, through the async face's runner, on the store the face runs (a few cases call
+# them directly: a stored value no codec reads, a change-feed head).
+_PRIMITIVES = (
+    "_get_many",
+    "_set_many",
+    "_delete_many",
+    "_count",
+    "_clear",
+    "_drop_schema",
+    "_replace",
+    "_add",
+    "_compare_and_set",
+    "_incr",
+    "_ttl",
+    "_change_head",
+    "_changes",
+    "_delete_if",
+    "_expire_if",
+    "_indexes_declared",
+)
+_ITERATOR_PRIMITIVES = ("_scan_items", "_filter")
+
+
+class BlockingStore(KeyValueStore):
+    """A synchronous view of an ``AsyncKeyValueStore`` for the conformance cases (not registered: it
+    declares no ``_backend_type``). Every public call awaits the async face's coroutine of the same name."""
+
+    def __init__(self, store: AsyncKeyValueStore, portal: Portal) -> None:
+        self.async_store = store
+        self.portal = portal
+        self.capabilities = store.capabilities  # type: ignore[misc]  # the instance's own declaration
+
+    @property
+    def backend_name(self) -> str:
+        return self.async_store.backend_name
+
+    @property
+    def codec(self) -> Codec:
+        """The codec of the store the async face runs (a case that swaps it swaps that one's)."""
+        return self.async_store._store.codec
+
+    @codec.setter
+    def codec(self, codec: Codec) -> None:
+        self.async_store._store.codec = codec
+
+    def __repr__(self) -> str:
+        return f"<BlockingStore of {self.async_store!r}>"
+
+    @classmethod
+    def accepted_options(cls) -> None:
+        """Options are the async face's (``polykv.aio.connect``): none are checked on this view."""
+        return None
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> BlockingStore:
+        """``polykv.aio.connect(url, **options)``, viewed synchronously."""
+        shared = portal()
+        return cls(shared.run(_opened(lambda: aio_connect(url, **options))), shared)
+
+    def close(self) -> None:
+        self.portal.run(self.async_store.aclose())
+
+    # -- the MutableMapping surface, on the async face's coroutines ---------------------------------
+    def __getitem__(self, key: str) -> Any:
+        value = self.get(key, MISSING)
+        if value is MISSING:
+            raise KeyNotFoundError("no such key", backend=self.backend_name, key=key)
+        return value
+
+    def __delitem__(self, key: str) -> None:
+        if not self.delete(key):
+            raise KeyNotFoundError("no such key", backend=self.backend_name, key=key)
+
+    def __iter__(self) -> Iterator[str]:
+        return self.portal.iterate(self.async_store.keys())
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __contains__(self, key: object) -> bool:
+        return self._lookup(key) is not MISSING
+
+    # the primitives without a portable default, on the store the async face runs
+    def _get(self, ns: str, key: str) -> bytes | None:
+        result: bytes | None = self._primitive("_get", ns, key)
+        return result
+
+    def _set(self, ns: str, key: str, data: bytes, ttl: float | None) -> None:
+        self._primitive("_set", ns, key, data, ttl)
+
+    def _delete(self, ns: str, key: str) -> bool:
+        result: bool = self._primitive("_delete", ns, key)
+        return result
+
+    def _scan(self, ns: str, prefix: str) -> Iterator[str]:
+        inner = self.async_store._store
+        return self.portal.iterate(self.async_store.runner.stream(lambda: inner._scan(ns, prefix), 500))
+
+    def _schemas(self) -> Iterator[str]:
+        return iter(self._primitive("_schemas_list"))
+
+    def _primitive(self, name: str, *args: Any) -> Any:
+        inner = self.async_store._store
+        if name == "_schemas_list":
+            return self.portal.run(self.async_store.runner.call(lambda: list(inner._schemas())))
+        return self.portal.run(self.async_store.runner.call(getattr(inner, name), *args))
+
+    def _lookup(self, key: object) -> Any:
+        try:
+            return self.get(key, MISSING)  # type: ignore[arg-type]
+        except InvalidKeyError:
+            return MISSING
+
+
+def _coroutine(name: str) -> Callable[..., Any]:
+    def call(self: BlockingStore, *args: Any, **kwargs: Any) -> Any:
+        return self.portal.run(getattr(self.async_store, name)(*args, **kwargs))
+
+    call.__name__ = name
+    return call
+
+
+def _iterator(name: str) -> Callable[..., Iterator[Any]]:
+    def iterate(self: BlockingStore, *args: Any) -> Iterator[Any]:
+        return self.portal.iterate(getattr(self.async_store, name)(*args))
+
+    iterate.__name__ = name
+    return iterate
+
+
+def _primitive(name: str) -> Callable[..., Any]:
+    def call(self: BlockingStore, *args: Any) -> Any:
+        return self._primitive(name, *args)
+
+    call.__name__ = name
+    return call
+
+
+def _iterator_primitive(name: str) -> Callable[..., Iterator[Any]]:
+    def iterate(self: BlockingStore, *args: Any) -> Iterator[Any]:
+        inner = self.async_store._store
+        return self.portal.iterate(self.async_store.runner.stream(lambda: getattr(inner, name)(*args), 500))
+
+    iterate.__name__ = name
+    return iterate
+
+
+for _name in _COROUTINES:
+    setattr(BlockingStore, _name, _coroutine(_name))
+for _name in _ITERATORS:
+    setattr(BlockingStore, _name, _iterator(_name))
+for _name in _PRIMITIVES:
+    setattr(BlockingStore, _name, _primitive(_name))
+for _name in _ITERATOR_PRIMITIVES:
+    setattr(BlockingStore, _name, _iterator_primitive(_name))
+
+
+def _watch_blocking(
+    store: BlockingStore, schema: str | None = None, prefix: str | None = None, **options: Any
+) -> Iterator[Change]:
+    """``polykv.ops.watch`` on the view: ``polykv.aio.watch`` on the async face, opened at once (its first
+    step, where a bad cursor or a missing capability raises, is taken in the call, as the sync feed's is)."""
+    feed = watch(store.async_store, schema, prefix, **options)
+    store.portal.run(feed.open())
+    return store.portal.iterate(feed)
+
+
+_watch_blocking.__name__ = "watch"
+ops.implements(BlockingStore)(_watch_blocking)
+
+
+class AsyncOnlyCases:
+    """What only an async face has; mixed into ``AsyncStoreSuite``."""
+
+    def _run(self, store: BlockingStore, case: Callable[[AsyncKeyValueStore], Coroutine[Any, Any, T]]) -> T:
+        return store.portal.run(case(store.async_store))
+
+    def test_async_listing_streams_and_stops_early(self, store: BlockingStore) -> None:
+        async def case(s: AsyncKeyValueStore) -> None:
+            await s.set_many({f"p/{i:04d}": i for i in range(1200)})
+            seen = [key async for key in s.keys_by_prefix("p/")]
+            assert sorted(seen) == [f"p/{i:04d}" for i in range(1200)]
+            pairs = s.fetch_by_prefix("p/")
+            first = [await pairs.__anext__() for _ in range(3)]
+            await pairs.aclose()  # type: ignore[attr-defined]
+            assert all(value == int(key[2:]) for key, value in first)
+            assert await s.count(prefix="p/") == 1200
+
+        self._run(store, case)
+
+    def test_many_concurrent_tasks(self, store: BlockingStore) -> None:
+        async def case(s: AsyncKeyValueStore) -> None:
+            await asyncio.gather(*(s.set(f"t{i}", {"n": i}) for i in range(200)))
+            values = await asyncio.gather(*(s.get(f"t{i}") for i in range(200)))
+            assert values == [{"n": i} for i in range(200)]
+            assert await s.get_many(f"t{i}" for i in range(200)) == {f"t{i}": {"n": i} for i in range(200)}
+
+        self._run(store, case)
+
+    @requires(Capability.ADD)
+    def test_concurrent_add_has_one_winner(self, store: BlockingStore) -> None:
+        async def case(s: AsyncKeyValueStore) -> None:
+            won = await asyncio.gather(*(s.add("race", n) for n in range(30)))
+            assert won.count(True) == 1
+            assert await s.get("race") == won.index(True)
+
+        self._run(store, case)
+
+    def test_errors_are_the_sync_faces(self, store: BlockingStore) -> None:
+        async def case(s: AsyncKeyValueStore) -> None:
+            with pytest.raises(InvalidKeyError):
+                await s.get("")
+            with pytest.raises(KeyNotFoundError):
+                await s.pop("absent")
+
+        self._run(store, case)
+
+    def test_cancellation_leaves_the_store_consistent(self, store: BlockingStore) -> None:
+        """Tasks cancelled at random points of get/set/get_many: afterwards every key holds a value one of
+        its writers wrote, every read returns its own key's value, and the store still serves calls."""
+        rng = random.Random(7)
+
+        async def one(s: AsyncKeyValueStore, i: int) -> None:
+            key = f"c{i % 40}"
+            await s.set(key, {"key": key, "n": i})
+            got = await s.get(key)
+            assert got is None or got["key"] == key
+            many = await s.get_many([f"c{j}" for j in range(i % 40, i % 40 + 5)])
+            assert all(value["key"] == k for k, value in many.items())
+
+        async def case(s: AsyncKeyValueStore) -> None:
+            tasks = [asyncio.ensure_future(one(s, i)) for i in range(400)]
+            for task in tasks:
+                if rng.random() < 0.5:
+                    asyncio.get_running_loop().call_later(rng.random() * 0.02, task.cancel)
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+            failures = [
+                r for r in results if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError)
+            ]
+            assert not failures, failures[:3]
+            for i in range(40):
+                value = await s.get(f"c{i}")
+                assert value is None or value["key"] == f"c{i}"
+            await s.set("after", 1)
+            assert await s.get("after") == 1
+
+        self._run(store, case)
+
+    def test_the_loop_keeps_running_during_a_large_batch(self, store: BlockingStore) -> None:
+        """A ticker task measures the longest gap between its ticks while a large ``set_many`` and
+        ``get_many`` run: the loop must not stall (bound: 0.5 s, generous for a loaded machine; a store
+        that blocked the loop for the whole batch of 20,000 values shows its full duration)."""
+
+        async def case(s: AsyncKeyValueStore) -> float:
+            gaps: list[float] = []
+            running = True
+
+            async def ticker() -> None:
+                last = time.monotonic()
+                while running:
+                    await asyncio.sleep(0.005)
+                    now = time.monotonic()
+                    gaps.append(now - last)
+                    last = now
+
+            tick = asyncio.ensure_future(ticker())
+            await asyncio.sleep(0.02)
+            batch = {f"big{i:05d}": "x" * 100 for i in range(20_000)}
+            for start in range(0, 20_000, 5_000):
+                keys = list(batch)[start : start + 5_000]
+                await s.set_many({k: batch[k] for k in keys})
+                assert len(await s.get_many(keys)) == 5_000
+            running = False
+            await tick
+            return max(gaps)
+
+        worst = self._run(store, case)
+        assert worst < 0.5, f"the event loop stalled for {worst:.3f} s during the batch"
+
+
+class AsyncStoreSuite(AsyncOnlyCases, StoreSuite):
+    """``StoreSuite``'s cases (and ``AsyncOnlyCases``) on a store's async face; subclass it with an
+    ``open_async_store`` fixture (see the module docstring)."""
+
+    def test_constructor_refuses_an_unknown_option(self, store: Any, request: pytest.FixtureRequest) -> None:  # type: ignore[override]
+        """The async face is built by ``polykv.aio.connect``: an unknown keyword option is refused there."""
+        url = _store_url(request)
+        with pytest.raises(InvalidArgumentError, match="polykv_no_such_option"):
+            store.portal.run(_opened(lambda: aio_connect(url, polykv_no_such_option=1)))
+
+    @pytest.fixture
+    def store(self, open_async_store: OpenAsyncStore) -> Iterator[BlockingStore]:
+        shared = portal()
+        opened = shared.run(_opened(open_async_store))
+        view = BlockingStore(opened, shared)
+        try:
+            yield view
+        finally:
+            shared.run(opened.aclose())
+
+
+class AsyncWatchSuite(WatchSuite):
+    """``WatchSuite``'s cases on an async face's ``polykv.aio.watch``; subclass it with an
+    ``open_watched_async`` fixture: a callable ``make(change_log_size)`` giving an awaitable of a fresh
+    async store that keeps a change log of that size."""
+
+    @pytest.fixture
+    def watched(
+        self, open_watched_async: Callable[[int], Awaitable[AsyncKeyValueStore]]
+    ) -> Iterator[Callable[..., BlockingStore]]:
+        shared = portal()
+        opened: list[AsyncKeyValueStore] = []
+
+        def make(change_log_size: int = 100_000) -> BlockingStore:
+            store = shared.run(_awaited(open_watched_async(change_log_size)))
+            opened.append(store)
+            return BlockingStore(store, shared)
+
+        try:
+            yield make
+        finally:
+            for store in opened:
+                shared.run(store.aclose())
+
+
+async def _awaited(awaitable: Awaitable[T]) -> T:
+    return await awaitable
