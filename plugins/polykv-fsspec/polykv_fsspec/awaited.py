@@ -16,8 +16,8 @@ whose methods carry the same names and return the same values:
 =========================  ============================================================================
 
 Every batch is one awaitable (one ``await_``), so its requests share the loop with each other and with the
-caller's other tasks. It is bounded by ``concurrency`` (the store's ``max_connections``, the connection pool
-that also bounds the sync store's batches); s3fs's ``_cat``/``_pipe``/``_rm`` are not used, because a cancelled
+caller's other tasks. It is bounded by ``concurrency`` (``AsyncS3Store.batch_concurrency``, at most the connection
+pool that bounds the sync store's batches); s3fs's ``_cat``/``_pipe``/``_rm`` are not used, because a cancelled
 caller leaves their requests running (see ``gather``).
 
 An aiohttp session belongs to the loop it was made on, so there is one s3fs per event loop, made (without

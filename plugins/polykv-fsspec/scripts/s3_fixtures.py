@@ -12,7 +12,9 @@ from s3_server import S3Server
 if TYPE_CHECKING:
     from polykv_fsspec.aio import AsyncS3Store
 
-__all__ = ["BUCKET", "make_bucket", "open_async_s3", "open_s3", "s3_url", "start_s3"]
+    from polykv.aio import AsyncKeyValueStore
+
+__all__ = ["BUCKET", "make_bucket", "open_async", "open_async_s3", "open_s3", "s3_url", "start_s3"]
 
 BUCKET = "polykv-test"
 
@@ -63,13 +65,21 @@ def open_s3(server: S3Server, folder: str, **options: Any) -> S3Store:
 
 
 def open_async_s3(server: S3Server, folder: str, **options: Any) -> AsyncS3Store:
-    """The ``AsyncS3Store`` (the asyncio face's S3 store) over ``folder``, as :func:`open_s3` builds the sync one;
-    run its methods with ``polykv.aio.bridge.run`` and close it on its loop."""
+    """The ``AsyncS3Store`` (the store the asyncio face runs) over ``folder``, as :func:`open_s3` builds the sync
+    one; :func:`open_async` puts the facade on it."""
     from polykv_fsspec.aio import AsyncS3Store
 
     return AsyncS3Store(
         BUCKET, folder, endpoint_url=server.endpoint_url, key=server.access_key, secret=server.secret_key, **options
     )
+
+
+def open_async(server: S3Server, folder: str, **options: Any) -> AsyncKeyValueStore:
+    """The asyncio face (``polykv.aio.AsyncKeyValueStore`` on the bridge) of :func:`open_async_s3`'s store, as
+    ``polykv.aio.connect(s3_url(server, folder))`` opens it; ``async with`` it on the loop that uses it."""
+    from polykv.aio import AsyncKeyValueStore, BridgeRunner
+
+    return AsyncKeyValueStore(open_async_s3(server, folder, **options), BridgeRunner())
 
 
 def start_s3(tmp: Path) -> S3Server:

@@ -17,23 +17,20 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from polykv_fsspec.aio import AsyncS3Store
-from s3_fixtures import open_async_s3, open_s3
+from s3_fixtures import open_async, open_s3
 from s3_server import S3Server
 
-from polykv.aio.bridge import run as call
+from polykv.aio import AsyncKeyValueStore
 
 KEYS = [f"k{i:03d}" for i in range(60)]
 ROUNDS = 3
 TASKS_PER_ROUND = 100
 
 
-def on_loop(store: AsyncS3Store, scenario: Callable[[], Awaitable[None]]) -> None:
+def on_loop(store: AsyncKeyValueStore, scenario: Callable[[], Awaitable[None]]) -> None:
     async def main() -> None:
-        try:
+        async with store:
             await scenario()
-        finally:
-            await call(store.close)
 
     asyncio.run(main())
 
@@ -56,25 +53,25 @@ class Ledger:
         assert value["n"] in self.sent[key], f"{key} holds {value['n']}, which no write of it sent"
 
 
-def random_call(store: AsyncS3Store, ledger: Ledger, rng: random.Random) -> tuple[str, Awaitable[Any], Any]:
+def random_call(store: AsyncKeyValueStore, ledger: Ledger, rng: random.Random) -> tuple[str, Awaitable[Any], Any]:
     roll = rng.random()
     if roll < 0.4:
         key = rng.choice(KEYS)
-        return "get", call(store.get, key), key
+        return "get", store.get(key), key
     if roll < 0.7:
         key = rng.choice(KEYS)
-        return "set", call(store.set, key, ledger.value(key)), key
+        return "set", store.set(key, ledger.value(key)), key
     if roll < 0.9:
         wanted = rng.sample(KEYS, rng.randint(5, 20))
-        return "get_many", call(store.get_many, wanted), wanted
+        return "get_many", store.get_many(wanted), wanted
     batch = {key: ledger.value(key) for key in rng.sample(KEYS, rng.randint(3, 15))}
-    return "set_many", call(store.set_many, batch), batch
+    return "set_many", store.set_many(batch), batch
 
 
 def test_cancellations_under_load_leave_every_key_right(s3_server: S3Server, unique: str) -> None:
     rng = random.Random(20240613)
     ledger = Ledger()
-    store = open_async_s3(s3_server, unique)
+    store = open_async(s3_server, unique)
     outcomes = {"cancelled": 0, "finished": 0}
 
     async def one_round(cancel_within: float | None) -> list[float]:
@@ -109,7 +106,7 @@ def test_cancellations_under_load_leave_every_key_right(s3_server: S3Server, uni
         return took
 
     async def scenario() -> None:
-        await call(store.set_many, {key: {"key": key, "n": 0} for key in KEYS})
+        await store.set_many({key: {"key": key, "n": 0} for key in KEYS})
         window = 2 * statistics.median(await one_round(None))  # under this load, on this machine
         outcomes["finished"] = 0
         for _ in range(ROUNDS):
@@ -117,17 +114,17 @@ def test_cancellations_under_load_leave_every_key_right(s3_server: S3Server, uni
             await one_round(window)
             share = (outcomes["cancelled"] - before) / TASKS_PER_ROUND
             window *= 2 if share > 0.7 else 0.5 if share < 0.3 else 1  # keep both outcomes as the load varies
-        after = await call(store.get_many, KEYS)  # the store still answers, every key with a value it was sent
+        after = await store.get_many(KEYS)  # the store still answers, every key with a value it was sent
         for key in KEYS:
             ledger.check(key, after[key])
         with open_s3(s3_server, unique) as sync_store:
             assert sync_store.get_many(KEYS) == after  # the sync face reads the same state
             final = {key: {"key": key, "n": -1} for key in KEYS}
-            await call(store.set_many, final)
+            await store.set_many(final)
             await asyncio.sleep(0.3)  # a stray write from a cancelled call would land by now
             assert sync_store.get_many(KEYS) == final
-        assert await call(store.get_many, KEYS) == final
-        assert [await call(store.get, key) for key in KEYS[:10]] == [final[key] for key in KEYS[:10]]
+        assert await store.get_many(KEYS) == final
+        assert [await store.get(key) for key in KEYS[:10]] == [final[key] for key in KEYS[:10]]
 
     on_loop(store, scenario)
     print(f"\n{outcomes}")
@@ -138,45 +135,45 @@ def test_cancellations_under_load_leave_every_key_right(s3_server: S3Server, uni
 def test_a_cancelled_set_many_writes_nothing_after_a_later_one(s3_server: S3Server, unique: str) -> None:
     """fsspec's ``_pipe`` would leave its PUTs running after a cancellation, and they could overwrite the
     second batch; ``gather_bounded`` cancels and awaits them before the cancellation reaches the caller."""
-    store = open_async_s3(s3_server, unique)
+    store = open_async(s3_server, unique)
     keys = [f"b{i:03d}" for i in range(200)]
 
     async def scenario() -> None:
         for round_ in range(2):
-            stale = asyncio.ensure_future(call(store.set_many, {key: ["stale", round_] for key in keys}))
+            stale = asyncio.ensure_future(store.set_many({key: ["stale", round_] for key in keys}))
             await asyncio.sleep(0.02 + 0.02 * round_)
             stale.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await stale
             assert asyncio.all_tasks() == {asyncio.current_task()}
             fresh = {key: ["fresh", round_] for key in keys}
-            await call(store.set_many, fresh)
+            await store.set_many(fresh)
             await asyncio.sleep(0.3)
-            assert await call(store.get_many, keys) == fresh
+            assert await store.get_many(keys) == fresh
 
     on_loop(store, scenario)
 
 
 def test_timeouts_on_single_calls_and_batches(s3_server: S3Server, unique: str) -> None:
-    store = open_async_s3(s3_server, unique)
+    store = open_async(s3_server, unique)
     values = {key: {"key": key, "n": 0} for key in KEYS}
 
     async def scenario() -> None:
-        await call(store.set_many, values)
+        await store.set_many(values)
         timed_out = 0
         for attempt in range(40):
             limit = 0.0005 * (attempt % 12)
             try:
                 if attempt % 2:
-                    got = await asyncio.wait_for(call(store.get_many, KEYS), limit)
+                    got = await asyncio.wait_for(store.get_many(KEYS), limit)
                     assert got == values
                 else:
                     key = KEYS[attempt]
-                    assert await asyncio.wait_for(call(store.get, key), limit) == values[key]
+                    assert await asyncio.wait_for(store.get(key), limit) == values[key]
             except asyncio.TimeoutError:
                 timed_out += 1
         assert timed_out > 0
-        assert await call(store.get_many, KEYS) == values
-        assert await call(store.get, KEYS[0]) == values[KEYS[0]]
+        assert await store.get_many(KEYS) == values
+        assert await store.get(KEYS[0]) == values[KEYS[0]]
 
     on_loop(store, scenario)
