@@ -9,6 +9,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .aio import AsyncS3Store
     from .faults import AccessDeniedError
     from .hdfs import HDFSConnector, HDFSStore
     from .s3 import S3Store
@@ -18,12 +19,13 @@ __version__ = "1.0.0.dev0"
 
 _EXPORTS = {
     "AccessDeniedError": "faults",
+    "AsyncS3Store": "aio",
     "FsspecStore": "store",
     "HDFSConnector": "hdfs",
     "HDFSStore": "hdfs",
     "S3Store": "s3",
 }
-__all__ = ["AccessDeniedError", "FsspecStore", "HDFSConnector", "HDFSStore", "S3Store"]
+__all__ = ["AccessDeniedError", "AsyncS3Store", "FsspecStore", "HDFSConnector", "HDFSStore", "S3Store"]
 
 
 def __getattr__(name: str) -> Any:

@@ -11,7 +11,10 @@ from polykv.options import require_module
 from .fsoptions import check_filesystem_options
 from .store import FsspecStore, parse_options
 
-__all__ = ["S3Store"]
+__all__ = ["CLOSE_TIMEOUT", "S3Store", "close_s3fs"]
+
+#: Seconds a close waits for the S3 client's connections to shut.
+CLOSE_TIMEOUT = 10.0
 
 
 #: S3Store's own keyword options (the rest go to s3fs.S3FileSystem and are checked against it).
@@ -39,6 +42,8 @@ class S3Store(FsspecStore):
 
     _backend_type = "s3"
     url_schemes = ("s3",)
+    #: polykv.aio serves this store natively: the subclass awaits s3fs's coroutines on the event loop.
+    async_face: ClassVar[str | None] = "polykv_fsspec.aio:AsyncS3Store"
     #: Options whose values are masked in reprs, logs and errors (beside polykv's generic secret names).
     secret_options: ClassVar[frozenset[str]] = frozenset({"key", "secret", "token", "session_token"})
 
@@ -79,23 +84,22 @@ class S3Store(FsspecStore):
         }
         # records are small: s3fs's ranged parallel download (max_concurrency > 1) costs a HEAD before every GET
         storage_options.setdefault("max_concurrency", 1)
+        # s3fs answers exists() from a cached listing of the folder: a key another client wrote (or deleted)
+        # after this store listed that folder would be reported absent (present), and delete() would skip it
+        storage_options.setdefault("use_listings_cache", False)
         check_filesystem_options(s3fs.S3FileSystem, storage_options, backend="s3", own_options=_OWN_OPTIONS)
-        try:
-            fs = s3fs.S3FileSystem(
-                key=key,
-                secret=secret,
-                client_kwargs=client_kwargs,
-                config_kwargs=config_kwargs,
-                skip_instance_cache=True,
-                **storage_options,
-            )
-        except (KeyError, TypeError, ValueError) as exc:  # s3fs's own checks ("Supply secret or password, not both")
-            message = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
-            for value in (key, secret, *storage_options.values()):
-                if isinstance(value, str) and len(value) >= 4:
-                    message = message.replace(value, "***")
-            raise InvalidArgumentError(f"s3fs refused the s3 store's options: {message}", backend="s3") from None
-        fs.retries = max(1, int(retries))  # s3fs's own retry loop (class attribute, default 5)
+        self._s3fs_options: dict[str, Any] = {
+            "key": key,
+            "secret": secret,
+            "client_kwargs": client_kwargs,
+            "config_kwargs": config_kwargs,
+            "skip_instance_cache": True,
+            **storage_options,
+        }
+        self._s3fs_retries = max(1, int(retries))
+        #: Requests a batch runs at once (botocore's connection pool size).
+        self.max_connections = max_connections
+        fs = self._filesystem()
         prefix = prefix.strip("/")
         base = f"{bucket}/{prefix}" if prefix else bucket
         super().__init__(fs, base, codec=codec, conditional_writes=conditional_writes)
@@ -112,6 +116,56 @@ class S3Store(FsspecStore):
         merged = {**parse_options(parts.query), **options}
         return cls(parts.netloc, parts.path.strip("/"), **merged)
 
+    def _filesystem(self) -> Any:
+        """The file system the store's I/O goes through (called once, by ``__init__``): a synchronous s3fs.
+        The asyncio face (``polykv_fsspec.aio``) overrides this, and nothing else of the I/O."""
+        return self._new_s3fs()
+
+    def _new_s3fs(self, **extra: Any) -> Any:
+        """A new ``s3fs.S3FileSystem`` with this store's options and ``extra`` (``asynchronous=True``); connects
+        to nothing. s3fs's own refusals ("Supply secret or password, not both") raise ``InvalidArgumentError``
+        with every credential masked."""
+        import s3fs
+
+        try:
+            fs = s3fs.S3FileSystem(**self._s3fs_options, **extra)
+        except (KeyError, TypeError, ValueError) as exc:
+            message = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+            for value in _strings(self._s3fs_options):
+                if len(value) >= 4:
+                    message = message.replace(value, "***")
+            raise InvalidArgumentError(f"s3fs refused the s3 store's options: {message}", backend="s3") from None
+        fs.retries = self._s3fs_retries  # s3fs's own retry loop (class attribute, default 5)
+        return fs
+
     def close(self) -> None:
-        """Drop the S3 client's cached listings (s3fs closes its session when collected)."""
-        self.fs.invalidate_cache()
+        """Close the S3 client's connections now (the next call opens new ones)."""
+        close_s3fs(self.fs)
+
+
+def close_s3fs(fs: Any) -> None:
+    """Close a synchronous s3fs's S3 client now, on fsspec's I/O loop, and drop its cached listings.
+
+    Left to itself s3fs closes the client when the file system is collected, by scheduling the close on the
+    loop running in the collecting thread: inside an asyncio program that is the program's loop, where it
+    fails ("attached to a different loop") and the connections stay open. The file system reconnects on
+    its next call; a client that never connected has nothing to close.
+    """
+    fs.invalidate_cache()
+    creator = getattr(fs, "_s3creator", None)
+    if creator is None or getattr(fs, "_s3", None) is None:
+        return
+    fs._s3 = None
+    from fsspec.asyn import sync
+
+    sync(fs.loop, creator.__aexit__, None, None, None, timeout=CLOSE_TIMEOUT)
+
+
+def _strings(options: dict[str, Any]) -> list[str]:
+    """The string values of ``options`` and of the dicts among them (``client_kwargs`` may hold a secret)."""
+    out = []
+    for value in options.values():
+        for each in value.values() if isinstance(value, dict) else (value,):
+            if isinstance(each, str):
+                out.append(each)
+    return out

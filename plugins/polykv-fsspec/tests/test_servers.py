@@ -32,6 +32,28 @@ def test_connect_s3_url_and_secret_hidden(s3_server: S3Server, unique: str) -> N
         assert again["k"] == {"v": 1}  # the same objects through a second client
 
 
+def test_a_listing_does_not_hide_another_clients_writes(s3_server: S3Server, unique: str) -> None:
+    """s3fs answered exists() from its cached listing of the folder: delete() after a listing returned False
+    and kept a key another client had written since."""
+    with open_s3(s3_server, unique) as first, open_s3(s3_server, unique) as second:
+        first["x"] = 1
+        assert list(first.keys()) == ["x"]
+        second["k"] = 2
+        assert first.delete("k") is True and second.get("k") is None
+        assert first.add("k", 3) is True and second.get("k") == 3
+
+
+def test_close_closes_the_client_and_the_store_reconnects(s3_server: S3Server, unique: str) -> None:
+    store = open_s3(s3_server, unique)
+    store["k"] = 1
+    store.close()
+    assert store.fs._s3 is None  # the S3 client is closed now, not when collected
+    assert store["k"] == 1
+    store.close()
+    store.close()  # closing twice, or a store that never connected, is fine
+    open_s3(s3_server, unique).close()
+
+
 def test_wrong_secret_is_refused(s3_server: S3Server, unique: str) -> None:
     with polykv.connect(s3_url(s3_server, unique, secret="not-the-secret")) as store:
         with pytest.raises(AccessDeniedError) as info:
