@@ -20,7 +20,6 @@ import pytest
 import polykv
 from polykv import ops
 from polykv.backends import sqlite as sqlite_backend
-from polykv.backends import sqlite_sql
 from polykv.backends.sqlite import SQLiteStore, index_name, prefix_successor
 from polykv.capabilities import Capability
 from polykv.changes import BEGINNING, Change, ChangeOp, CursorExpiredError
@@ -89,7 +88,9 @@ class Person(Record):
 
 
 def plan(store: SQLiteStore, sql: str, args: tuple[Any, ...]) -> str:
-    rows = store._con().execute("EXPLAIN QUERY PLAN " + sql, args).fetchall()
+    """The query plan of ``sql``, prepared afresh (an EXPLAIN statement cached from before a schema change
+    keeps its old plan: it reads no table, so SQLite never sees the change)."""
+    rows = store._con().execute(f"EXPLAIN QUERY PLAN {sql} -- {time.monotonic_ns()}", args).fetchall()
     return " | ".join(row[-1] for row in rows)
 
 
@@ -318,22 +319,47 @@ def test_keys_with_nul_characters(db: SQLiteStore) -> None:
     assert list(db.keys_by_prefix("a\x00")) == ["a\x00b"]
 
 
-def test_prefix_queries_use_the_primary_key(db: SQLiteStore) -> None:
+def test_point_and_prefix_queries_use_the_key_index(db: SQLiteStore) -> None:
+    """Layout 2: every read of the KV namespace is a search of polykv_kv's unique key index, whether or not the
+    namespace is in TTL mode (then the view adds one probe of the TTL table's primary key per row)."""
+    sql = db._sql("")
     statements = [
-        (sqlite_sql.SCAN_KEYS[(True, True)], ("", "a", "b", 0.0, 10)),
-        (sqlite_sql.SCAN_KEYS[(False, False)], ("", "a", 0.0, 10)),
-        (sqlite_sql.SCAN_ITEMS[(True, True)], ("", "a", "b", 0.0, 10)),
-        (sqlite_sql.COUNT[True], ("", "a", "b", 0.0)),
-        (sqlite_sql.CLEAR_LIVE[True], ("", "a", "b")),
-        (sqlite_sql.NEXT_SCHEMA, ("", 0.0)),
-        (sqlite_sql.GET_MANY[4], ("", "a", "b", "c", "d")),
-        (sqlite_sql.GET, ("", "a")),
+        (sql.scan_keys[(True, True)], ("a", "b", 10)),
+        (sql.scan_keys[(False, False)], ("a", 10)),
+        (sql.scan_items[(True, True)], ("a", "b", 10)),
+        (sql.count_range[True], ("a", "b")),
+        (sql.clear_live[True], ("a", "b")),
+        (sql.get_many(4), ("a", "b", "c", "d")),
+        (sql.get, ("a",)),
+        (sql.delete, ("a",)),
+        (sql.live_row, ("a",)),
     ]
-    for sql, args in statements:
-        text = plan(db, sql, args)
-        assert "USING INDEX sqlite_autoindex_polykv_items_1" in text, (sql, text)  # the (ns, key) primary key
-        assert "SCAN" not in text.replace("SEARCH", ""), (sql, text)
-    assert "(ns=? AND key>? AND key<?)" in plan(db, *statements[0])
+    for ttl_mode in (False, True):
+        if ttl_mode:
+            db.set("t", 1, ttl=60)
+        for statement, args in statements:
+            text = plan(db, statement, args)
+            assert "INDEX sqlite_autoindex_polykv_kv_1 (key" in text, (statement, text)
+            assert "SCAN" not in text.replace("SEARCH", ""), (statement, text)
+    assert "(key>? AND key<?)" in plan(db, *statements[0])
+
+
+def test_plain_reads_are_the_raw_statement_until_a_ttl_is_used(db: SQLiteStore) -> None:
+    """Outside TTL mode a get plans exactly like SELECT value FROM polykv_kv WHERE key = ?, and a write fires
+    no trigger; the first TTL switches the namespace's views and triggers, and a sweep that finds no expiry
+    left switches them back."""
+    raw = plan(db, "SELECT value FROM polykv_kv WHERE key = ?", ("a",))
+    assert plan(db, db._sql("").get, ("a",)) == raw
+    assert "polykv_kv_ttl" not in plan(db, db._sql("").count_all, ())
+    triggers = "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'polykv_kv' ORDER BY name"
+    assert db._con().execute(triggers).fetchall() == [("polykv_kv_del",)]
+    db.set("t", 1, ttl=0.05)
+    assert "SEARCH x USING PRIMARY KEY (key=?)" in plan(db, db._sql("").get, ("a",))  # x: the TTL table
+    assert db._con().execute(triggers).fetchall() == [("polykv_kv_del",), ("polykv_kv_upd",)]
+    wait_for(lambda: db.get("t") is None)
+    assert db.purge_expired() == 1
+    assert plan(db, db._sql("").get, ("a",)) == raw
+    assert db._con().execute(triggers).fetchall() == [("polykv_kv_del",)]
 
 
 def test_scan_streams_in_pages(db: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -376,11 +402,13 @@ def test_expired_rows_are_invisible_everywhere_and_purged(db: SQLiteStore) -> No
     assert db.get_record("people", Person, "p").email == "new@x"
     db.set("later", 1, ttl=0.05)
     wait_for(lambda: db.get("later") is None)
-    rows = db._con().execute("SELECT count(*) FROM polykv_items WHERE key = 'later'").fetchone()[0]
-    assert rows == 0  # the read that found it expired deleted it
+    rows = db._con().execute("SELECT count(*) FROM polykv_kv WHERE key = 'later'").fetchone()[0]
+    assert rows == 1  # reads never write: the expired row waits for the sweep
     db.set_many({"x1": 1, "x2": 2}, ttl=0.05)
     wait_for(lambda: db.count(prefix="x") == 0)
-    assert db.purge_expired() == 2
+    assert db.count() == 2 and db.count(prefix="") == 2  # the count view leaves the expired rows out too
+    assert db.purge_expired() == 3
+    assert db._con().execute("SELECT count(*) FROM polykv_kv").fetchone()[0] == 2
 
 
 def test_expiry_is_seen_by_other_processes_and_connections(tmp_path: Path) -> None:
@@ -436,7 +464,8 @@ def test_indexed_equality_uses_an_expression_index(people: SQLiteStore) -> None:
     assert (name,) in listed
     (query,) = [s for s in statements if s.startswith("SELECT")]
     text = plan(people, query, ())
-    assert f"USING INDEX {name}" in text and "SCAN polykv_items" not in text, text
+    assert f"USING INDEX {name}" in text and "SCAN" not in text.replace("SEARCH", ""), text
+    assert name == "polykv_r_people_ix_email"  # on the schema's own table
 
 
 def test_indexed_filter_reads_only_matching_rows(people: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -497,8 +526,8 @@ def test_other_codecs_fall_back_to_the_scan(tmp_path: Path) -> None:
     with SQLiteStore(tmp_path / "m.db", codec="msgpack") as store:
         store.insert_record("people", "a", Person("a", "a@x", 1))
         assert [p.id for p in store.filter_record("people", Person, email="a@x")] == ["a"]
-        indexes = store._con().execute("SELECT name FROM sqlite_master WHERE name LIKE 'polykv_ix_%'").fetchall()
-        assert indexes == []
+        indexes = store._con().execute("SELECT name FROM sqlite_master WHERE type = 'index'").fetchall()
+        assert [name for (name,) in indexes if "_ix_" in name] == []
 
 
 def test_index_names_are_sanitised_and_distinct() -> None:
