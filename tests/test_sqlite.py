@@ -6,6 +6,8 @@ import dataclasses
 import json
 import multiprocessing
 import os
+import random
+import re
 import sqlite3
 import subprocess
 import sys
@@ -21,6 +23,7 @@ import polykv
 from polykv import ops
 from polykv.backends import sqlite as sqlite_backend
 from polykv.backends.sqlite import SQLiteStore, index_name, prefix_successor
+from polykv.backends.sqlite_sql import table_names
 from polykv.capabilities import Capability
 from polykv.changes import BEGINNING, Change, ChangeOp, CursorExpiredError
 from polykv.errors import (
@@ -537,10 +540,140 @@ def test_index_names_are_sanitised_and_distinct() -> None:
         assert name.replace("_", "").isalnum()
 
 
-def test_drop_schema_is_one_delete_and_keeps_the_rest(people: SQLiteStore) -> None:
+def test_drop_schema_drops_its_tables_and_keeps_the_rest(people: SQLiteStore) -> None:
     people.insert_record("other", "o", {"id": "o"})
+    assert people.filter_record("people", Person, email="u1@x")  # the index exists
     people.drop_schema("people")
     assert people.list_schemas() == ["other"] and people.count("people") == 0 and people.get("kv")
+    names = {row[0] for row in people._con().execute("SELECT name FROM sqlite_master")}
+    assert not {n for n in names if n.startswith("polykv_r_people")}
+    assert people.filter_record("people", Person, email="u1@x") == []
+    people.insert_record("people", "again", Person("again", "u1@x", 1))  # the tables come back on the next write
+    assert [p.id for p in people.filter_record("people", Person, email="u1@x")] == ["again"]
+
+
+def test_another_connection_dropping_a_schema_is_seen(tmp_path: Path) -> None:
+    """A store that cached a schema's statements and index keeps working after another store (another
+    process, as far as SQLite knows) dropped the schema's tables and wrote it again."""
+    path = tmp_path / "two.db"
+    with SQLiteStore(path) as a, SQLiteStore(path) as b:
+        a.insert_record("people", "p1", Person("p1", "e@x", 1))
+        assert len(a.filter_record("people", Person, email="e@x")) == 1  # a knows the index
+        b.drop_schema("people")
+        assert not a.exists("people", "p1")
+        assert a.filter_record("people", Person, email="e@x") == [] and a.count("people") == 0
+        b.insert_record("people", "p2", Person("p2", "e@x", 2))  # new tables, no index yet
+        assert [p.id for p in a.filter_record("people", Person, email="e@x")] == ["p2"]
+        b.drop_schema("people")
+        a.insert_record("people", "p3", Person("p3", "e@x", 3))  # a writes to tables it must create again
+        assert b.list_schemas() == ["people"] and b.count("people") == 1
+
+
+# == counts, tables and TTL mode (layout 2) ============================================================
+def test_count_is_exact_through_every_kind_of_write(db: SQLiteStore) -> None:
+    """count() is max(id) minus the holes a trigger keeps; a model dict checks it after each write."""
+    rng = random.Random(14)
+    model: dict[str, int] = {}
+    for step in range(600):
+        choice = rng.random()
+        key = f"k{rng.randrange(120):03d}"
+        if choice < 0.3:
+            db.set(key, step)
+            model[key] = step
+        elif choice < 0.45:
+            batch = {f"k{rng.randrange(120):03d}": step for _ in range(rng.randrange(1, 12))}
+            db.set_many(batch)
+            model.update(batch)
+        elif choice < 0.6:
+            assert db.delete(key) == (key in model)
+            model.pop(key, None)
+        elif choice < 0.68:
+            keys = [f"k{rng.randrange(120):03d}" for _ in range(rng.randrange(1, 8))]
+            assert db.delete_many(keys) == len(set(keys) & set(model))
+            for k in keys:
+                model.pop(k, None)
+        elif choice < 0.72:
+            prefix = key[:3]
+            assert db.clear(prefix) == sum(1 for k in model if k.startswith(prefix))
+            model = {k: v for k, v in model.items() if not k.startswith(prefix)}
+        elif choice < 0.8:
+            assert db.add(key, step) == (key not in model)
+            model.setdefault(key, step)
+        elif choice < 0.86:
+            model[key] = db.incr(key)
+        elif choice < 0.9:  # the row with the highest id: its deletion lowers max(id)
+            top = db._con().execute("SELECT key FROM polykv_kv ORDER BY id DESC LIMIT 1").fetchone()
+            if top is not None:
+                assert db.delete(top[0])
+                model.pop(top[0])
+        elif choice < 0.92:
+            db.clear()
+            model = {}
+        else:
+            db.set(f"t{step}", 1, ttl=60)
+            model[f"t{step}"] = 1
+        assert db.count() == len(model) == len(db), step
+    assert dict(db.fetch_by_prefix("")) == model
+    assert db.count(prefix="k0") == sum(1 for k in model if k.startswith("k0"))
+
+
+def test_count_is_a_lookup_not_a_scan(db: SQLiteStore) -> None:
+    db.set_many({f"k{i}": i for i in range(1000)})
+    for ttl_mode in (False, True):
+        if ttl_mode:
+            db.set("t", 1, ttl=60)
+        text = plan(db, db._sql("").count_all, ())
+        assert "SCAN polykv_kv " not in text + " " and "SEARCH polykv_kv" in text, text
+        if ttl_mode:  # and the expired rows are an index range of the TTL table
+            assert "polykv_kv_ttl USING COVERING INDEX polykv_kv_ttl_expires (expires<?)" in text, text
+    assert db.count() == 1001
+
+
+def test_expired_rows_leave_the_count_before_the_sweep(db: SQLiteStore) -> None:
+    db.set_many({f"k{i}": i for i in range(10)})
+    db.set_many({f"t{i}": i for i in range(5)}, ttl=0.05)
+    db.insert_record("people", "p", Person("p", "e@x", 1), ttl=0.05)
+    assert db.count() == 15 and db.count("people") == 1
+    wait_for(lambda: db.count() == 10)
+    assert db.count("people") == 0 and db.list_schemas() == []
+    assert db.purge_expired() == 6 and db.count() == 10
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ("Users", "users", "USERS"),
+        ("a.b", "a_b", "a-b", "a_2eb", "a_5fb"),
+        ("x", "x_ttl", "x_live", "x_count", "x_ix_f"),
+    ],
+)
+def test_table_names_never_collide(db: SQLiteStore, names: tuple[str, ...]) -> None:
+    """SQLite's names ignore case, and '.' or '-' cannot appear in one unquoted: each schema gets its own
+    table all the same, and no schema's table is another's TTL table, view or index."""
+    tables = [table_names(ns) for ns in names]
+    every = [name for t in tables for name in (t.table, t.ttl, t.live, t.count, t.index("f"))]
+    assert len({name.lower() for name in every}) == len(every)
+    assert all(re.fullmatch("[a-z0-9_]+", name) for name in every)
+    for i, ns in enumerate(names):
+        db.insert_record(ns, "r", {"i": i})
+    assert [db.get_record(ns, dict, "r") for ns in names] == [{"i": i} for i in range(len(names))]
+    assert db.list_schemas() == sorted(names)
+
+
+def test_namespaces_that_are_sql_are_only_data(db: SQLiteStore) -> None:
+    """The primitives take any namespace str (schema names are validated above them): a quote or SQL in it
+    is encoded into the table name and quoted as a literal, never run; NUL is refused."""
+    hostile = "x'; DROP TABLE polykv_kv; --"
+    db.set("kv", 1)
+    db._set(hostile, "k", b'"v"', None)
+    db._set(hostile, "gone", b'"w"', 60.0)
+    assert db._get(hostile, "k") == b'"v"' and db._count(hostile, "") == 2 and db.get("kv") == 1
+    assert hostile in list(db._schemas())
+    assert db._delete(hostile, "gone") and db._count(hostile, "") == 1
+    db._drop_schema(hostile)
+    assert db._count(hostile, "") == 0 and db.get("kv") == 1
+    with pytest.raises(InvalidArgumentError, match="NUL"):
+        db._set("a\x00b", "k", b"1", None)
 
 
 # == concurrency across processes =====================================================================
