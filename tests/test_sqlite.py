@@ -6,6 +6,8 @@ import dataclasses
 import json
 import multiprocessing
 import os
+import random
+import re
 import sqlite3
 import subprocess
 import sys
@@ -20,8 +22,8 @@ import pytest
 import polykv
 from polykv import ops
 from polykv.backends import sqlite as sqlite_backend
-from polykv.backends import sqlite_sql
 from polykv.backends.sqlite import SQLiteStore, index_name, prefix_successor
+from polykv.backends.sqlite_sql import table_names
 from polykv.capabilities import Capability
 from polykv.changes import BEGINNING, Change, ChangeOp, CursorExpiredError
 from polykv.errors import (
@@ -89,7 +91,9 @@ class Person(Record):
 
 
 def plan(store: SQLiteStore, sql: str, args: tuple[Any, ...]) -> str:
-    rows = store._con().execute("EXPLAIN QUERY PLAN " + sql, args).fetchall()
+    """The query plan of ``sql``, prepared afresh (an EXPLAIN statement cached from before a schema change
+    keeps its old plan: it reads no table, so SQLite never sees the change)."""
+    rows = store._con().execute(f"EXPLAIN QUERY PLAN {sql} -- {time.monotonic_ns()}", args).fetchall()
     return " | ".join(row[-1] for row in rows)
 
 
@@ -318,22 +322,47 @@ def test_keys_with_nul_characters(db: SQLiteStore) -> None:
     assert list(db.keys_by_prefix("a\x00")) == ["a\x00b"]
 
 
-def test_prefix_queries_use_the_primary_key(db: SQLiteStore) -> None:
+def test_point_and_prefix_queries_use_the_key_index(db: SQLiteStore) -> None:
+    """Layout 2: every read of the KV namespace is a search of polykv_kv's unique key index, whether or not the
+    namespace is in TTL mode (then the view adds one probe of the TTL table's primary key per row)."""
+    sql = db._sql("")
     statements = [
-        (sqlite_sql.SCAN_KEYS[(True, True)], ("", "a", "b", 0.0, 10)),
-        (sqlite_sql.SCAN_KEYS[(False, False)], ("", "a", 0.0, 10)),
-        (sqlite_sql.SCAN_ITEMS[(True, True)], ("", "a", "b", 0.0, 10)),
-        (sqlite_sql.COUNT[True], ("", "a", "b", 0.0)),
-        (sqlite_sql.CLEAR_LIVE[True], ("", "a", "b")),
-        (sqlite_sql.NEXT_SCHEMA, ("", 0.0)),
-        (sqlite_sql.GET_MANY[4], ("", "a", "b", "c", "d")),
-        (sqlite_sql.GET, ("", "a")),
+        (sql.scan_keys[(True, True)], ("a", "b", 10)),
+        (sql.scan_keys[(False, False)], ("a", 10)),
+        (sql.scan_items[(True, True)], ("a", "b", 10)),
+        (sql.count_range[True], ("a", "b")),
+        (sql.clear_live[True], ("a", "b")),
+        (sql.get_many(4), ("a", "b", "c", "d")),
+        (sql.get, ("a",)),
+        (sql.delete, ("a",)),
+        (sql.live_row, ("a",)),
     ]
-    for sql, args in statements:
-        text = plan(db, sql, args)
-        assert "USING INDEX sqlite_autoindex_polykv_items_1" in text, (sql, text)  # the (ns, key) primary key
-        assert "SCAN" not in text.replace("SEARCH", ""), (sql, text)
-    assert "(ns=? AND key>? AND key<?)" in plan(db, *statements[0])
+    for ttl_mode in (False, True):
+        if ttl_mode:
+            db.set("t", 1, ttl=60)
+        for statement, args in statements:
+            text = plan(db, statement, args)
+            assert "INDEX sqlite_autoindex_polykv_kv_1 (key" in text, (statement, text)
+            assert "SCAN" not in text.replace("SEARCH", ""), (statement, text)
+    assert "(key>? AND key<?)" in plan(db, *statements[0])
+
+
+def test_plain_reads_are_the_raw_statement_until_a_ttl_is_used(db: SQLiteStore) -> None:
+    """Outside TTL mode a get plans exactly like SELECT value FROM polykv_kv WHERE key = ?, and a write fires
+    no trigger; the first TTL switches the namespace's views and triggers, and a sweep that finds no expiry
+    left switches them back."""
+    raw = plan(db, "SELECT value FROM polykv_kv WHERE key = ?", ("a",))
+    assert plan(db, db._sql("").get, ("a",)) == raw
+    assert "polykv_kv_ttl" not in plan(db, db._sql("").count_all, ())
+    triggers = "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'polykv_kv' ORDER BY name"
+    assert db._con().execute(triggers).fetchall() == [("polykv_kv_del",)]
+    db.set("t", 1, ttl=0.05)
+    assert "SEARCH x USING PRIMARY KEY (key=?)" in plan(db, db._sql("").get, ("a",))  # x: the TTL table
+    assert db._con().execute(triggers).fetchall() == [("polykv_kv_del",), ("polykv_kv_upd",)]
+    wait_for(lambda: db.get("t") is None)
+    assert db.purge_expired() == 1
+    assert plan(db, db._sql("").get, ("a",)) == raw
+    assert db._con().execute(triggers).fetchall() == [("polykv_kv_del",)]
 
 
 def test_scan_streams_in_pages(db: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -376,11 +405,13 @@ def test_expired_rows_are_invisible_everywhere_and_purged(db: SQLiteStore) -> No
     assert db.get_record("people", Person, "p").email == "new@x"
     db.set("later", 1, ttl=0.05)
     wait_for(lambda: db.get("later") is None)
-    rows = db._con().execute("SELECT count(*) FROM polykv_items WHERE key = 'later'").fetchone()[0]
-    assert rows == 0  # the read that found it expired deleted it
+    rows = db._con().execute("SELECT count(*) FROM polykv_kv WHERE key = 'later'").fetchone()[0]
+    assert rows == 1  # reads never write: the expired row waits for the sweep
     db.set_many({"x1": 1, "x2": 2}, ttl=0.05)
     wait_for(lambda: db.count(prefix="x") == 0)
-    assert db.purge_expired() == 2
+    assert db.count() == 2 and db.count(prefix="") == 2  # the count view leaves the expired rows out too
+    assert db.purge_expired() == 3
+    assert db._con().execute("SELECT count(*) FROM polykv_kv").fetchone()[0] == 2
 
 
 def test_expiry_is_seen_by_other_processes_and_connections(tmp_path: Path) -> None:
@@ -436,7 +467,8 @@ def test_indexed_equality_uses_an_expression_index(people: SQLiteStore) -> None:
     assert (name,) in listed
     (query,) = [s for s in statements if s.startswith("SELECT")]
     text = plan(people, query, ())
-    assert f"USING INDEX {name}" in text and "SCAN polykv_items" not in text, text
+    assert f"USING INDEX {name}" in text and "SCAN" not in text.replace("SEARCH", ""), text
+    assert name == "polykv_r_people_ix_email"  # on the schema's own table
 
 
 def test_indexed_filter_reads_only_matching_rows(people: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -497,8 +529,8 @@ def test_other_codecs_fall_back_to_the_scan(tmp_path: Path) -> None:
     with SQLiteStore(tmp_path / "m.db", codec="msgpack") as store:
         store.insert_record("people", "a", Person("a", "a@x", 1))
         assert [p.id for p in store.filter_record("people", Person, email="a@x")] == ["a"]
-        indexes = store._con().execute("SELECT name FROM sqlite_master WHERE name LIKE 'polykv_ix_%'").fetchall()
-        assert indexes == []
+        indexes = store._con().execute("SELECT name FROM sqlite_master WHERE type = 'index'").fetchall()
+        assert [name for (name,) in indexes if "_ix_" in name] == []
 
 
 def test_index_names_are_sanitised_and_distinct() -> None:
@@ -508,10 +540,140 @@ def test_index_names_are_sanitised_and_distinct() -> None:
         assert name.replace("_", "").isalnum()
 
 
-def test_drop_schema_is_one_delete_and_keeps_the_rest(people: SQLiteStore) -> None:
+def test_drop_schema_drops_its_tables_and_keeps_the_rest(people: SQLiteStore) -> None:
     people.insert_record("other", "o", {"id": "o"})
+    assert people.filter_record("people", Person, email="u1@x")  # the index exists
     people.drop_schema("people")
     assert people.list_schemas() == ["other"] and people.count("people") == 0 and people.get("kv")
+    names = {row[0] for row in people._con().execute("SELECT name FROM sqlite_master")}
+    assert not {n for n in names if n.startswith("polykv_r_people")}
+    assert people.filter_record("people", Person, email="u1@x") == []
+    people.insert_record("people", "again", Person("again", "u1@x", 1))  # the tables come back on the next write
+    assert [p.id for p in people.filter_record("people", Person, email="u1@x")] == ["again"]
+
+
+def test_another_connection_dropping_a_schema_is_seen(tmp_path: Path) -> None:
+    """A store that cached a schema's statements and index keeps working after another store (another
+    process, as far as SQLite knows) dropped the schema's tables and wrote it again."""
+    path = tmp_path / "two.db"
+    with SQLiteStore(path) as a, SQLiteStore(path) as b:
+        a.insert_record("people", "p1", Person("p1", "e@x", 1))
+        assert len(a.filter_record("people", Person, email="e@x")) == 1  # a knows the index
+        b.drop_schema("people")
+        assert not a.exists("people", "p1")
+        assert a.filter_record("people", Person, email="e@x") == [] and a.count("people") == 0
+        b.insert_record("people", "p2", Person("p2", "e@x", 2))  # new tables, no index yet
+        assert [p.id for p in a.filter_record("people", Person, email="e@x")] == ["p2"]
+        b.drop_schema("people")
+        a.insert_record("people", "p3", Person("p3", "e@x", 3))  # a writes to tables it must create again
+        assert b.list_schemas() == ["people"] and b.count("people") == 1
+
+
+# == counts, tables and TTL mode (layout 2) ============================================================
+def test_count_is_exact_through_every_kind_of_write(db: SQLiteStore) -> None:
+    """count() is max(id) minus the holes a trigger keeps; a model dict checks it after each write."""
+    rng = random.Random(14)
+    model: dict[str, int] = {}
+    for step in range(600):
+        choice = rng.random()
+        key = f"k{rng.randrange(120):03d}"
+        if choice < 0.3:
+            db.set(key, step)
+            model[key] = step
+        elif choice < 0.45:
+            batch = {f"k{rng.randrange(120):03d}": step for _ in range(rng.randrange(1, 12))}
+            db.set_many(batch)
+            model.update(batch)
+        elif choice < 0.6:
+            assert db.delete(key) == (key in model)
+            model.pop(key, None)
+        elif choice < 0.68:
+            keys = [f"k{rng.randrange(120):03d}" for _ in range(rng.randrange(1, 8))]
+            assert db.delete_many(keys) == len(set(keys) & set(model))
+            for k in keys:
+                model.pop(k, None)
+        elif choice < 0.72:
+            prefix = key[:3]
+            assert db.clear(prefix) == sum(1 for k in model if k.startswith(prefix))
+            model = {k: v for k, v in model.items() if not k.startswith(prefix)}
+        elif choice < 0.8:
+            assert db.add(key, step) == (key not in model)
+            model.setdefault(key, step)
+        elif choice < 0.86:
+            model[key] = db.incr(key)
+        elif choice < 0.9:  # the row with the highest id: its deletion lowers max(id)
+            top = db._con().execute("SELECT key FROM polykv_kv ORDER BY id DESC LIMIT 1").fetchone()
+            if top is not None:
+                assert db.delete(top[0])
+                model.pop(top[0])
+        elif choice < 0.92:
+            db.clear()
+            model = {}
+        else:
+            db.set(f"t{step}", 1, ttl=60)
+            model[f"t{step}"] = 1
+        assert db.count() == len(model) == len(db), step
+    assert dict(db.fetch_by_prefix("")) == model
+    assert db.count(prefix="k0") == sum(1 for k in model if k.startswith("k0"))
+
+
+def test_count_is_a_lookup_not_a_scan(db: SQLiteStore) -> None:
+    db.set_many({f"k{i}": i for i in range(1000)})
+    for ttl_mode in (False, True):
+        if ttl_mode:
+            db.set("t", 1, ttl=60)
+        text = plan(db, db._sql("").count_all, ())
+        assert "SCAN polykv_kv " not in text + " " and "SEARCH polykv_kv" in text, text
+        if ttl_mode:  # and the expired rows are an index range of the TTL table
+            assert "polykv_kv_ttl USING COVERING INDEX polykv_kv_ttl_expires (expires<?)" in text, text
+    assert db.count() == 1001
+
+
+def test_expired_rows_leave_the_count_before_the_sweep(db: SQLiteStore) -> None:
+    db.set_many({f"k{i}": i for i in range(10)})
+    db.set_many({f"t{i}": i for i in range(5)}, ttl=0.05)
+    db.insert_record("people", "p", Person("p", "e@x", 1), ttl=0.05)
+    assert db.count() == 15 and db.count("people") == 1
+    wait_for(lambda: db.count() == 10)
+    assert db.count("people") == 0 and db.list_schemas() == []
+    assert db.purge_expired() == 6 and db.count() == 10
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ("Users", "users", "USERS"),
+        ("a.b", "a_b", "a-b", "a_2eb", "a_5fb"),
+        ("x", "x_ttl", "x_live", "x_count", "x_ix_f"),
+    ],
+)
+def test_table_names_never_collide(db: SQLiteStore, names: tuple[str, ...]) -> None:
+    """SQLite's names ignore case, and '.' or '-' cannot appear in one unquoted: each schema gets its own
+    table all the same, and no schema's table is another's TTL table, view or index."""
+    tables = [table_names(ns) for ns in names]
+    every = [name for t in tables for name in (t.table, t.ttl, t.live, t.count, t.index("f"))]
+    assert len({name.lower() for name in every}) == len(every)
+    assert all(re.fullmatch("[a-z0-9_]+", name) for name in every)
+    for i, ns in enumerate(names):
+        db.insert_record(ns, "r", {"i": i})
+    assert [db.get_record(ns, dict, "r") for ns in names] == [{"i": i} for i in range(len(names))]
+    assert db.list_schemas() == sorted(names)
+
+
+def test_namespaces_that_are_sql_are_only_data(db: SQLiteStore) -> None:
+    """The primitives take any namespace str (schema names are validated above them): a quote or SQL in it
+    is encoded into the table name and quoted as a literal, never run; NUL is refused."""
+    hostile = "x'; DROP TABLE polykv_kv; --"
+    db.set("kv", 1)
+    db._set(hostile, "k", b'"v"', None)
+    db._set(hostile, "gone", b'"w"', 60.0)
+    assert db._get(hostile, "k") == b'"v"' and db._count(hostile, "") == 2 and db.get("kv") == 1
+    assert hostile in list(db._schemas())
+    assert db._delete(hostile, "gone") and db._count(hostile, "") == 1
+    db._drop_schema(hostile)
+    assert db._count(hostile, "") == 0 and db.get("kv") == 1
+    with pytest.raises(InvalidArgumentError, match="NUL"):
+        db._set("a\x00b", "k", b"1", None)
 
 
 # == concurrency across processes =====================================================================

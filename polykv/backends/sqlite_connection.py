@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import BackendUnavailableError, InvalidArgumentError, PolyKVError, ReadOnlyError
 
-__all__ = ["MEMORY", "SQLiteConnections", "is_busy"]
+__all__ = ["MEMORY", "SQLiteConnections", "is_busy", "is_missing_table"]
 
 #: The path that selects a private in-memory database.
 MEMORY = ":memory:"
@@ -30,6 +30,12 @@ def is_busy(exc: BaseException) -> bool:
     """Whether a sqlite3 error means another connection holds the lock (``database is locked``/``busy``)."""
     text = str(exc)
     return "locked" in text or "busy" in text
+
+
+def is_missing_table(exc: BaseException) -> bool:
+    """Whether a sqlite3 error says a table or view does not exist (a namespace nobody has written yet, or one
+    another connection dropped)."""
+    return isinstance(exc, sqlite3.OperationalError) and str(exc).startswith("no such table")
 
 
 #: Stores of this process, so that a forked child drops the connections it inherited.
@@ -106,7 +112,7 @@ class SQLiteConnections:
                 isolation_level=None,  # autocommit; transactions are explicit BEGIN IMMEDIATE ... COMMIT
                 check_same_thread=False,  # used by one thread only, but close() may run on another
                 uri=self.in_memory,
-                cached_statements=256,
+                cached_statements=512,  # about 30 statements per namespace in use
             )
         except sqlite3.Error as exc:
             raise InvalidArgumentError(

@@ -9,33 +9,21 @@ portable ``ops.copy_batches`` machinery.
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Iterator
 from typing import Any
 
 from .. import ops
 from ..store import KeyValueStore
-from .sqlite_connection import SQLiteConnections
-from .sqlite_sql import encodable, prefix_successor
+from .sqlite_connection import SQLiteConnections, is_missing_table
+from .sqlite_sql import Statements, encodable, prefix_successor
 
 __all__ = ["copy", "register_fast_paths"]
 
-_LIVE = "(expires IS NULL OR expires > ?)"
-_SELECT = "SELECT key, value FROM polykv_items WHERE ns = ? AND key "
-#: keyed by (after a key rather than from the prefix, has an upper bound); constants with placeholders only
-_ITEMS = {
-    (after, bounded): _SELECT
-    + (">" if after else ">=")
-    + " ?"
-    + (" AND key < ?" if bounded else "")
-    + f" AND {_LIVE} ORDER BY key"
-    for after in (False, True)
-    for bounded in (False, True)
-}
-_COUNT_UP_TO = f"SELECT COUNT(*) FROM polykv_items WHERE ns = ? AND key >= ? AND key <= ? AND {_LIVE}"  # noqa: S608 - constants only
-
-
 Batches = Iterator[tuple[int, list[tuple[str, bytes]]]]
+
+
+def _nothing() -> Batches:
+    return iter(())
 
 
 def read_batches(
@@ -46,28 +34,31 @@ def read_batches(
     ``src`` is a ``SQLiteStore`` (typed by the part of it used here: its connections, so that this module
     never imports the store's)."""
     if not encodable(prefix):  # no valid key contains a lone surrogate
-
-        def nothing() -> Batches:
-            return iter(())
-
-        return 0, nothing()
+        return 0, _nothing()
+    statements = Statements(ns)
     upper = prefix_successor(prefix)
     bound: tuple[str, ...] = () if upper is None else (upper,)
-    now = time.time()
     resume = bool(skip) and last_key is not None and last_key.startswith(prefix)
     if resume:
-        with src._errors(ns):
-            done = src._con().execute(_COUNT_UP_TO, (ns, prefix, last_key, now)).fetchone()[0]
+        count_up_to = f"SELECT count(*) FROM {statements.names.live} WHERE key >= ? AND key <= ?"  # noqa: S608
+        try:
+            done = src._con().execute(count_up_to, (prefix, last_key)).fetchone()[0]
+        except sqlite3.Error as exc:
+            if is_missing_table(exc):  # the namespace has no table: nothing to copy
+                return 0, _nothing()
+            raise src._failure(exc, ns) from None
         resume = done == skip  # else keys were added or removed before the position: read from the start
     start = last_key if resume else prefix
-    sql = _ITEMS[(resume, upper is not None)]
+    sql = statements.items_from[(resume, upper is not None)]
 
     def rows() -> Batches:
         try:
-            cursor = src._con().execute(sql, (ns, start, *bound, now))
+            cursor = src._con().execute(sql, (start, *bound))
             while batch := cursor.fetchmany(size):
                 yield len(batch), batch  # rows are (key, value) tuples already
         except sqlite3.Error as exc:
+            if is_missing_table(exc):
+                return
             raise src._failure(exc, ns) from None
 
     return (skip if resume else 0), rows()

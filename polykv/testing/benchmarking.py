@@ -6,18 +6,36 @@ sides (``rounds`` x 10 pairs of ``repeat // 10`` calls, order flipped every pair
 machine hits both alike, and returns the median rates and the quartiles of the pair ratios ours/raw.
 
 ``Item`` and ``filter_items`` are the records of the scripts' "indexed filter vs get_record" figure.
-Pure standard library: the scripts import this without pytest or hypothesis installed.
+``marginal_instructions`` counts CPU instructions per call with valgrind's callgrind: a figure that does not
+move with the load on a shared machine. Pure standard library: the scripts import this without pytest or
+hypothesis installed.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import re
+import shutil
 import statistics
+import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, ClassVar
 
-__all__ = ["Case", "Item", "PairedRates", "filter_items", "median_rate", "paired", "rate"]
+__all__ = [
+    "Case",
+    "Item",
+    "PairedRates",
+    "callgrind_total",
+    "filter_items",
+    "marginal_instructions",
+    "median_rate",
+    "paired",
+    "rate",
+]
 
 #: raw side, polykv side, operations per call (the unit of the printed rates), calls per run.
 Case = tuple[Callable[[], Any], Callable[[], Any], int, int]
@@ -88,3 +106,32 @@ def filter_items(records: int) -> Iterator[Item]:
     every = records // 10
     for i in range(records):
         yield Item(f"r{i}", "red" if i % every == 0 else f"c{i % 97}", i)
+
+
+def callgrind_total(command: list[str]) -> int:
+    """The instructions valgrind's callgrind counts while ``command`` runs (its whole process, start-up
+    included), with ``PYTHONHASHSEED=0`` so that every run lays out dicts and sets alike. Raises
+    ``SystemExit`` when valgrind is not installed and ``subprocess.CalledProcessError`` when the command fails.
+    """
+    if shutil.which("valgrind") is None:
+        raise SystemExit("instruction counts need valgrind (apt-get install valgrind)")
+    with tempfile.TemporaryDirectory(prefix="polykv-callgrind-") as tmp:
+        out = Path(tmp) / "callgrind.out"
+        subprocess.run(  # noqa: S603 - the caller's own command line
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *command],  # noqa: S607
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONHASHSEED": "0"},
+        )
+        match = re.search(r"^(?:summary|totals): (\d+)", out.read_text(), re.MULTILINE)
+        if match is None:
+            raise RuntimeError(f"no instruction total in callgrind's output for {command!r}")
+        return int(match.group(1))
+
+
+def marginal_instructions(command: Callable[[int], list[str]], count: int) -> float:
+    """Instructions per call: ``(total(command(3 * count)) - total(command(count))) / (2 * count)``, where
+    ``command(n)`` is a command line whose process makes ``n`` calls after the same start-up and warm-up, so
+    that start-up and warm-up (which vary by a few million instructions from run to run) cancel out."""
+    return (callgrind_total(command(3 * count)) - callgrind_total(command(count))) / (2 * count)
