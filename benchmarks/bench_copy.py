@@ -60,10 +60,13 @@ def start_redis(folder: Path) -> tuple[subprocess.Popen[bytes], int]:
 def raw_copy(db: Path, port: int) -> float:
     import redis
 
+    from polykv.backends.sqlite_sql import table_names
+
     client = redis.Redis(host="127.0.0.1", port=port)
     con = sqlite3.connect(db)
     started = time.perf_counter()
-    cursor = con.execute("SELECT key, value FROM polykv_items WHERE ns = ? ORDER BY key", (SCHEMA,))
+    table = table_names(SCHEMA).table  # layout 2: the schema's own table
+    cursor = con.execute(f"SELECT key, value FROM {table} ORDER BY key")
     while rows := cursor.fetchmany(BATCH):
         pipe = client.pipeline(transaction=False)
         for key, value in rows:

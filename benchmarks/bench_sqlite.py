@@ -76,8 +76,9 @@ def load(folder: str) -> None:
         store.set_many(pairs)
 
 
-def build_cases(folder: str) -> tuple[dict[str, Case], Callable[[], None]]:
-    """Every raw-vs-polykv pair on the files ``load`` wrote; returns the cases and a function closing both."""
+def build_cases(folder: str) -> tuple[dict[str, Case], Callable[[], None], list[sqlite3.Connection]]:
+    """Every raw-vs-polykv pair on the files ``load`` wrote; returns the cases, a function closing both sides
+    and their two connections (the raw one and the store's on this thread)."""
     con = raw_connection(os.path.join(folder, "raw.db"))
     store = SQLiteStore(os.path.join(folder, "polykv.db"), codec="bytes")
     keys = [f"key_{i:07d}" for i in range(KEYS)]
@@ -142,7 +143,7 @@ def build_cases(folder: str) -> tuple[dict[str, Case], Callable[[], None]]:
         con.close()
         store.close()
 
-    return cases, close
+    return cases, close, [con, store._con()]
 
 
 def compare(cases: dict[str, Case], rounds: int, only: str) -> None:
@@ -158,14 +159,16 @@ def compare(cases: dict[str, Case], rounds: int, only: str) -> None:
 
 
 def run_one(folder: str, name: str, side: str, count: int) -> None:
-    """The callgrind child: build the cases, call every side of every case a few times (the same warm-up in
-    every run), then ``count`` calls of one side of one case."""
-    cases, close = build_cases(folder)
-    for raw, ours, _, _ in cases.values():
-        for _ in range(3):
-            raw()
-            ours()
+    """The callgrind child: build the cases, start both files from an empty WAL (so that no run inherits a
+    checkpoint another run left pending: its cost would not cancel out), call both sides of case ``name`` a
+    few times, then ``count`` calls of one side."""
+    cases, close, connections = build_cases(folder)
+    for con in connections:
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     raw, ours, _, _ = cases[name]
+    for _ in range(3):
+        raw()
+        ours()
     fn = raw if side == "raw" else ours
     for _ in range(count):
         fn()
@@ -275,7 +278,7 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory(prefix="polykv-bench-sqlite-") as folder:
         load(folder)
-        cases, close = build_cases(folder)
+        cases, close, _ = build_cases(folder)
         compare(cases, args.rounds, args.only)
         close()
         if args.instructions is not None:
