@@ -30,6 +30,7 @@ def test_the_guide_shows_a_whole_installable_package() -> None:
         "netstore.py",
         "pyproject.toml",
         "test_dictstore.py",
+        "test_dictstore_async.py",
         "test_netstore.py",
     ]
     pyproject = (GUIDE.parent / "examples" / "pyproject.toml").read_text()
@@ -62,9 +63,11 @@ def test_the_guide_package_installs_and_passes_the_suite(tmp_path: Path) -> None
     run = tmp_path / "run"
     run.mkdir()
     shutil.copy(package / "test_dictstore.py", run)
+    shutil.copy(package / "test_dictstore_async.py", run)
     shutil.copy(package / "test_netstore.py", run)
+    tests = ["test_dictstore.py", "test_dictstore_async.py", "test_netstore.py"]
     result = subprocess.run(
-        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_dictstore.py", "test_netstore.py"],
+        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests],
         cwd=run,
         capture_output=True,
         text=True,
