@@ -63,7 +63,19 @@ def on_loop(store: RedisStore, body: Callable[[RedisStore], Coroutine[Any, Any, 
     asyncio.run(main())
 
 
-async def storm(store: RedisStore, tasks: int, seed: int) -> dict[str, int]:
+def group_key(group: int, j: int) -> str:
+    return f"g{group}:{j}"
+
+
+def tagged_group_key(group: int, j: int) -> str:
+    """A group's keys on a cluster: one hash tag per group, so its MSET is one command in one slot (across
+    slots a cluster batch is several MSETs, and two concurrent ones may interleave, cancelled or not)."""
+    return f"{{g{group}}}:{j}"
+
+
+async def storm(
+    store: RedisStore, tasks: int, seed: int, key_of: Callable[[int, int], str] = group_key
+) -> dict[str, int]:
     """``tasks`` concurrent gets, sets, get_many and MSETs of whole groups, about two thirds of them cancelled
     at a random moment: by ``asyncio.wait_for`` with a random short timeout, or by ``task.cancel`` from a
     canceller that wakes every loop turn or so and picks random unfinished tasks (waiting for a connection,
@@ -98,7 +110,7 @@ async def storm(store: RedisStore, tasks: int, seed: int) -> dict[str, int]:
             assert got == {f"k{i}": value_of(i) for i in picked}
         else:  # one MSET of a whole group, every key the same token: applied whole or not at all
             group = rng.randrange(GROUPS)
-            await run(store.set_many, {f"g{group}:{j}": n for j in range(GROUP_SIZE)})
+            await run(store.set_many, {key_of(group, j): n for j in range(GROUP_SIZE)})
 
     jobs: list[asyncio.Future[None]] = []
     targets: list[asyncio.Future[Any]] = []
@@ -137,14 +149,16 @@ async def storm(store: RedisStore, tasks: int, seed: int) -> dict[str, int]:
     return outcome
 
 
-async def check_after_storm(store: RedisStore, max_connections: int) -> None:
+async def check_after_storm(
+    store: RedisStore, max_connections: int, key_of: Callable[[int, int], str] = group_key
+) -> None:
     # every later reply is the right one, for every key, single and batched
     for i in range(KEYS):
         assert await run(store.get, f"k{i}") == value_of(i)
     everything = await run(store.get_many, [f"k{i}" for i in range(KEYS)])
     assert everything == {f"k{i}": value_of(i) for i in range(KEYS)}
     for group in range(GROUPS):
-        tokens = set((await run(store.get_many, [f"g{group}:{j}" for j in range(GROUP_SIZE)])).values())
+        tokens = set((await run(store.get_many, [key_of(group, j) for j in range(GROUP_SIZE)])).values())
         assert len(tokens) <= 1, f"group {group} holds values of several MSETs: {sorted(tokens)[:5]}"
     stats = store.manager.stats()
     assert stats["in_use"] == 0, stats  # nothing leaked: every connection came back
@@ -186,8 +200,9 @@ def test_cancellations_under_load_on_a_cluster(redis_cluster: RedisClusterServer
 
     async def body(a: RedisStore) -> None:
         await run(a.set_many, {f"k{i}": value_of(i) for i in range(KEYS)})
-        await storm(a, 600, 7)
-        await check_after_storm(a, 10**9)  # the asyncio cluster's node pools are bounded by the gate instead
+        await storm(a, 600, 7, tagged_group_key)
+        # the asyncio cluster's node pools are bounded by the gate instead of max_connections
+        await check_after_storm(a, 10**9, tagged_group_key)
 
     on_loop(store, body)
 
