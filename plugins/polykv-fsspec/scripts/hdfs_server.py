@@ -17,6 +17,7 @@ From Python: ``with HDFSServer.start(workdir) as server: server.namenode_url``.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import shutil
@@ -65,10 +66,20 @@ JAVA_OPENS = [
 
 
 def ensure_jars(cache: Path = CACHE) -> Path:
-    """The folder of cached Hadoop jars; downloads and extracts the pyspark sdist on the first call only."""
+    """The folder of cached Hadoop jars; downloads and extracts the pyspark sdist on the first call only.
+    Parallel test workers (pytest-xdist) take a file lock, so one downloads and the others wait for it."""
     jars = cache / "jars"
     if (jars / "hadoop-hdfs-2.7.3.jar").exists():
         return jars
+    cache.mkdir(parents=True, exist_ok=True)
+    with (cache / "jars.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if (jars / "hadoop-hdfs-2.7.3.jar").exists():  # another worker fetched them while this one waited
+            return jars
+        return _fetch_jars(cache, jars)
+
+
+def _fetch_jars(cache: Path, jars: Path) -> Path:
     announce(f"fetching the Hadoop 2.7.3 jars ({PYSPARK} sdist, about 220 MB) into {jars}; only the first run")
     download = cache / "download"
     download.mkdir(parents=True, exist_ok=True)
