@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
-from .errors import InvalidArgumentError, LockNotOwnedError, LockTimeoutError, NotSupportedError
+from .errors import InvalidArgumentError, LockNotOwnedError, LockTimeoutError, NotSupportedError, a_type_name
 from .keys import MAX_KEY_LENGTH
 from .locks import Backoff, Lock, _seconds, require_leases
 
@@ -81,7 +81,7 @@ def get_or_set(
     key = store._key(key)
     if not callable(factory):
         raise InvalidArgumentError(
-            f"get_or_set needs a callable factory (called with no arguments), got a {type(factory).__name__}",
+            f"get_or_set needs a callable factory (called with no arguments), got {a_type_name(factory)}",
             backend=store.backend_name,
             key=key,
         )
@@ -118,7 +118,7 @@ def get_or_set(
 
 # == memoize ===========================================================================================
 def _canonical(value: Any) -> Any:
-    raise TypeError(f"a {type(value).__name__} argument has no canonical form")
+    raise TypeError(f"{a_type_name(value)} argument has no canonical form")
 
 
 def default_key(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:

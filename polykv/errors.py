@@ -30,7 +30,14 @@ __all__ = [
     "SerializationError",
     "StorageError",
     "WrongTypeError",
+    "a_type_name",
 ]
+
+
+def a_type_name(value: object) -> str:
+    """The type name of ``value`` with its English article, for messages: "an int", "a str", "an object"."""
+    name = type(value).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
 
 
 class PolyKVError(Exception):

@@ -18,7 +18,7 @@ import sys
 from abc import ABC, abstractmethod
 from typing import Any, TypeVar
 
-from .errors import RecordError
+from .errors import RecordError, a_type_name
 
 __all__ = [
     "DocumentInvalid",
@@ -137,7 +137,7 @@ class PydanticKind(RecordKind):
             raise DocumentInvalid([f"{type(exc).__name__}: {exc}"]) from None
         if not isinstance(document, dict):
             raise RecordError(
-                f"cannot store a {type(record).__name__}: it dumps to a {type(document).__name__}, not a dict of fields"
+                f"cannot store {a_type_name(record)}: it dumps to {a_type_name(document)}, not a dict of fields"
             )
         return document
 
@@ -194,7 +194,7 @@ class MsgspecKind(RecordKind):
             raise DocumentInvalid([str(exc)]) from None
         if not isinstance(document, dict):
             raise RecordError(
-                f"cannot store a {type(record).__name__}: an array_like Struct is stored as a list, not a record"
+                f"cannot store {a_type_name(record)}: an array_like Struct is stored as a list, not a record"
             )
         return document
 

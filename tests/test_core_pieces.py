@@ -148,3 +148,13 @@ def test_json_decode_many_matches_decode_one_by_one() -> None:
         assert batched(datas) == one_by_one(datas)
 
     check()
+
+
+def test_messages_name_a_type_with_its_article() -> None:
+    import polykv
+    from polykv.errors import a_type_name
+
+    assert [a_type_name(v) for v in (1, "s", object(), [], {})] == ["an int", "a str", "an object", "a list", "a dict"]
+    store = polykv.connect("memory://")
+    with pytest.raises(polykv.SerializationError, match="cannot encode an object"):
+        store.set("k", object())

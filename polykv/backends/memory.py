@@ -32,6 +32,7 @@ class MemoryStore(KeyValueStore):
     _backend_type = "memory"
     url_schemes = ("memory",)
     async_face = "polykv.aio.memory:AsyncMemoryStore"
+    exact_bytes = True  # it keeps what the codec encoded, bytes
     capabilities = frozenset(
         {
             Capability.TTL,

@@ -41,7 +41,7 @@ from dogpile.cache.api import NO_VALUE, BytesBackend, CacheMutex, CantDeserializ
 
 from ..capabilities import Capability
 from ..codecs import BytesCodec, Codec, get_codec
-from ..errors import InvalidArgumentError, SerializationError
+from ..errors import InvalidArgumentError, SerializationError, a_type_name
 from ..locks import Lock
 from ..store import KeyValueStore
 from ..urls import connect
@@ -106,7 +106,7 @@ class PolykvBackend(BytesBackend):
                 return payloads.encode(value)
             except Exception as exc:
                 raise SerializationError(
-                    f"the {payloads.name} codec cannot encode a {type(value).__name__}: {exc}", backend=backend
+                    f"the {payloads.name} codec cannot encode {a_type_name(value)}: {exc}", backend=backend
                 ) from None
 
         self.serializer = serialize
@@ -176,4 +176,4 @@ class PolykvBackend(BytesBackend):
 def _bytes(value: Any, key: str) -> bytes:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value)
-    raise SerializationError(f"dogpile handed the polykv backend a {type(value).__name__}, not bytes", key=key)
+    raise SerializationError(f"dogpile handed the polykv backend {a_type_name(value)}, not bytes", key=key)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ..errors import InvalidArgumentError, KeyNotFoundError, MissingDependencyError
+from ..errors import InvalidArgumentError, KeyNotFoundError, MissingDependencyError, a_type_name
 from ..store import KeyValueStore
 
 try:
@@ -53,7 +53,7 @@ class KvStorageAdapter(KvStorage):  # type: ignore[misc]  # eric-sse ships no ty
 
     def __init__(self, store: KeyValueStore) -> None:
         if not isinstance(store, KeyValueStore):
-            raise InvalidArgumentError(f"KvStorageAdapter wraps a polykv KeyValueStore, got a {type(store).__name__}")
+            raise InvalidArgumentError(f"KvStorageAdapter wraps a polykv KeyValueStore, got {a_type_name(store)}")
         self.store = store
 
     def __repr__(self) -> str:

@@ -29,7 +29,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, I
 from typing import Any, TypeVar
 
 from ..capabilities import Capability
-from ..errors import InvalidArgumentError, MissingDependencyError, NotSupportedError
+from ..errors import InvalidArgumentError, MissingDependencyError, NotSupportedError, a_type_name
 from ..store import KeyValueStore
 
 try:
@@ -121,7 +121,7 @@ class ZarrStore(Store):
             self._kv, self._owns = store, False
         else:
             raise InvalidArgumentError(
-                f"ZarrStore takes a polykv KeyValueStore or a store URL, got a {type(store).__name__}"
+                f"ZarrStore takes a polykv KeyValueStore or a store URL, got {a_type_name(store)}"
             )
 
     @classmethod

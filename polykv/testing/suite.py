@@ -306,6 +306,13 @@ class StoreSuite(
             store.set_many({"good": 1, "bad": object()})
         assert store.count() == 0
 
+    @pytest.mark.parametrize("items", [[("a", 1), ("b",)], [("a", 1), 3], [("a", 1, 2)], [("a", 1), None]])
+    def test_set_many_refuses_items_that_are_not_pairs(self, store: KeyValueStore, items: list[Any]) -> None:
+        store.set("keep", "me")
+        with pytest.raises(InvalidArgumentError, match="pairs"):
+            store.set_many(items)
+        assert dict(store.fetch_by_prefix("")) == {"keep": "me"}  # nothing of the batch was written
+
     # -- bad input -------------------------------------------------------------------------------
     @pytest.mark.parametrize("key", [None, 1, b"bytes", ("t",), "", "k" * (MAX_KEY_LENGTH + 1)])
     def test_invalid_keys_rejected_before_writing(self, store: KeyValueStore, key: Any) -> None:

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from ..capabilities import Capability
 from ..codecs import Codec
-from ..errors import InvalidArgumentError
+from ..errors import InvalidArgumentError, a_type_name
 from ..records import Condition
 from ..store import KeyValueStore, _Missing
 
@@ -29,7 +29,7 @@ END: Any = object()
 def check_store(store: object, owner: str, role: str) -> KeyValueStore:
     """``store`` itself if it is a ``KeyValueStore``; else ``InvalidArgumentError`` naming ``owner`` and ``role``."""
     if not isinstance(store, KeyValueStore):
-        raise InvalidArgumentError(f"{owner} wraps a KeyValueStore; {role} is a {type(store).__name__}")
+        raise InvalidArgumentError(f"{owner} wraps a KeyValueStore; {role} is {a_type_name(store)}")
     return store
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..capabilities import Capability
 from ..codecs import Codec
-from ..errors import InvalidArgumentError
+from ..errors import InvalidArgumentError, a_type_name
 from ..options import require_module
 from ..store import KV_NAMESPACE, KeyValueStore
 from .base import close_iterator
@@ -51,7 +51,7 @@ def _multi_fernet(keys: Keys) -> tuple[MultiFernet, int]:
     instances = []
     for position, key in enumerate(given):
         if not isinstance(key, (str, bytes)):
-            raise InvalidArgumentError(f"key #{position} is a {type(key).__name__}, not a str or bytes Fernet key")
+            raise InvalidArgumentError(f"key #{position} is {a_type_name(key)}, not a str or bytes Fernet key")
         try:
             instances.append(fernet.Fernet(key))
         except (ValueError, TypeError):
