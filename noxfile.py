@@ -55,7 +55,7 @@ def tests(session: nox.Session) -> None:
 def workers(session: nox.Session) -> list[str]:
     """pytest-xdist's options: ``WORKERS`` processes, each test class on one worker (so a class's servers
     start once per worker), unless the arguments choose (``-n 0``: one process)."""
-    if any(arg == "-n" or arg.startswith(("-n", "--numprocesses", "--dist")) for arg in session.posargs):
+    if any(arg.startswith(("-n", "--numprocesses", "--dist")) for arg in session.posargs):
         return []
     return ["-n", str(WORKERS), "--dist", "loadscope"]
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+import polykv
 from polykv.codecs import JSONCodec, get_codec, register_codec
 from polykv.errors import (
     BackendNotFoundError,
@@ -17,6 +18,7 @@ from polykv.errors import (
     PolyKVError,
     RecordExistsError,
     SerializationError,
+    a_type_name,
 )
 from polykv.keys import MAX_KEY_LENGTH, validate_key, validate_schema_name
 from polykv.records import build_record, compile_filter, record_state
@@ -151,9 +153,6 @@ def test_json_decode_many_matches_decode_one_by_one() -> None:
 
 
 def test_messages_name_a_type_with_its_article() -> None:
-    import polykv
-    from polykv.errors import a_type_name
-
     assert [a_type_name(v) for v in (1, "s", object(), [], {})] == ["an int", "a str", "an object", "a list", "a dict"]
     store = polykv.connect("memory://")
     with pytest.raises(polykv.SerializationError, match="cannot encode an object"):
