@@ -265,3 +265,34 @@ def test_a_cancelled_call_that_has_not_started_never_runs() -> None:
 
     asyncio.run(main())
     assert ran == []
+
+
+def test_a_worker_shared_by_two_loops_still_answers_one_after_the_other_closed() -> None:
+    """One worker runs a call of loop A, whose loop then closes, and a call of loop B queued behind it: B's
+    result still comes back (handing A's back to its closed loop must not lose B's)."""
+    import threading
+
+    from polykv.aio import ThreadRunner
+
+    runner = ThreadRunner(max_workers=1)
+    started, gate = threading.Event(), threading.Event()
+
+    def blocking() -> int:
+        started.set()
+        gate.wait(10)
+        return 1
+
+    async def loop_a() -> None:
+        running = asyncio.ensure_future(runner.call(blocking))  # still running in the worker when this loop closes
+        await asyncio.to_thread(started.wait, 10)
+        assert not running.done()
+
+    async def loop_b() -> int:
+        queued = asyncio.ensure_future(runner.call(int, "2"))
+        await asyncio.sleep(0)  # one loop turn: the call is queued behind A's
+        gate.set()
+        return await asyncio.wait_for(queued, 10)
+
+    asyncio.run(loop_a())
+    assert asyncio.run(loop_b()) == 2
+    asyncio.run(runner.aclose())

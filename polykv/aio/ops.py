@@ -8,6 +8,7 @@ loop or blocks it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -34,8 +35,21 @@ def watch(
     iteration, or at ``await feed.open()``; there a store without the watch capability raises
     ``NotSupportedError`` and a bad or expired cursor ``InvalidArgumentError`` / ``CursorExpiredError``."""
     inner = store._store
+    halt = threading.Event()  # set by the stream when its reader is cancelled or it closes
+    given = options.pop("stop", None)
+    stop = halt if given is None else _EitherSet(halt, given)
     # one change at a time: a chunk would wait for a batch of changes to arrive before handing any over
-    return store.runner.stream(lambda: ops.watch(inner, schema, prefix, **options), 1)
+    return store.runner.stream(lambda: ops.watch(inner, schema, prefix, stop=stop, **options), 1, halt)
+
+
+class _EitherSet:
+    """Set when any of its events is (the caller's ``stop``, the stream's halt): what ``ops.watch`` checks."""
+
+    def __init__(self, *events: Any) -> None:
+        self._events = events
+
+    def is_set(self) -> bool:
+        return any(event.is_set() for event in self._events)
 
 
 async def copy(src: AsyncKeyValueStore, dst: AsyncKeyValueStore, **options: Any) -> ops.CopyResult:

@@ -38,8 +38,9 @@ class Runner(Protocol):
         """``fn(*args, **kwargs)``, awaited."""
         ...
 
-    def stream(self, make: Callable[[], Iterator[T]], chunk: int) -> Stream[T]:
-        """The items of the iterator ``make()`` returns, read ``chunk`` at a time."""
+    def stream(self, make: Callable[[], Iterator[T]], chunk: int, halt: threading.Event | None = None) -> Stream[T]:
+        """The items of the iterator ``make()`` returns, read ``chunk`` at a time; ``halt`` is set when a read
+        is cancelled or the stream closes (a source that waits, such as a change feed, checks it)."""
         ...
 
     async def aclose(self) -> None:
@@ -49,10 +50,17 @@ class Runner(Protocol):
 
 class Stream(AsyncIterator[T]):
     """An async iterator over a synchronous one, read in chunks through a runner; ``aclose()`` (or the end
-    of the items) closes the synchronous iterator in the runner too."""
+    of the items) closes the synchronous iterator in the runner too.
 
-    def __init__(self, runner: Runner, make: Callable[[], Iterator[T]], chunk: int) -> None:
+    ``halt`` (optional) is set when a read is cancelled or the stream closes: a source that can wait without
+    end (a quiet change feed, in a worker thread) checks it and returns, so a cancelled reader does not keep a
+    worker, nor the runner's ``aclose``, waiting for ever."""
+
+    def __init__(
+        self, runner: Runner, make: Callable[[], Iterator[T]], chunk: int, halt: threading.Event | None = None
+    ) -> None:
         self._runner = runner
+        self._halt = halt
         self._make: Callable[[], Iterator[T]] | None = make
         self._source: Iterator[T] | None = None
         self._chunk = chunk
@@ -82,7 +90,12 @@ class Stream(AsyncIterator[T]):
         if not self._buffer:
             if self._done:
                 raise StopAsyncIteration
-            chunk = await self._runner.call(self._next_chunk)
+            try:
+                chunk = await self._runner.call(self._next_chunk)
+            except asyncio.CancelledError:
+                if self._halt is not None:
+                    self._halt.set()  # the read goes on in its thread until the source sees this
+                raise
             if len(chunk) < self._chunk:
                 self._done = True
                 await self.aclose()
@@ -96,6 +109,8 @@ class Stream(AsyncIterator[T]):
         """Stop: close the synchronous iterator (its ``finally`` blocks run where its I/O runs)."""
         self._done = True
         self._buffer = []
+        if self._halt is not None:
+            self._halt.set()
         source, self._source = self._source, None
         close = getattr(source, "close", None)
         if close is not None:
@@ -116,8 +131,8 @@ class BridgeRunner:
     async def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         return await bridge.run(fn, *args, **kwargs)
 
-    def stream(self, make: Callable[[], Iterator[T]], chunk: int) -> Stream[T]:
-        return Stream(self, make, chunk)
+    def stream(self, make: Callable[[], Iterator[T]], chunk: int, halt: threading.Event | None = None) -> Stream[T]:
+        return Stream(self, make, chunk, halt)
 
     async def aclose(self) -> None:
         return None
@@ -151,6 +166,11 @@ class ThreadRunner:
         self._lock = threading.Lock()
         self._workers = 0  # draining threads
         self._busy = 0  # of them, inside a call
+
+    @property
+    def busy(self) -> int:
+        """How many calls are running in a worker thread now (not counting queued ones)."""
+        return self._busy
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -203,12 +223,12 @@ class ThreadRunner:
                     self._busy -= 1
                 del context, fn, args, kwargs, future
             if len(done.get(loop, ())) >= 64:
-                loop.call_soon_threadsafe(_settle_all, done.pop(loop))
+                _hand_back(loop, done.pop(loop))
         for each, outcomes in done.items():
-            each.call_soon_threadsafe(_settle_all, outcomes)
+            _hand_back(each, outcomes)
 
-    def stream(self, make: Callable[[], Iterator[T]], chunk: int) -> Stream[T]:
-        return Stream(self, make, chunk)
+    def stream(self, make: Callable[[], Iterator[T]], chunk: int, halt: threading.Event | None = None) -> Stream[T]:
+        return Stream(self, make, chunk, halt)
 
     async def aclose(self) -> None:
         pool, self._pool = self._pool, None
@@ -217,6 +237,16 @@ class ThreadRunner:
 
     def __repr__(self) -> str:
         return f"<ThreadRunner max_workers={self.max_workers}>"
+
+
+def _hand_back(loop: asyncio.AbstractEventLoop, outcomes: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    """Settle ``outcomes`` on their loop. A loop closed meanwhile has no task left to wake: its outcomes are
+    dropped, and a worker shared by several loops goes on handing back the others' (raising here lost them)."""
+    try:
+        loop.call_soon_threadsafe(_settle_all, outcomes)
+    except RuntimeError:  # "Event loop is closed"
+        if not loop.is_closed():
+            raise
 
 
 _Job = tuple[

@@ -506,6 +506,33 @@ class AsyncWatchSuite(WatchSuite):
             for store in opened:
                 shared.run(store.aclose())
 
+    def test_cancelled_quiet_watchers_free_the_store(
+        self, open_watched_async: Callable[[int], Awaitable[AsyncKeyValueStore]]
+    ) -> None:
+        """As many watchers as the store has worker threads (one on a native store) wait on a feed that
+        stays quiet, and are cancelled: the store then still writes, and ``aclose()`` returns (a wait in a
+        thread that never ended held every worker, and the runner's shutdown with them)."""
+
+        async def main() -> None:
+            store = await open_watched_async(1000)
+            count = getattr(store.runner, "max_workers", 1)
+            feeds = [watch(store, schema="quiet", poll_interval=0.05) for _ in range(count)]
+            for feed in feeds:
+                await feed.open()
+            readers = [asyncio.ensure_future(feed.__anext__()) for feed in feeds]
+            deadline = time.monotonic() + 10
+            while getattr(store.runner, "busy", count) < count:  # every reader is waiting in its thread
+                assert time.monotonic() < deadline, "the readers never started"
+                await asyncio.sleep(0.01)
+            for reader in readers:
+                reader.cancel()
+            await asyncio.gather(*readers, return_exceptions=True)
+            await asyncio.wait_for(store.set("after", 1), 10)
+            assert await store.get("after") == 1
+            await asyncio.wait_for(store.aclose(), 10)
+
+        asyncio.run(main())
+
 
 async def _awaited(awaitable: Awaitable[T]) -> T:
     return await awaitable
