@@ -24,7 +24,7 @@ from polykv.store import KeyValueStore
 
 
 @pytest.fixture
-def make_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Path]]:
+def make_dist(tmp_path: Path) -> Iterator[Callable[..., Path]]:
     """A factory ``make(name, entry_points, modules) -> Path`` that installs a throwaway distribution.
 
     ``entry_points`` maps a group to ``{entry point name: target}``; ``modules`` maps a module name to its
@@ -35,6 +35,7 @@ def make_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Calla
     """
     created_modules: list[str] = []
     before = dict(STORE_CLASSES)
+    path_before = list(sys.path)
 
     def make(name: str, entry_points: Mapping[str, Mapping[str, str]], modules: Mapping[str, str]) -> Path:
         root = tmp_path / name
@@ -49,11 +50,15 @@ def make_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Calla
         for module, source in modules.items():
             (root / f"{module}.py").write_text(textwrap.dedent(source))
             created_modules.append(module)
-        monkeypatch.syspath_prepend(str(root))
+        sys.path.insert(0, str(root))
         importlib.invalidate_caches()
         return root
 
     yield make
+    # sys.path is restored here, not by monkeypatch: its undo runs after this teardown, and the default
+    # registry's refresh below would otherwise read the throwaway entry points back in.
+    sys.path[:] = path_before
+    importlib.invalidate_caches()
     for module in created_modules:
         sys.modules.pop(module, None)
     STORE_CLASSES.clear()
