@@ -52,11 +52,19 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *workers(session), *test_paths(session, paths))
 
 
+#: Arguments that need one process: a debugger, or xdist turned off.
+ONE_PROCESS = ("--pdb", "--trace", "no:xdist")
+
+
 def workers(session: nox.Session) -> list[str]:
     """pytest-xdist's options: ``WORKERS`` processes, each test class on one worker (so a class's servers
-    start once per worker), unless the arguments choose (``-n 0``: one process)."""
-    if any(arg.startswith(("-n", "--numprocesses", "--dist")) for arg in session.posargs):
+    start once per worker). Arguments that choose the workers (``-n 0``: one process) or need one process
+    (``--pdb``, ``--trace``, ``-p no:xdist``) replace it; ``--dist`` alone keeps ``-n``."""
+    args = session.posargs
+    if any(arg.startswith(("-n", "--numprocesses")) or arg in ONE_PROCESS for arg in args):
         return []
+    if any(arg.startswith("--dist") for arg in args):
+        return ["-n", str(WORKERS)]
     return ["-n", str(WORKERS), "--dist", "loadscope"]
 
 

@@ -164,7 +164,10 @@ class BytesCodec:
         raise TypeError(f"the bytes codec stores bytes only, not {type(value).__name__}; use codec='json'")
 
     def decode(self, data: bytes) -> Any:
-        return bytes(data)
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            return bytes(data)
+        # a value another program stored as TEXT or INTEGER (bytes(42) would be 42 zero bytes)
+        raise TypeError(f"the stored value is not bytes but {type(data).__name__}")
 
 
 class MsgpackCodec:

@@ -31,13 +31,18 @@ __all__ = [
     "StorageError",
     "WrongTypeError",
     "a_type_name",
+    "with_article",
 ]
 
 
 def a_type_name(value: object) -> str:
     """The type name of ``value`` with its English article, for messages: "an int", "a str", "an object"."""
-    name = type(value).__name__
-    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+    return with_article(type(value).__name__)
+
+
+def with_article(name: str) -> str:
+    """``name`` after "a", or "an" before a vowel letter (by spelling: "an UUID", as messages can't hear)."""
+    return f"{'an' if name.startswith(tuple('aeiouAEIOU')) else 'a'} {name}"
 
 
 class PolyKVError(Exception):

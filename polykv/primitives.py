@@ -63,7 +63,8 @@ class StorePrimitives(ABC):
     #: (imported only by ``polykv.aio``). One declaration per backend gives both faces.
     async_face: ClassVar[str | None] = None
     #: Whether ``_get`` and ``_get_many`` return exact ``bytes`` objects only (never a bytearray or
-    #: memoryview): the ``bytes`` codec then hands them out without a type check per value.
+    #: memoryview, str or int, even for data another program wrote): the ``bytes`` codec then hands them
+    #: out without a type check per value.
     exact_bytes: ClassVar[bool] = False
     #: The value codec (set by ``KeyValueStore.__init__``).
     codec: Codec

@@ -17,7 +17,7 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from .errors import FilterError, RecordError, SerializationError
+from .errors import FilterError, RecordError, SerializationError, with_article
 from .record_kinds import DocumentInvalid, RecordKind, kind_of
 
 if TYPE_CHECKING:
@@ -284,7 +284,8 @@ def record_state(
         attributes = vars(record)
     except TypeError:
         raise RecordError(
-            f"cannot store a {klass.__name__}: use a dataclass, a dict, a Record, or define __getstate__/__setstate__"
+            f"cannot store {with_article(klass.__name__)}: use a dataclass, a dict, a Record, or define "
+            "__getstate__/__setstate__"
         ) from None
     return {k: v for k, v in attributes.items() if not k.startswith("_polykv")}
 

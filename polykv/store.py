@@ -307,7 +307,16 @@ class KeyValueStore(StorePrimitives, MutableMapping[str, Any], metaclass=StoreMe
             # all present and not empty (the common case): C-level passes only
             if all(datas) and (self.exact_bytes or set(map(type, datas)) == {bytes}):
                 return dict(zip(wanted, datas, strict=True))
-            return {k: d if type(d) is bytes else bytes(d) for k, d in zip(wanted, datas, strict=True) if d is not None}
+            decode = self.codec.decode  # exact bytes as they are; anything else through decode's check
+            try:
+                return {
+                    k: d if type(d) is bytes else decode(d) for k, d in zip(wanted, datas, strict=True) if d is not None
+                }
+            except Exception:
+                for key, data in zip(wanted, datas, strict=True):
+                    if data is not None:
+                        self._decode(data, KV_NAMESPACE, key)  # raises SerializationError naming the key
+                raise
         decode_many = getattr(self.codec, "decode_many", None)  # a codec's batch decoder (JSON's is C-level)
         try:
             if decode_many is not None:

@@ -154,6 +154,15 @@ def test_json_decode_many_matches_decode_one_by_one() -> None:
 
 def test_messages_name_a_type_with_its_article() -> None:
     assert [a_type_name(v) for v in (1, "s", object(), [], {})] == ["an int", "a str", "an object", "a list", "a dict"]
+    assert a_type_name(type("", (), {})()) == "a "  # no letter, no "an"
     store = polykv.connect("memory://")
     with pytest.raises(polykv.SerializationError, match="cannot encode an object"):
         store.set("k", object())
+
+
+def test_the_bytes_codec_decodes_only_bytes_like_values() -> None:
+    codec = get_codec("bytes")
+    assert codec.decode(memoryview(b"ab")) == b"ab"
+    for foreign in ("text", 42):
+        with pytest.raises(TypeError, match="not bytes"):
+            codec.decode(foreign)  # type: ignore[arg-type]

@@ -1010,3 +1010,26 @@ def test_watch_filters_and_waits_on_sqlite(tmp_path: Path) -> None:
     assert list(ops.watch(store, timeout=0.3, poll_interval=0.05)) == []  # waits, bounded by the timeout
     assert time.monotonic() - started >= 0.3
     store.close()
+
+
+def test_values_another_program_stored_as_text_or_integer_are_refused_not_misread(tmp_path: Path) -> None:
+    """The bytes codec reads back only bytes: a TEXT or INTEGER value written into the table by another
+    program is a SerializationError naming its key, from get and get_many alike (bytes(42) would be 42
+    zero bytes), and the stored values stay as they are."""
+    path = tmp_path / "foreign.db"
+    with SQLiteStore(str(path), codec="bytes") as store:
+        store.set("ok", b"x")
+    con = sqlite3.connect(path)
+    con.execute("INSERT INTO polykv_kv (key, value) VALUES ('text', 'abc'), ('int', 42)")
+    con.commit()
+    con.close()
+    with SQLiteStore(str(path), codec="bytes") as store:
+        for key in ("text", "int"):
+            with pytest.raises(polykv.SerializationError, match="not bytes") as info:
+                store.get(key)
+            assert info.value.key == key
+            with pytest.raises(polykv.SerializationError, match="not bytes") as info:
+                store.get_many(["ok", key])
+            assert info.value.key == key
+        assert store.get_many(["ok"]) == {"ok": b"x"}
+        assert store.count() == 3

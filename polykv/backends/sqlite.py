@@ -72,7 +72,6 @@ class SQLiteStore(SQLiteConnections, KeyValueStore):
 
     _backend_type = "sqlite"
     url_schemes = ("sqlite",)
-    exact_bytes = True  # sqlite3 reads a BLOB as bytes
     capabilities = frozenset(
         {
             Capability.TTL,

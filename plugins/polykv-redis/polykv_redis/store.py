@@ -134,7 +134,6 @@ class RedisStore(KeyValueStore):
     url_schemes = ("redis", "rediss")
     #: The asyncio face (``polykv.aio``): this store's I/O on ``redis.asyncio``, everything else inherited.
     async_face = "polykv_redis.aio:AsyncRedisStore"
-    exact_bytes = True  # redis-py and hiredis read bulk strings as bytes (decode_responses is off)
     capabilities = frozenset(
         {
             Capability.TTL,
