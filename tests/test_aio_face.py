@@ -296,3 +296,16 @@ def test_a_worker_shared_by_two_loops_still_answers_one_after_the_other_closed()
     asyncio.run(loop_a())
     assert asyncio.run(loop_b()) == 2
     asyncio.run(runner.aclose())
+
+
+@pytest.mark.parametrize("url", ["memory://", "sqlite://"])
+def test_asyncio_run_of_connect_opens_a_store_that_later_loops_use(url: str) -> None:
+    """``connect`` returns a coroutine, so ``asyncio.run`` takes it; the store then serves every later loop."""
+    store = asyncio.run(polykv.aio.connect(url))
+    assert isinstance(store, polykv.aio.AsyncKeyValueStore)
+
+    async def bump() -> int:
+        return await store.incr("n")
+
+    assert [asyncio.run(bump()) for _ in range(3)] == [1, 2, 3]
+    asyncio.run(store.aclose())

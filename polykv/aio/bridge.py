@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 import greenlet
 
-__all__ = ["await_", "in_bridge", "loop_thread", "run"]
+__all__ = ["await_", "in_bridge", "loop_thread", "run", "target_loop"]
 
 T = TypeVar("T")
 
@@ -71,6 +71,12 @@ MAX_IDLE_WORKERS = 256
 def in_bridge() -> bool:
     """Whether the caller runs inside a bridged call (so :func:`await_` may be used)."""
     return isinstance(greenlet.getcurrent(), _Worker)
+
+
+def target_loop() -> asyncio.AbstractEventLoop | None:
+    """The loop :func:`await_` would await on here: the running loop, else the loop of a :func:`loop_thread`
+    block (None outside both)."""
+    return asyncio._get_running_loop() or _idle.loop
 
 
 @contextmanager

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Coroutine, Generator
 from types import TracebackType
 from typing import Any
 
@@ -43,16 +43,36 @@ async def _connect(url: str | None, options: dict[str, Any]) -> AsyncKeyValueSto
     return AsyncKeyValueStore(store, runner_for(natives, max_workers))
 
 
-class Connecting:
-    """What ``connect`` returns: await it for the store, or ``async with`` it to close the store after."""
+class Connecting(Coroutine[Any, Any, AsyncKeyValueStore]):
+    """What ``connect`` returns: await it for the store, ``async with`` it to close the store after, or hand
+    it to ``asyncio.run`` (it is a coroutine) to open a store that later loops use."""
 
     def __init__(self, url: str | None, options: dict[str, Any]) -> None:
         self._url = url
         self._options = options
         self._store: AsyncKeyValueStore | None = None
+        self._running: Coroutine[Any, Any, AsyncKeyValueStore] | None = None
 
     def __await__(self) -> Generator[Any, None, AsyncKeyValueStore]:
         return _connect(self._url, dict(self._options)).__await__()
+
+    # -- the coroutine protocol, for asyncio.run(connect(url)) and create_task(connect(url)) --------------
+    def _coroutine(self) -> Coroutine[Any, Any, AsyncKeyValueStore]:
+        if self._running is None:
+            self._running = _connect(self._url, dict(self._options))
+        return self._running
+
+    def send(self, value: Any) -> Any:
+        return self._coroutine().send(value)
+
+    def throw(self, typ: Any, val: Any = None, tb: TracebackType | None = None) -> Any:
+        if val is None and tb is None:
+            return self._coroutine().throw(typ)
+        return self._coroutine().throw(typ, val, tb)
+
+    def close(self) -> None:
+        if self._running is not None:
+            self._running.close()
 
     async def __aenter__(self) -> AsyncKeyValueStore:
         self._store = await _connect(self._url, dict(self._options))
@@ -67,8 +87,10 @@ class Connecting:
 
 def connect(url: str | None = None, **options: Any) -> Connecting:
     """Open a new async store for ``url``, as ``polykv.connect`` does (same schemes, options, wrapper
-    stacks, ``$POLYKV_URL`` default): ``store = await polykv.aio.connect(url)`` or
-    ``async with polykv.aio.connect(url) as store``. ``max_workers`` sets the thread pool of a store whose
-    I/O blocks (default ``polykv.aio.runners.DEFAULT_MAX_WORKERS``). The store is built in a worker thread,
-    so a constructor that opens a file does not stall the loop."""
+    stacks, ``$POLYKV_URL`` default): ``store = await polykv.aio.connect(url)``,
+    ``async with polykv.aio.connect(url) as store``, or outside any loop
+    ``store = asyncio.run(polykv.aio.connect(url))`` (each event loop that then uses the store gets its own
+    connections). ``max_workers`` sets the thread pool of a store whose I/O blocks (default
+    ``polykv.aio.runners.DEFAULT_MAX_WORKERS``). The store is built in a worker thread, so a constructor
+    that opens a file does not stall the loop."""
     return Connecting(url, options)

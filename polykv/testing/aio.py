@@ -393,6 +393,25 @@ class AsyncOnlyCases:
 
         self._run(store, case)
 
+    def test_a_store_serves_other_event_loops(self, store: BlockingStore) -> None:
+        """A store opened on one loop serves loops made later (``asyncio.run`` in another thread, each closed
+        afterwards) while its first loop still runs, then that first loop again: no call fails, none is
+        lost. (redis-py's asyncio connections belong to one loop; a store reused across ``asyncio.run``
+        calls once raised "Event loop is closed" every other call, its write applied anyway.)"""
+        s = store.async_store
+        store.portal.run(s.set("loop0", {"n": 0}))
+
+        async def case(n: int) -> None:
+            await s.set(f"loop{n}", {"n": n})
+            assert await s.get(f"loop{n}") == {"n": n}
+            assert await s.get_many([f"loop{n}", "absent"]) == {f"loop{n}": {"n": n}}
+            assert sorted([key async for key in s.keys_by_prefix("loop")]) == [f"loop{i}" for i in range(n + 1)]
+
+        for n in range(1, 4):
+            asyncio.run(case(n))
+        assert store.portal.run(s.get_many([f"loop{n}" for n in range(4)])) == {f"loop{n}": {"n": n} for n in range(4)}
+        assert store.portal.run(s.count(prefix="loop")) == 4
+
     def test_errors_are_the_sync_faces(self, store: BlockingStore) -> None:
         async def case(s: AsyncKeyValueStore) -> None:
             with pytest.raises(InvalidKeyError):

@@ -10,17 +10,20 @@ node pools refuse rather than wait when full) every awaited call first takes a p
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import threading
 from collections.abc import Callable
 from typing import Any
 
 from redis import exceptions as rexc
 
-from polykv.aio.bridge import await_
+from polykv.aio.bridge import await_, target_loop
 
 from .gate import FairGate
+from .loops import drop_connection
 
-__all__ = ["BridgedClient", "BridgedCluster", "BridgedNode", "BridgedPipeline"]
+__all__ = ["BridgedClient", "BridgedCluster", "BridgedNode", "BridgedPipeline", "drop_cluster"]
 
 
 def _awaited(gate: FairGate | None, awaitable: Any) -> Any:
@@ -70,20 +73,82 @@ class BridgedClient:
 
 
 class BridgedCluster(BridgedClient):
-    """A ``redis.asyncio.cluster.RedisCluster`` for bridged code: as ``BridgedClient``, and before any use it
-    makes sure the client knows the cluster's slots (``initialize``: at the first use, and again after redis-py
-    dropped its topology on a fault), so ``get_primaries``/``nodes_manager`` answer from a current table.
-    A cluster that cannot be reached raises redis-py's ``ConnectionError`` (a transient fault), as the sync
-    connector does."""
+    """``redis.asyncio.cluster.RedisCluster`` clients for bridged code, one per event loop (``make()`` builds
+    one; redis-py's cluster client and its node connections belong to the loop that first used them): as
+    ``BridgedClient``, and before any use it makes sure the loop's client knows the cluster's slots
+    (``initialize``: at the first use, and again after redis-py dropped its topology on a fault), so
+    ``get_primaries``/``nodes_manager`` answer from a current table. Each loop's client has its own
+    ``FairGate`` (``make_gate()``). The clients of loops that have closed are closed without them when
+    another loop next calls. A cluster that cannot be reached raises redis-py's ``ConnectionError`` (a
+    transient fault), as the sync connector does."""
+
+    def __init__(self, make: Callable[[], Any], make_gate: Callable[[], FairGate]) -> None:
+        self._make = make
+        self._make_gate = make_gate
+        self._loops: dict[asyncio.AbstractEventLoop, tuple[Any, FairGate]] = {}
+        self._here: tuple[asyncio.AbstractEventLoop | None, Any, FairGate | None] = (None, None, None)
+        self._lock = threading.Lock()
+        self.connection_pool = None
+
+    def _for_caller(self) -> tuple[Any, FairGate]:
+        """The caller's loop's client and gate (made on the loop's first call)."""
+        loop, client, gate = self._here
+        if loop is not None and loop is asyncio._get_running_loop():
+            assert gate is not None
+            return client, gate
+        loop = target_loop()
+        if loop is None:
+            raise RuntimeError("a Redis Cluster client was asked for outside polykv.aio's event loop")
+        with self._lock:
+            for old in [old for old in self._loops if old.is_closed()]:
+                drop_cluster(self._loops.pop(old)[0])  # a loop that closed: its client cannot be used any more
+            entry = self._loops.get(loop)
+            if entry is None:
+                entry = self._loops[loop] = (self._make(), self._make_gate())
+            self._here = (loop, *entry)
+        return entry
+
+    @property
+    def client(self) -> Any:
+        """The caller's loop's ``RedisCluster``."""
+        return self._for_caller()[0]
+
+    @property
+    def gate(self) -> FairGate:  # type: ignore[override]
+        """The caller's loop's gate."""
+        return self._for_caller()[1]
+
+    def clients(self) -> list[tuple[asyncio.AbstractEventLoop, Any]]:
+        """Every loop's client, for stats and closing."""
+        return [(loop, entry[0]) for loop, entry in list(self._loops.items())]
+
+    def forget(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Drop ``loop``'s client (after it was closed)."""
+        with self._lock:
+            self._loops.pop(loop, None)
+            if self._here[0] is loop:
+                self._here = (None, None, None)
 
     def __getattr__(self, name: str) -> Any:
-        client = self.client
+        client, gate = self._for_caller()
         if getattr(client, "_initialize", False):
             try:
-                _awaited(self.gate, client.initialize())
+                _awaited(gate, client.initialize())
             except rexc.RedisClusterException as exc:  # no startup node answered, or none is a cluster node
                 raise rexc.ConnectionError(str(exc)) from exc
         return super().__getattr__(name)
+
+
+def drop_cluster(client: Any) -> None:
+    """Close the node connections of a ``RedisCluster`` whose loop has closed, without that loop, and mark
+    it closed as its ``aclose`` does (so its finalizer does not report it unclosed)."""
+    manager = client.nodes_manager
+    nodes = {id(n): n for n in [*manager.nodes_cache.values(), *manager.startup_nodes.values()]}
+    for node in nodes.values():
+        for connection in list(getattr(node, "_connections", ())):
+            drop_connection(connection)
+    client._initialize = True  # what aclose leaves: closed, its topology to be read again if used
+    manager.default_node = None
 
 
 class BridgedPipeline:

@@ -10,12 +10,14 @@ classification (``is_transient``, ``was_sent``, ``timed_out``) and pool sizing a
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any, ClassVar
 
 from polykv.aio.bridge import await_, in_bridge
 
 from ..connector import RedisClusterConnector, RedisConnector
-from .bridged import BridgedClient, BridgedCluster
+from .bridged import BridgedClient, BridgedCluster, drop_cluster
 from .gate import FairGate
 from .pool import PolyAsyncConnectionPool
 
@@ -83,7 +85,8 @@ class AsyncRedisConnector(RedisConnector):
 
 class AsyncRedisClusterConnector(RedisClusterConnector):
     """A Redis Cluster over ``redis.asyncio.cluster.RedisCluster`` (slot routing, MOVED/ASK/TRYAGAIN handled
-    by redis-py), seen through a ``BridgedClient`` with a ``FairGate`` of ``max_connections`` places.
+    by redis-py), seen through a ``BridgedCluster``: one client per event loop, each with a ``FairGate`` of
+    ``max_connections`` places.
 
     redis-py's asyncio node pools raise ``MaxConnectionsError`` at once when full instead of waiting, so the
     bound is kept by the gate: at most ``max_connections`` awaited cluster calls at once, others wait in
@@ -93,7 +96,7 @@ class AsyncRedisClusterConnector(RedisClusterConnector):
 
     backend_name: ClassVar[str] = "redis_cluster"
 
-    def connect(self) -> BridgedClient:
+    def connect(self) -> BridgedCluster:
         from redis.asyncio.cluster import RedisCluster
 
         kwargs = self._client_kwargs()
@@ -102,41 +105,52 @@ class AsyncRedisClusterConnector(RedisClusterConnector):
         kwargs.update(host=self.host, port=self.port or 6379, ssl=self.ssl, retry=_no_retry())
         kwargs.update(self._extra_options())
         kwargs.pop("pool_timeout", None)
-        # no I/O here (the manager holds a thread lock around connect): BridgedCluster initializes on first use
-        client = RedisCluster(**kwargs)
-        self._client = client
-        gate = FairGate(
-            self._max_connections, self._pool_timeout, what="Redis Cluster connection", backend=self.backend_name
-        )
-        return BridgedCluster(client, gate)
+
+        def make_gate() -> FairGate:
+            return FairGate(
+                self._max_connections, self._pool_timeout, what="Redis Cluster connection", backend=self.backend_name
+            )
+
+        # no I/O here (the manager holds a thread lock around connect): each loop's client initializes on
+        # its first use (BridgedCluster), and is built then too (it belongs to that loop)
+        bridged = BridgedCluster(lambda: RedisCluster(**kwargs), make_gate)
+        self._client = bridged
+        return bridged
 
     def disconnect(self) -> None:
-        client, self._client = self._client, None
+        bridged, self._client = self._client, None
         self._connection = None
-        if client is None:
+        if bridged is None:
             return
-        if in_bridge():
-            await_(client.aclose())
-        else:  # outside the loop's tasks: close the nodes' sockets without awaiting
-            for node in list(client.nodes_manager.nodes_cache.values()):
-                for connection in list(getattr(node, "_connections", ())):
-                    if connection.is_connected:
-                        connection._close()
+        running = asyncio._get_running_loop()
+        for loop, client in bridged.clients():
+            if loop is running and in_bridge():
+                await_(client.aclose())
+            elif loop.is_closed():
+                drop_cluster(client)
+            else:  # another loop's, or outside the loop's tasks: close the nodes' sockets without awaiting
+                for node in list(client.nodes_manager.nodes_cache.values()):
+                    for connection in list(getattr(node, "_connections", ())):
+                        if connection.is_connected:
+                            with contextlib.suppress(RuntimeError):
+                                connection._close()
+            bridged.forget(loop)
 
     def reap_idle(self, idle_timeout: float) -> int:
         """Not available: redis-py's asyncio cluster nodes keep no idle stamps (their sockets stay open)."""
         return 0
 
     def pool_stats(self) -> dict[str, int]:
-        client = self._client
+        bridged = self._client
         totals = {"total": 0, "open": 0, "in_use": 0, "idle": 0}
-        if client is None:
+        if bridged is None:
             return totals
-        for node in list(client.nodes_manager.nodes_cache.values()):
-            connections = list(getattr(node, "_connections", ()))
-            idle = len(getattr(node, "_free", ()))
-            totals["total"] += len(connections)
-            totals["open"] += sum(1 for c in connections if c.is_connected)
-            totals["idle"] += idle
-            totals["in_use"] += len(connections) - idle
+        for _, client in bridged.clients():
+            for node in list(client.nodes_manager.nodes_cache.values()):
+                connections = list(getattr(node, "_connections", ()))
+                idle = len(getattr(node, "_free", ()))
+                totals["total"] += len(connections)
+                totals["open"] += sum(1 for c in connections if c.is_connected)
+                totals["idle"] += idle
+                totals["in_use"] += len(connections) - idle
         return totals

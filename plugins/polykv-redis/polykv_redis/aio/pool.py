@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
-from collections import deque
 from typing import Any, ClassVar
 
 import redis.asyncio
@@ -31,6 +31,7 @@ from redis.asyncio.connection import AbstractConnection
 from polykv.aio.bridge import await_
 
 from .gate import FairGate
+from .loops import LoopConnections, drop_connection, loop_of_caller
 
 __all__ = ["PolyAsyncConnectionPool", "request", "request_many"]
 
@@ -89,6 +90,9 @@ async def request_many(connection: AbstractConnection, packed: bytes, count: int
         raise
 
 
+_running_loop = asyncio._get_running_loop  # C-level, for take()'s check
+
+
 def _usable(connection: AbstractConnection) -> bool:
     """Open, not marked for reconnection by redis-py, and not closed by the server while it sat in the pool
     (its stream saw EOF): checked without an await, unlike redis-py's ``can_read``, which costs a turn of the
@@ -100,7 +104,11 @@ def _usable(connection: AbstractConnection) -> bool:
 class PolyAsyncConnectionPool(redis.asyncio.ConnectionPool):
     """redis-py's asyncio pool with the blocking pool's polykv rules: fair bounded waits, ``PoolTimeoutError``,
     idle closing, stats, and synchronous ``take``/``give`` for bridged code. ``timeout`` is the longest wait
-    for a free connection (seconds); the other keywords are ``redis.asyncio.ConnectionPool``'s."""
+    for a free connection (seconds); the other keywords are ``redis.asyncio.ConnectionPool``'s.
+
+    redis-py's asyncio connections belong to the loop that opened them, so each event loop the pool serves
+    has its own connections, at most ``max_connections`` (``LoopConnections``); those of a loop that has
+    closed are closed without it when another loop next takes one (``polykv_redis.aio.loops``)."""
 
     #: The backend named in ``PoolTimeoutError``.
     backend_name: ClassVar[str] = "redis"
@@ -110,50 +118,72 @@ class PolyAsyncConnectionPool(redis.asyncio.ConnectionPool):
         self.timeout = timeout
         #: Connections unused this long (seconds) are closed when the pool is next used (None: never).
         self.idle_timeout = idle_timeout
-        self._gate = FairGate(self.max_connections, timeout, what="Redis connection", backend=self.backend_name)
-        self._free: deque[AbstractConnection] = deque()  # right end: the most recently returned
-        self._all: set[AbstractConnection] = set()
-        self._closing: set[asyncio.Task[None]] = set()
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loops: dict[asyncio.AbstractEventLoop, LoopConnections] = {}
+        self._here: LoopConnections | None = None  # the last loop's: most calls come from one loop
+        self._loops_lock = threading.Lock()
+
+    def _connections(self) -> LoopConnections:
+        """The caller's event loop's connections (made on its first use)."""
+        loop = loop_of_caller()
+        here = self._here
+        if here is not None and here.loop is loop:
+            return here
+        if loop is None:
+            raise RuntimeError("a Redis connection was asked for outside polykv.aio's event loop")
+        with self._loops_lock:
+            for old in [old for old in self._loops.values() if old.loop.is_closed()]:
+                del self._loops[old.loop]  # a loop that closed: its connections cannot be used any more
+                for connection in old.every:
+                    drop_connection(connection)
+            here = self._loops.get(loop)
+            if here is None:
+                gate = FairGate(self.max_connections, self.timeout, what="Redis connection", backend=self.backend_name)
+                here = self._loops[loop] = LoopConnections(loop, gate)
+            self._here = here
+        return here
 
     # -- bridged (synchronous) checkout -------------------------------------------------------------
     def take(self) -> AbstractConnection:
         """An open connection, yours until ``give``. Inside a bridged call only; waits (``await_``) for a
         free one or to (re)connect."""
-        if self._gate.try_enter():
-            free = self._free
+        here = self._here
+        if here is None or here.loop is not _running_loop():  # a worker thread, or another loop
+            here = self._connections()
+        if here.gate.try_enter():
+            free = here.free
             if free:
                 connection = free.pop()
                 if _usable(connection):
                     return connection  # open, and not closed by the server meanwhile: no await at all
-                return await_(self._ready(connection))
-            return await_(self._ready(None))
-        return await_(self._acquire())
+                return await_(self._ready(here, connection))
+            return await_(self._ready(here, None))
+        return await_(self._acquire(here))
 
     def give(self, connection: AbstractConnection) -> None:
-        """Return what ``take`` handed out (to the longest waiter first). Never suspends."""
+        """Return what ``take`` handed out (to the longest waiter of its loop first). Never suspends."""
+        home: LoopConnections = connection._polykv_home  # type: ignore[attr-defined]
         now = time.monotonic()
         connection._polykv_idle_since = now  # type: ignore[attr-defined]
-        free = self._free
+        free = home.free
         free.append(connection)
-        self._gate.leave()
+        home.gate.leave()
         idle = self.idle_timeout
         if idle is not None and now - getattr(free[0], "_polykv_idle_since", now) > idle:
-            self._reap(idle)
+            self._reap(home, idle)
 
-    async def _acquire(self) -> AbstractConnection:
-        await self._gate.enter()
-        return await self._ready(self._free.pop() if self._free else None)
+    async def _acquire(self, here: LoopConnections) -> AbstractConnection:
+        await here.gate.enter()
+        return await self._ready(here, here.free.pop() if here.free else None)
 
-    async def _ready(self, connection: AbstractConnection | None) -> AbstractConnection:
-        """``connection`` (or a new one) open; the caller holds a place of the gate, which is given back (with
-        the connection object, closed) if this fails or is cancelled."""
+    async def _ready(self, here: LoopConnections, connection: AbstractConnection | None) -> AbstractConnection:
+        """``connection`` (or a new one) open; the caller holds a place of ``here``'s gate, which is given
+        back (with the connection object, closed) if this fails or is cancelled."""
         try:
             if connection is None:
-                connection = self.make_connection()  # type: ignore[no-untyped-call]
-                self._all.add(connection)
-                if self._loop is None:
-                    self._loop = asyncio.get_running_loop()
+                fresh: Any = self.make_connection()  # type: ignore[no-untyped-call]
+                fresh._polykv_home = here  # give() returns it to its own loop's connections
+                here.every.add(fresh)
+                connection = fresh
             if connection.is_connected and not _usable(connection):
                 await connection.disconnect(nowait=True)  # closed by the server, or marked by redis-py
             if not connection.is_connected:
@@ -163,71 +193,84 @@ class PolyAsyncConnectionPool(redis.asyncio.ConnectionPool):
             if connection is not None:
                 if connection.is_connected:
                     await connection.disconnect(nowait=True)
-                self._free.append(connection)  # closed: whoever takes it next connects afresh
-            self._gate.leave()
+                here.free.append(connection)  # closed: whoever takes it next connects afresh
+            here.gate.leave()
             raise
 
     # -- redis.asyncio.Redis's interface (the change feed's commands) -------------------------------
     async def get_connection(self, *args: Any, **kwargs: Any) -> AbstractConnection:
         """Check a connection out for a ``redis.asyncio.Redis`` command (the same fair, bounded wait)."""
-        if self._gate.try_enter():
-            return await self._ready(self._free.pop() if self._free else None)
-        return await self._acquire()
+        here = self._connections()
+        if here.gate.try_enter():
+            return await self._ready(here, here.free.pop() if here.free else None)
+        return await self._acquire(here)
 
     async def release(self, connection: AbstractConnection) -> None:
         """Return a connection ``get_connection`` handed out (redis-py disconnected it after a fault)."""
         self.give(connection)
 
     # -- idle connections, stats, shutdown ----------------------------------------------------------
-    def _reap(self, idle_timeout: float) -> int:
-        """On the pool's loop: close free connections unused for ``idle_timeout`` s (never checked-out ones)."""
+    def _reap(self, here: LoopConnections, idle_timeout: float) -> int:
+        """On ``here``'s loop: close its free connections unused for ``idle_timeout`` s (never checked-out
+        ones)."""
         now = time.monotonic()
-        free = self._free
+        free = here.free
         closed = 0
         while free and now - getattr(free[0], "_polykv_idle_since", now) > idle_timeout:
             connection = free.popleft()
-            self._all.discard(connection)
+            here.every.discard(connection)
             if connection.is_connected:
                 task = asyncio.ensure_future(connection.disconnect(nowait=True))
-                self._closing.add(task)
-                task.add_done_callback(self._closing.discard)
+                here.closing.add(task)
+                task.add_done_callback(here.closing.discard)
                 closed += 1
         return closed
 
     def reap_idle(self, idle_timeout: float) -> int:
-        """Close free connections idle longer than ``idle_timeout`` seconds; return how many. Called off the
-        pool's loop (the connection manager's reaper thread), it is scheduled on that loop and returns 0."""
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return 0
-        try:
-            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            return self._reap(idle_timeout)
-        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: its connections went with it
-            loop.call_soon_threadsafe(self._reap, idle_timeout)
-        return 0
+        """Close free connections idle longer than ``idle_timeout`` seconds; return how many closed now.
+        For a loop other than the caller's (the connection manager's reaper thread) it is scheduled on that
+        loop and not counted."""
+        running = asyncio._get_running_loop()
+        closed = 0
+        for here in list(self._loops.values()):
+            if here.loop is running:
+                closed += self._reap(here, idle_timeout)
+            elif not here.loop.is_closed():
+                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: its connections went with it
+                    here.loop.call_soon_threadsafe(self._reap, here, idle_timeout)
+        return closed
 
     def stats(self) -> dict[str, int]:
-        """``total`` connection objects, ``open`` sockets, ``in_use`` and ``idle`` counts."""
-        return {
-            "total": len(self._all),
-            "open": sum(1 for c in self._all if c.is_connected),
-            "in_use": self._gate.held,
-            "idle": len(self._free),
-        }
+        """``total`` connection objects, ``open`` sockets, ``in_use`` and ``idle`` counts, over every loop."""
+        totals = {"total": 0, "open": 0, "in_use": 0, "idle": 0}
+        for here in list(self._loops.values()):
+            totals["total"] += len(here.every)
+            totals["open"] += sum(1 for c in list(here.every) if c.is_connected)
+            totals["in_use"] += here.gate.held
+            totals["idle"] += len(here.free)
+        return totals
 
     async def disconnect(self, inuse_connections: bool = True) -> None:
-        """Close every connection (checked-out ones too); each reconnects when next used."""
-        connections = list(self._all) if inuse_connections else list(self._free)
-        for connection in connections:
-            await connection.disconnect()
+        """Close every connection of the caller's loop (checked-out ones too) and, without awaiting, those of
+        other loops that have closed; each reconnects when next used."""
+        running = asyncio.get_running_loop()
+        for here in list(self._loops.values()):
+            connections = list(here.every) if inuse_connections else list(here.free)
+            if here.loop is running:
+                for connection in connections:
+                    await connection.disconnect()
+            elif here.loop.is_closed():
+                for connection in connections:
+                    drop_connection(connection)
 
     def close_now(self) -> None:
         """Close every connection without awaiting (outside any bridged call, e.g. ``store.close()`` from
-        synchronous code): redis-py's own silent close, as its connections' finalizers do."""
-        for connection in list(self._all):
-            if connection.is_connected:
-                connection._close()  # type: ignore[no-untyped-call]
+        synchronous code): redis-py's own silent close, as its connections' finalizers do; a closed loop's
+        sockets are closed without it."""
+        for here in list(self._loops.values()):
+            for connection in list(here.every):
+                if here.loop.is_closed():
+                    drop_connection(connection)
+                elif connection.is_connected:
+                    with contextlib.suppress(RuntimeError):
+                        connection._close()  # type: ignore[no-untyped-call]
