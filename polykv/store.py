@@ -19,6 +19,7 @@ from collections.abc import (
     KeysView,
     Mapping,
     MutableMapping,
+    Set,
     ValuesView,
 )
 from itertools import islice
@@ -37,6 +38,7 @@ from .errors import (
     RecordNotFoundError,
     SerializationError,
     a_type_name,
+    with_article,
 )
 from .events import notify_write, write_observers
 from .keys import MAX_KEY_LENGTH, validate_key, validate_prefix, validate_schema_name
@@ -57,6 +59,11 @@ from .registration import StoreMeta, store_registry_config
 
 if TYPE_CHECKING:
     pass
+
+#: What set_many takes as one (key, value) pair without a closer look, and what it never takes as one
+#: (containers that unpack to two items but hold no key and value: "bc", b"xy", {"k": 1, "v": 2}, {"a", "b"}).
+_PAIR_TYPES = frozenset({tuple, list})
+_NOT_PAIRS = (str, bytes, bytearray, memoryview, Mapping, Set)
 
 __all__ = [
     "INCR_MAX",
@@ -350,6 +357,13 @@ class KeyValueStore(StorePrimitives, MutableMapping[str, Any], metaclass=StoreMe
                     f"set_many takes a mapping or (key, value) pairs, got {type(mapping).__name__}",
                     backend=self.backend_name,
                 ) from None
+            for kind in set(map(type, pairs)) - _PAIR_TYPES:
+                if issubclass(kind, _NOT_PAIRS):  # dict() would unpack "bc" as b -> c
+                    raise InvalidArgumentError(
+                        f"set_many takes a mapping or (key, value) pairs; an item is {with_article(kind.__name__)}, "
+                        "not a pair",
+                        backend=self.backend_name,
+                    )
             try:
                 given = [key for key, _ in pairs]
                 values = [value for _, value in pairs]
@@ -536,15 +550,28 @@ class KeyValueStore(StorePrimitives, MutableMapping[str, Any], metaclass=StoreMe
     def update(self, other: Any = (), /, **kwargs: Any) -> None:
         """``dict.update``: from a mapping, an object with ``keys()``, or ``(key, value)`` pairs, then
         ``kwargs``; written with ``set_many`` in batches (each batch is validated before it is written)."""
+        checked = True  # the pairs come from a mapping
         if isinstance(other, Mapping):
             pairs: Iterable[Any] = other.items()
         elif hasattr(other, "keys"):
             pairs = ((k, other[k]) for k in other.keys())  # noqa: SIM118  # keys() is the protocol
+        elif isinstance(other, (str, bytes)) or not isinstance(other, Iterable):
+            raise InvalidArgumentError(
+                f"update takes a mapping or (key, value) pairs, not {a_type_name(other)}", backend=self.backend_name
+            )
         else:
-            pairs = other
+            pairs, checked = other, False
         batch: dict[Any, Any] = {}
-        for pair in pairs:
-            key, value = pair
+        for number, pair in enumerate(pairs):
+            try:
+                if not checked and isinstance(pair, _NOT_PAIRS):
+                    raise TypeError
+                key, value = pair
+            except (TypeError, ValueError):  # as dict.update, but a polykv error naming the item
+                raise InvalidArgumentError(
+                    f"update takes a mapping or (key, value) pairs; item {number} is {a_type_name(pair)}, not a pair",
+                    backend=self.backend_name,
+                ) from None
             try:
                 batch[key] = value
             except TypeError:  # unhashable: certainly not a key

@@ -306,12 +306,34 @@ class StoreSuite(
             store.set_many({"good": 1, "bad": object()})
         assert store.count() == 0
 
-    @pytest.mark.parametrize("items", [[("a", 1), ("b",)], [("a", 1), 3], [("a", 1, 2)], [("a", 1), None]])
+    @pytest.mark.parametrize(
+        "items",
+        [
+            [("a", 1), ("b",)],
+            [("a", 1), 3],
+            [("a", 1, 2)],
+            [("a", 1), None],
+            # two-element containers that dict() would unpack but that are not (key, value) pairs
+            ["bc"],
+            [("a", 1), b"xy"],
+            [{"k": 1, "v": 2}],
+            [{"a", "b"}],
+        ],
+    )
     def test_set_many_refuses_items_that_are_not_pairs(self, store: KeyValueStore, items: list[Any]) -> None:
         store.set("keep", "me")
         with pytest.raises(InvalidArgumentError, match="pairs"):
             store.set_many(items)
         assert dict(store.fetch_by_prefix("")) == {"keep": "me"}  # nothing of the batch was written
+
+    @pytest.mark.parametrize("other", ["ab", 5, ["bc"], [("a", 1), 3], [("a", 1), ("b", 2, 3)], [{"k": 1, "v": 2}]])
+    def test_update_refuses_what_is_not_pairs(self, store: KeyValueStore, other: Any) -> None:
+        """``update`` is ``dict.update`` with polykv's error: a str, a number or an item that is no (key,
+        value) pair raises InvalidArgumentError (a ValueError, as dict's) and writes nothing of the batch."""
+        store.set("keep", "me")
+        with pytest.raises(InvalidArgumentError, match="pairs"):
+            store.update(other)
+        assert dict(store.fetch_by_prefix("")) == {"keep": "me"}
 
     # -- bad input -------------------------------------------------------------------------------
     @pytest.mark.parametrize("key", [None, 1, b"bytes", ("t",), "", "k" * (MAX_KEY_LENGTH + 1)])
