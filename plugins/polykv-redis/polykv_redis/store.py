@@ -94,6 +94,24 @@ def redis_passthrough_options(cluster: bool = False) -> frozenset[str]:
     return frozenset(names - _MANAGED_REDIS_OPTIONS) | {"pool_timeout"}
 
 
+def _refuse_reply_decoding(options: Mapping[str, Any], backend: str) -> None:
+    """``InvalidArgumentError`` for redis-py options that change what bytes polykv reads or writes: replies
+    decoded to ``str`` (``decode_responses``), or keys and arguments encoded other than as UTF-8
+    (``encoding``), would break the codec's values and the key layout the other clients of the data share."""
+    if options.get("decode_responses"):
+        raise InvalidArgumentError(
+            "decode_responses is not supported: polykv reads every reply as bytes and its codec decodes the "
+            "values (codec='json' by default gives str, numbers, lists and dicts back)",
+            backend=backend,
+        )
+    encoding = options.get("encoding", "utf-8")
+    if not isinstance(encoding, str) or encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
+        raise InvalidArgumentError(
+            f"encoding must be 'utf-8' (keys are stored as UTF-8, as every polykv client reads them), got {encoding!r}",
+            backend=backend,
+        )
+
+
 def _convert_passthrough(name: str, value: str) -> Any:
     """A redis-py option from a URL query: converted to the type of redis-py's default (int, float, bool)."""
     import inspect
@@ -185,6 +203,7 @@ class RedisStore(KeyValueStore):
         **connector_options: Any,
     ) -> None:
         super().__init__(codec=codec)
+        _refuse_reply_decoding(connector_options, self._backend_type)
         self.layout = KeyLayout(prefix, buckets)
         if not isinstance(change_feed, bool):
             raise InvalidArgumentError(f"change_feed must be True or False, got {change_feed!r}", backend="redis")

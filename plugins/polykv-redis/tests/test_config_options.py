@@ -59,3 +59,15 @@ def test_query_password_never_shows() -> None:
     finally:
         store.close()
     assert "QUERYPW" not in polykv.urls.redact_url(url)
+
+
+@pytest.mark.parametrize("url", [URL, "redis+cluster://127.0.0.1:1/0"])
+def test_options_that_change_the_bytes_read_or_written_are_refused(url: str) -> None:
+    """decode_responses would hand the codec str (the bytes codec then broke, clear() crashed); another
+    encoding would store keys other clients cannot find."""
+    for query in ("decode_responses=true", "encoding=latin-1"):
+        with pytest.raises(InvalidArgumentError, match=query.split("=")[0]):
+            polykv.connect(f"{url}?{query}")
+    with pytest.raises(InvalidArgumentError, match="decode_responses"):
+        polykv.connect(url, decode_responses=True)
+    polykv.connect(url, decode_responses=False, encoding="UTF-8").close()  # the defaults, spelled out
