@@ -22,6 +22,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import tempfile
 import threading
 import time
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from types import ModuleType
-from typing import IO, TYPE_CHECKING, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
 
 from .capabilities import Capability
 from .changes import Change, ChangeOp
@@ -72,10 +73,36 @@ COPY_BATCH_SIZE = 1000
 
 # == dispatch machinery ===============================================================================
 def generic(func: Callable[..., R]) -> _SingleDispatchCallable[R]:
-    """Make ``func`` a generic operation; its body is the fallback for objects nothing is registered for."""
+    """Make ``func`` a generic operation; its body is the fallback for objects nothing is registered for.
+
+    An option no implementation takes raises ``InvalidArgumentError`` naming the operation (not the
+    ``TypeError`` of whichever helper it reached)."""
     dispatcher = functools.singledispatch(func)
-    GENERIC_OPERATIONS[func.__name__] = dispatcher
-    return dispatcher
+    name = func.__name__
+
+    @functools.wraps(func)
+    def operation(*args: Any, **kwargs: Any) -> R:
+        try:
+            return dispatcher(*args, **kwargs)
+        except TypeError as exc:
+            unknown = _UNEXPECTED_KEYWORD.search(str(exc))
+            if unknown is None or unknown.group(1) not in kwargs:
+                raise
+            backend = args[0].backend_name if args and isinstance(args[0], KeyValueStore) else None
+            raise InvalidArgumentError(
+                f"polykv.ops.{name} has no option {unknown.group(1)!r} (its options: see help(polykv.ops.{name}))",
+                backend=backend,
+            ) from None
+
+    for attribute in ("register", "dispatch", "registry", "_clear_cache"):
+        setattr(operation, attribute, getattr(dispatcher, attribute))
+    generic_operation = cast("_SingleDispatchCallable[R]", operation)
+    GENERIC_OPERATIONS[name] = generic_operation
+    return generic_operation
+
+
+#: CPython's message for a keyword a function does not take.
+_UNEXPECTED_KEYWORD = re.compile(r"got an unexpected keyword argument '(\w+)'")
 
 
 def _is_generic(obj: object) -> bool:

@@ -341,3 +341,19 @@ class TestSQLiteCopyFastPath:
         src.delete("k00005")  # 999 keys up to the recorded one now: the position no longer matches
         result = ops.copy(src, dst, checkpoint=checkpoint)
         assert result.resumed == 0 and result.copied == 2504 + 30 and len(dst) == 2504
+
+
+def test_an_unknown_option_names_the_operation_not_its_helper() -> None:
+    """ops.copy's portable path hands its options to copy_batches; a misspelt one was that helper's TypeError."""
+    src, dst = MemoryStore(), MemoryStore()
+    src.set("a", 1)
+    for call, name in (
+        (lambda: ops.copy(src, dst, overwrit=True), "copy"),
+        (lambda: ops.watch(src, folow=False), "watch"),
+    ):
+        with pytest.raises(InvalidArgumentError, match=rf"polykv\.ops\.{name} has no option") as info:
+            call()
+        assert "batches" not in str(info.value) and "_portable" not in str(info.value)
+    assert dst.count() == 0
+    with pytest.raises(TypeError):  # a positional mistake is still Python's own
+        ops.copy(src, dst, "extra")  # type: ignore[call-arg]
