@@ -555,7 +555,9 @@ class KeyValueStore(StorePrimitives, MutableMapping[str, Any], metaclass=StoreMe
             pairs: Iterable[Any] = other.items()
         elif hasattr(other, "keys"):
             pairs = ((k, other[k]) for k in other.keys())  # noqa: SIM118  # keys() is the protocol
-        elif isinstance(other, (str, bytes)) or not isinstance(other, Iterable):
+        elif not isinstance(other, Iterable):  # a TypeError, as dict.update's
+            raise TypeError(f"update takes a mapping or (key, value) pairs, not {a_type_name(other)}")
+        elif isinstance(other, (str, bytes)):
             raise InvalidArgumentError(
                 f"update takes a mapping or (key, value) pairs, not {a_type_name(other)}", backend=self.backend_name
             )

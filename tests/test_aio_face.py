@@ -154,8 +154,11 @@ def test_connect_refuses_bad_input_as_the_sync_face_does() -> None:
             await polykv.aio.connect("nosuchscheme://x")
         with pytest.raises(InvalidArgumentError):
             await polykv.aio.connect("memory://", change_log_size=0)
-        with pytest.raises(InvalidArgumentError):
-            await polykv.aio.connect("sqlite://", max_workers=0)
+        for url in ("sqlite://", "memory://"):  # memory runs on the bridge, but the mistake still shows
+            with pytest.raises(InvalidArgumentError, match="max_workers"):
+                await polykv.aio.connect(url, max_workers=0)
+        with pytest.raises(InvalidArgumentError, match="max_workers"):
+            polykv.aio.AsyncBackendRegistry({"memory": {"max_workers": "4"}})["memory"]
 
     asyncio.run(main())
 

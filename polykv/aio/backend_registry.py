@@ -16,7 +16,7 @@ from typing import Any
 from ..backend_registry import BackendRegistry, Declaration
 from ..errors import BackendNotFoundError, RegistrationError
 from .faces import face_class, runner_for
-from .runners import ThreadRunner
+from .runners import ThreadRunner, check_max_workers
 from .store import AsyncKeyValueStore
 
 __all__ = ["AsyncBackendRegistry", "default_registry"]
@@ -36,6 +36,8 @@ class AsyncBackendRegistry(Mapping[str, AsyncKeyValueStore]):
         native = face_class(cls)
         options = dict(self._config.get(name, {}))
         max_workers = options.pop("max_workers", None)
+        if max_workers is not None:
+            check_max_workers(max_workers)
         return AsyncKeyValueStore(native(**options), runner_for([native is not cls], max_workers))
 
     def __getitem__(self, name: str) -> AsyncKeyValueStore:

@@ -9,7 +9,7 @@ from typing import Any
 from ..store import KeyValueStore
 from ..urls import DEFAULT_URL, open_url
 from .faces import face_class, runner_for
-from .runners import ThreadRunner
+from .runners import ThreadRunner, check_max_workers
 from .store import AsyncKeyValueStore
 
 __all__ = ["Connecting", "connect"]
@@ -34,6 +34,8 @@ async def _connect(url: str | None, options: dict[str, Any]) -> AsyncKeyValueSto
 
         url = os.environ.get("POLYKV_URL") or DEFAULT_URL
     max_workers = options.pop("max_workers", None)
+    if max_workers is not None:
+        check_max_workers(max_workers)  # before anything is built
     natives: list[bool] = []
     builder = ThreadRunner(1)
     try:

@@ -20,12 +20,20 @@ from typing import Any, Protocol, TypeVar
 from ..errors import InvalidArgumentError
 from . import bridge
 
-__all__ = ["DEFAULT_MAX_WORKERS", "BridgeRunner", "Runner", "Stream", "ThreadRunner"]
+__all__ = ["DEFAULT_MAX_WORKERS", "BridgeRunner", "Runner", "Stream", "ThreadRunner", "check_max_workers"]
 
 T = TypeVar("T")
 
 #: Threads per store for the blocking stores; a store's ``max_workers`` option overrides it.
 DEFAULT_MAX_WORKERS = 4
+
+
+def check_max_workers(max_workers: Any) -> int:
+    """``max_workers`` if it is an int >= 1, else ``InvalidArgumentError`` (checked for every store, so a
+    mistake shows before a thread-run store replaces a native one in the same code)."""
+    if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
+        raise InvalidArgumentError(f"max_workers must be an int >= 1, got {max_workers!r}")
+    return max_workers
 
 
 class Runner(Protocol):
@@ -158,9 +166,7 @@ class ThreadRunner:
     kind = "thread"
 
     def __init__(self, max_workers: int = DEFAULT_MAX_WORKERS) -> None:
-        if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
-            raise InvalidArgumentError(f"max_workers must be an int >= 1, got {max_workers!r}")
-        self.max_workers = max_workers
+        self.max_workers = check_max_workers(max_workers)
         self._pool: ThreadPoolExecutor | None = None
         self._queue: deque[_Job] = deque()
         self._lock = threading.Lock()
