@@ -6,7 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
+import polykv
 from polykv.backends.memory import MemoryStore
+from polykv.errors import InvalidURLError
 from polykv.testing import StoreSuite
 
 
@@ -33,3 +35,9 @@ def test_memory_url() -> None:
 
     store = polykv.connect("memory://")
     assert isinstance(store, MemoryStore)
+
+
+def test_a_memory_url_with_credentials_is_refused_without_echoing_them() -> None:
+    with pytest.raises(InvalidURLError, match="no user or password") as info:
+        polykv.connect("memory://ada:s3cret@host/")
+    assert "s3cret" not in str(info.value) and "ada" not in str(info.value)

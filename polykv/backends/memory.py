@@ -61,13 +61,21 @@ class MemoryStore(KeyValueStore):
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> MemoryStore:
-        """``memory://[?codec=...&change_log_size=...]`` (any path is ignored: every call makes a new, empty
-        store; keywords win). An unknown or malformed query option raises ``InvalidURLError``."""
+        """``memory://[?codec=...&change_log_size=...]`` (any host or path is ignored: every call makes a new,
+        empty store; keywords win). An unknown or malformed query option, or a user or password (there is no
+        server to log in to), raises ``InvalidURLError``."""
         from urllib.parse import urlsplit
 
+        from ..errors import InvalidURLError
         from ..options import as_int, parse_query
 
-        settings = parse_query(urlsplit(url).query, {"codec": str, "change_log_size": as_int}, "memory")
+        parts = urlsplit(url)
+        if parts.username is not None or parts.password is not None:  # never echoed: it may be a secret
+            raise InvalidURLError(
+                "memory:// URLs take no user or password (the memory store has no server to log in to)",
+                backend="memory",
+            )
+        settings = parse_query(parts.query, {"codec": str, "change_log_size": as_int}, "memory")
         settings.update(options)
         return cls(**settings)
 
