@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 __all__ = [
     "AccessDeniedError",
     "AuthenticationFailedError",
@@ -31,6 +33,7 @@ __all__ = [
     "StorageError",
     "WrongTypeError",
     "a_type_name",
+    "locate",
     "with_article",
 ]
 
@@ -81,6 +84,21 @@ def _rebuild(
 ) -> PolyKVError:
     """Unpickle an error (exceptions with keyword-only arguments need help)."""
     return cls(message, backend=backend, schema=schema, key=key)
+
+
+E = TypeVar("E", bound=PolyKVError)
+
+
+def locate(error: E, *, backend: str | None = None, schema: str | None = None, key: str | None = None) -> E:
+    """Fill in the backend, schema and key ``error`` does not name yet (raised by a helper that did not know
+    them, such as the filter compiler); returns ``error``."""
+    if error.backend is None:
+        error.backend = backend
+    if error.schema is None:
+        error.schema = schema
+    if error.key is None:
+        error.key = key
+    return error
 
 
 class BackendNotFoundError(PolyKVError, KeyError):

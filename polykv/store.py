@@ -38,6 +38,7 @@ from .errors import (
     RecordNotFoundError,
     SerializationError,
     a_type_name,
+    locate,
     with_article,
 )
 from .events import notify_write, write_observers
@@ -639,7 +640,10 @@ class KeyValueStore(StorePrimitives, MutableMapping[str, Any], metaclass=StoreMe
     # == record surface ============================================================================
     def _record_data(self, ns: str, record_key: object, record: object) -> tuple[str, bytes]:
         key = self._key(record_key, ns)
-        fields = indexed_fields(type(record))
+        try:
+            fields = indexed_fields(type(record))
+        except RecordError as exc:
+            raise locate(exc, backend=self.backend_name, schema=ns, key=key) from None
         if fields:
             self._indexes_declared(ns, fields)
         return key, self._encode(record_state(record, backend=self.backend_name, schema=ns, key=key), ns, key)
@@ -715,19 +719,27 @@ class KeyValueStore(StorePrimitives, MutableMapping[str, Any], metaclass=StoreMe
         """Refresh ``record`` in place from the store. Its key: ``record_key`` if given, else its key field,
         else the key it was loaded from or written to (``RecordError`` if none is known)."""
         ns = self._schema(schema_name)
-        key = self._key(record_key_of(record) if record_key is None else record_key, ns)
+        try:
+            key = self._key(record_key_of(record) if record_key is None else record_key, ns)
+        except RecordError as exc:
+            locate(exc, backend=self.backend_name, schema=ns)
+            raise
         refresh_record(record, self._load_state(ns, key), backend=self.backend_name, schema=ns, key=key)
         bind_record(record, self, ns, key)
 
     def filter_record(self, schema_name: str, record_klass: type[T], **filter_kwargs: Any) -> list[T]:
         """Records matching every ``field`` / ``field__lookup`` term (lookups: see ``polykv.records.LOOKUPS``)."""
         ns = self._schema(schema_name)
-        conditions = compile_filter(record_klass, filter_kwargs, schema=ns)
         records = []
-        for key, state in self._filter(ns, conditions, indexed_fields(record_klass)):
-            record = build_record(record_klass, state, backend=self.backend_name, schema=ns, key=key)
-            bind_record(record, self, ns, key)
-            records.append(record)
+        try:
+            conditions = compile_filter(record_klass, filter_kwargs, schema=ns)
+            for key, state in self._filter(ns, conditions, indexed_fields(record_klass)):
+                record = build_record(record_klass, state, backend=self.backend_name, schema=ns, key=key)
+                bind_record(record, self, ns, key)
+                records.append(record)
+        except RecordError as exc:  # FilterError included: the filter compiler knows no backend
+            locate(exc, backend=self.backend_name, schema=ns)
+            raise
         return records
 
     def iter_records(self, schema_name: str, record_klass: type[T]) -> Iterator[tuple[str, T]]:
@@ -759,8 +771,14 @@ class KeyValueStore(StorePrimitives, MutableMapping[str, Any], metaclass=StoreMe
         class's ``__schema_name__``. Key: its key field, else the key it was loaded from or written to."""
         schema = schema_name or record_schema_of(record)
         if schema is None:
-            raise RecordError(f"{type(record).__name__} declares no __schema_name__; pass schema_name")
-        self.upsert_record(schema, record_key_of(record), record)
+            raise RecordError(
+                f"{type(record).__name__} declares no __schema_name__; pass schema_name", backend=self.backend_name
+            )
+        try:
+            key = record_key_of(record)
+        except RecordError as exc:
+            raise locate(exc, backend=self.backend_name, schema=schema) from None
+        self.upsert_record(schema, key, record)
 
     # == leases: locks and stampede-safe caching (polykv.locks, polykv.caching) =========================
     def get_or_set(

@@ -28,6 +28,7 @@ from ..errors import (
     KeyNotFoundError,
     NotSupportedError,
     PolyKVError,
+    RecordError,
     RecordExistsError,
     RecordNotFoundError,
     SerializationError,
@@ -716,8 +717,15 @@ class StoreSuite(
 
     @pytest.mark.parametrize("filters", [{"nmae": "Ada"}, {"name__like": "A%"}, {"age__in": 3}, {"email__isnull": 1}])
     def test_bad_filters_raise(self, people: KeyValueStore, filters: dict[str, Any]) -> None:
-        with pytest.raises(FilterError):
+        with pytest.raises(FilterError) as info:
             people.filter_record("people", User, **filters)
+        assert (info.value.backend, info.value.schema) == (people.backend_name, "people")  # errors say where
+
+    def test_a_record_without_a_key_names_backend_and_schema(self, store: KeyValueStore) -> None:
+        with pytest.raises(RecordError) as info:
+            store.save(User(None, "Ada", 36), "people")  # type: ignore[arg-type]
+        assert (info.value.backend, info.value.schema) == (store.backend_name, "people")
+        assert store.list_schemas() == []
 
     def test_indexed_filter_matches_scan(self, store: KeyValueStore) -> None:
         for i in range(60):
