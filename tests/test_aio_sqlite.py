@@ -68,3 +68,26 @@ def test_max_workers_bounds_the_pool(tmp_path: Path) -> None:
             assert await store.count() == 50
 
     asyncio.run(main())
+
+
+def test_closing_a_feed_whose_cancelled_read_still_runs_in_its_thread(tmp_path: Path) -> None:
+    """A cancelled read of a threaded feed goes on in its worker until the feed sees the halt; an aclose()
+    meanwhile waits for it (it met "generator already executing" before), and frees every worker."""
+
+    async def main() -> None:
+        url = f"sqlite:///{tmp_path / 'feed.db'}?change_log=true"
+        async with polykv.aio.connect(url, max_workers=2) as store:
+            feed = polykv.aio.watch(store, poll_interval=0.5)
+            await feed.open()  # the generator exists; the read below is inside it as soon as a worker runs it
+            read = asyncio.ensure_future(feed.__anext__())
+            while not store.runner.busy:  # type: ignore[attr-defined]  # the worker is inside the feed's wait
+                await asyncio.sleep(0)
+            read.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await read
+            await feed.aclose()  # the worker may still be inside the generator here
+            await store.set("after", 1)
+            assert await store.get("after") == 1
+
+    for _ in range(3):
+        asyncio.run(main())

@@ -74,6 +74,9 @@ class Stream(AsyncIterator[T]):
         self._chunk = chunk
         self._buffer: list[T] = []
         self._done = False
+        #: Held while a worker thread steps or closes the source (thread runners only): a read cancelled on
+        #: the loop goes on in its thread, and a close meanwhile would meet "generator already executing".
+        self._serial: threading.Lock | None = threading.Lock() if runner.kind == "thread" else None
 
     def __aiter__(self) -> Stream[T]:
         return self
@@ -86,7 +89,17 @@ class Stream(AsyncIterator[T]):
         return self._source
 
     def _next_chunk(self) -> list[T]:
-        return list(islice(self._open_source(), self._chunk))
+        if self._serial is None:
+            return list(islice(self._open_source(), self._chunk))
+        with self._serial:
+            return list(islice(self._open_source(), self._chunk))
+
+    def _close_source(self, close: Callable[[], object]) -> None:
+        if self._serial is None:
+            close()
+            return
+        with self._serial:  # after a cancelled read still running in its thread (halt makes it end soon)
+            close()
 
     async def open(self) -> None:
         """Take the first step now rather than at the first ``__anext__``: build the synchronous iterator
@@ -122,7 +135,7 @@ class Stream(AsyncIterator[T]):
         source, self._source = self._source, None
         close = getattr(source, "close", None)
         if close is not None:
-            await self._runner.call(close)
+            await self._runner.call(self._close_source, close)
 
     async def __aenter__(self) -> Stream[T]:
         return self
