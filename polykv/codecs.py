@@ -164,6 +164,8 @@ class BytesCodec:
         raise TypeError(f"the bytes codec stores bytes only, not {type(value).__name__}; use codec='json'")
 
     def decode(self, data: bytes) -> Any:
+        if type(data) is bytes:  # what every store returns: no copy, no further check
+            return data
         if isinstance(data, (bytes, bytearray, memoryview)):
             return bytes(data)
         # a value another program stored as TEXT or INTEGER (bytes(42) would be 42 zero bytes)
