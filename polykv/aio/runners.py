@@ -23,6 +23,7 @@ from . import bridge
 __all__ = ["DEFAULT_MAX_WORKERS", "BridgeRunner", "Runner", "Stream", "ThreadRunner", "check_max_workers"]
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 #: Threads per store for the blocking stores; a store's ``max_workers`` option overrides it.
 DEFAULT_MAX_WORKERS = 4
@@ -62,7 +63,10 @@ class Stream(AsyncIterator[T]):
 
     ``halt`` (optional) is set when a read is cancelled or the stream closes: a source that can wait without
     end (a quiet change feed, in a worker thread) checks it and returns, so a cancelled reader does not keep a
-    worker, nor the runner's ``aclose``, waiting for ever."""
+    worker, nor the runner's ``aclose``, waiting for ever.
+
+    ``aclose()`` while another task reads waits for that read to finish (a generator cannot be closed while
+    it runs), then closes; the reader's iteration then ends (``StopAsyncIteration``), whatever it had read."""
 
     def __init__(
         self, runner: Runner, make: Callable[[], Iterator[T]], chunk: int, halt: threading.Event | None = None
@@ -74,6 +78,9 @@ class Stream(AsyncIterator[T]):
         self._chunk = chunk
         self._buffer: list[T] = []
         self._done = False
+        self._closed = False
+        self._reading = 0  # reads awaited now (their tasks' side)
+        self._read_waiters: list[asyncio.Future[None]] = []  # aclose() calls waiting for them to end
         #: Held while a worker thread steps or closes the source (thread runners only): a read cancelled on
         #: the loop goes on in its thread, and a close meanwhile would meet "generator already executing".
         self._serial: threading.Lock | None = threading.Lock() if runner.kind == "thread" else None
@@ -83,16 +90,17 @@ class Stream(AsyncIterator[T]):
 
     def _open_source(self) -> Iterator[T]:
         if self._source is None:
-            assert self._make is not None
+            if self._make is None:  # closed before (or while) this read began
+                return iter(())
             self._source = iter(self._make())
             self._make = None
         return self._source
 
     def _next_chunk(self) -> list[T]:
         if self._serial is None:
-            return list(islice(self._open_source(), self._chunk))
+            return [] if self._closed else list(islice(self._open_source(), self._chunk))
         with self._serial:
-            return list(islice(self._open_source(), self._chunk))
+            return [] if self._closed else list(islice(self._open_source(), self._chunk))
 
     def _close_source(self, close: Callable[[], object]) -> None:
         if self._serial is None:
@@ -105,18 +113,33 @@ class Stream(AsyncIterator[T]):
         """Take the first step now rather than at the first ``__anext__``: build the synchronous iterator
         (a change feed validates its cursor and, with ``since=None``, takes the head cursor here)."""
         if self._source is None and not self._done:
-            await self._runner.call(self._open_source)
+            await self._read(self._open_source)
+
+    async def _read(self, step: Callable[[], R]) -> R:
+        """``step`` through the runner, counted as a read in flight (``aclose`` waits for it)."""
+        self._reading += 1
+        try:
+            return await self._runner.call(step)
+        finally:
+            self._reading -= 1
+            if not self._reading:
+                waiters, self._read_waiters = self._read_waiters, []
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_result(None)
 
     async def __anext__(self) -> T:
         if not self._buffer:
             if self._done:
                 raise StopAsyncIteration
             try:
-                chunk = await self._runner.call(self._next_chunk)
+                chunk = await self._read(self._next_chunk)
             except asyncio.CancelledError:
                 if self._halt is not None:
                     self._halt.set()  # the read goes on in its thread until the source sees this
                 raise
+            if self._closed:  # closed by another task while this read ran
+                raise StopAsyncIteration
             if len(chunk) < self._chunk:
                 self._done = True
                 await self.aclose()
@@ -127,11 +150,18 @@ class Stream(AsyncIterator[T]):
         return self._buffer.pop()
 
     async def aclose(self) -> None:
-        """Stop: close the synchronous iterator (its ``finally`` blocks run where its I/O runs)."""
+        """Stop: close the synchronous iterator (its ``finally`` blocks run where its I/O runs), after any
+        read another task has in flight."""
         self._done = True
+        self._closed = True
         self._buffer = []
+        self._make = None
         if self._halt is not None:
             self._halt.set()
+        while self._reading:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._read_waiters.append(waiter)
+            await waiter
         source, self._source = self._source, None
         close = getattr(source, "close", None)
         if close is not None:

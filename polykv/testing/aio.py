@@ -375,6 +375,29 @@ class AsyncOnlyCases:
 
         self._run(store, case)
 
+    def test_aclose_while_another_task_reads(self, store: BlockingStore) -> None:
+        """Closing a listing while another task is inside a read of it neither raises (a running generator
+        cannot be closed: "generator already executing") nor breaks the reader: it ends, without error,
+        with the items it had; the store serves calls afterwards."""
+
+        async def case(s: AsyncKeyValueStore) -> None:
+            await s.set_many({f"p/{i:04d}": i for i in range(1200)})
+            pairs = s.fetch_by_prefix("p/")
+            first = await pairs.__anext__()
+
+            async def drain() -> list[tuple[str, Any]]:
+                return [pair async for pair in pairs]
+
+            reader = asyncio.ensure_future(drain())
+            await asyncio.sleep(0)  # one turn of the loop: the reader's next read is in flight now
+            await pairs.aclose()  # type: ignore[attr-defined]
+            rest = await reader
+            assert len(rest) < 1200 and all(value == int(key[2:]) for key, value in [first, *rest])
+            assert [pair async for pair in pairs] == []
+            assert await s.count(prefix="p/") == 1200
+
+        self._run(store, case)
+
     def test_many_concurrent_tasks(self, store: BlockingStore) -> None:
         async def case(s: AsyncKeyValueStore) -> None:
             await asyncio.gather(*(s.set(f"t{i}", {"n": i}) for i in range(200)))
