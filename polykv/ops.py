@@ -555,12 +555,38 @@ def _watch_portable(
         prefix = validate_prefix(prefix, store.backend_name)
     if not isinstance(ops, ChangeOp):
         raise InvalidArgumentError(f"ops must be a ChangeOp combination, got {ops!r}", backend=store.backend_name)
-    if timeout is not None and not timeout >= 0:
-        raise InvalidArgumentError(f"timeout must be >= 0 seconds, got {timeout!r}", backend=store.backend_name)
+    check_watch_options(store.backend_name, follow=follow, timeout=timeout, stop=stop, poll_interval=poll_interval)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise InvalidArgumentError(f"batch_size must be an int >= 1, got {batch_size!r}", backend=store.backend_name)
     cursor = store._change_head() if since is None else str(since)
     store._changes(cursor, 1, 0)  # reject a bad or expired cursor now, not at the first next()
     deadline = None if timeout is None else time.monotonic() + timeout
     return _follow(store, cursor, ns_filter, prefix, ops, follow, deadline, stop, poll_interval, batch_size)
+
+
+def _seconds(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and value == value  # not NaN
+
+
+def check_watch_options(
+    backend: str, *, follow: object = True, timeout: object = None, stop: object = None, poll_interval: object = 0.5
+) -> None:
+    """``InvalidArgumentError`` for a ``watch`` option of the wrong kind: ``follow`` a bool, ``timeout`` None or
+    seconds >= 0, ``poll_interval`` seconds > 0 (0 would poll without pause), ``stop`` None or an object with
+    ``is_set()`` (a ``threading.Event`` or ``asyncio.Event``)."""
+    if not isinstance(follow, bool):
+        raise InvalidArgumentError(f"follow must be True or False, got {follow!r}", backend=backend)
+    if timeout is not None and not (_seconds(timeout) and timeout >= 0):  # type: ignore[operator]
+        raise InvalidArgumentError(f"timeout must be None or seconds >= 0, got {timeout!r}", backend=backend)
+    if not (_seconds(poll_interval) and 0 < poll_interval < float("inf")):  # type: ignore[operator]
+        raise InvalidArgumentError(
+            f"poll_interval must be a number of seconds > 0, got {poll_interval!r}", backend=backend
+        )
+    if stop is not None and not callable(getattr(stop, "is_set", None)):
+        raise InvalidArgumentError(
+            f"stop must be None or an event with is_set() (threading.Event, asyncio.Event), got {stop!r}",
+            backend=backend,
+        )
 
 
 def _follow(

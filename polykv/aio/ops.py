@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from .. import ops
 from ..changes import Change
+from ..errors import a_type_name
 from .runners import Stream
 from .store import AsyncKeyValueStore
 
@@ -34,9 +35,15 @@ def watch(
     The first step (checking the cursor, and with ``since=None`` taking the head cursor) runs at the first
     iteration, or at ``await feed.open()``; there a store without the watch capability raises
     ``NotSupportedError`` and a bad or expired cursor ``InvalidArgumentError`` / ``CursorExpiredError``."""
+    if not isinstance(store, AsyncKeyValueStore):
+        raise TypeError(
+            f"polykv.aio.watch takes an async store (from polykv.aio.connect), not {a_type_name(store)}; "
+            "for a synchronous store use polykv.ops.watch"
+        )
     inner = store._store
     halt = threading.Event()  # set by the stream when its reader is cancelled or it closes
     given = options.pop("stop", None)
+    ops.check_watch_options(inner.backend_name, stop=given)
     stop = halt if given is None else _EitherSet(halt, given)
     # one change at a time: a chunk would wait for a batch of changes to arrive before handing any over
     return store.runner.stream(lambda: ops.watch(inner, schema, prefix, stop=stop, **options), 1, halt)

@@ -204,6 +204,28 @@ class WatchSuite:
         consumer.join(DEADLINE)
         assert not consumer.is_alive() and [e.key for e in got] == ["wake"]
 
+    @pytest.mark.parametrize(
+        "options",
+        [
+            {"batch_size": 0},
+            {"batch_size": 1.5},
+            {"batch_size": "2"},
+            {"poll_interval": 0},
+            {"poll_interval": -1},
+            {"timeout": "1"},
+            {"follow": "no"},
+            {"stop": True},
+        ],
+    )
+    def test_bad_options_are_refused_before_anything_is_read(self, watched: Factory, options: dict[str, Any]) -> None:
+        """A wrong kind of option is an InvalidArgumentError naming it (batch_size=0 read nothing, silently;
+        poll_interval=0 spun a CPU; follow="no" meant follow)."""
+        store = watched()
+        store.set("a", 1)
+        name = next(iter(options))
+        with pytest.raises(InvalidArgumentError, match=name):
+            ops.watch(store, since=BEGINNING, **{"follow": False, **options})
+
     def test_timeout_ends_the_feed(self, watched: Factory) -> None:
         store = watched()
         started = time.monotonic()
