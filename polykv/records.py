@@ -17,7 +17,7 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from .errors import FilterError, RecordError, SerializationError, with_article
+from .errors import FilterError, InvalidArgumentError, RecordError, SerializationError, a_type_name, with_article
 from .record_kinds import DocumentInvalid, RecordKind, kind_of
 
 if TYPE_CHECKING:
@@ -276,7 +276,12 @@ def record_state(
     if plan.getstate:
         state = record.__getstate__()  # type: ignore[attr-defined]
         if not isinstance(state, dict):
-            raise RecordError(f"{klass.__name__}.__getstate__ must return a dict, got {type(state).__name__}")
+            raise RecordError(
+                f"{klass.__name__}.__getstate__ must return a dict, got {type(state).__name__}",
+                backend=backend,
+                schema=schema,
+                key=key,
+            )
         return state
     if plan.fields is not None:
         return {name: getattr(record, name) for name in plan.fields}
@@ -285,7 +290,10 @@ def record_state(
     except TypeError:
         raise RecordError(
             f"cannot store {with_article(klass.__name__)}: use a dataclass, a dict, a Record, or define "
-            "__getstate__/__setstate__"
+            "__getstate__/__setstate__",
+            backend=backend,
+            schema=schema,
+            key=key,
         ) from None
     return {k: v for k, v in attributes.items() if not k.startswith("_polykv")}
 
@@ -315,6 +323,7 @@ def build_record(
     the record in the ``RecordError`` raised when a model rejects the document."""
     if klass is dict or (isinstance(klass, type) and issubclass(klass, dict)):
         return klass(state)  # type: ignore[call-arg]
+    check_record_class(klass, backend=backend, schema=schema)
     plan = _plan(klass)
     kind = plan.kind
     if kind is not None:
@@ -327,14 +336,42 @@ def build_record(
         obj.__setstate__(state)  # type: ignore[attr-defined]
         return obj
     if plan.fields is not None:
-        obj = klass(**{name: state[name] for name in plan.init_fields if name in state})
+        try:
+            obj = klass(**{name: state[name] for name in plan.init_fields if name in state})
+        except TypeError as exc:  # a required field the stored record lacks
+            raise RecordError(
+                f"cannot build {with_article(klass.__name__)} from the stored record (fields: "
+                f"{', '.join(sorted(state)) or 'none'}): {exc}",
+                backend=backend,
+                schema=schema,
+                key=key,
+            ) from None
         for name in plan.late_fields:
             if name in state:
                 object.__setattr__(obj, name, state[name])
         return obj
     obj = klass.__new__(klass)
-    obj.__dict__.update(state)
+    try:
+        obj.__dict__.update(state)
+    except AttributeError:  # int, str, a __slots__ class: nothing to hold the fields
+        raise RecordError(
+            f"cannot build {with_article(klass.__name__)} from a stored record: use a dataclass, a dict, a "
+            "Record, a model class, or define __setstate__",
+            backend=backend,
+            schema=schema,
+            key=key,
+        ) from None
     return obj
+
+
+def check_record_class(klass: object, *, backend: str | None = None, schema: str | None = None) -> None:
+    """``InvalidArgumentError`` unless ``klass`` is a class (``filter_record("users", "User")`` is a slip)."""
+    if not isinstance(klass, type):
+        raise InvalidArgumentError(
+            f"a record class must be a class (a dataclass, dict, Record or model), not {a_type_name(klass)}",
+            backend=backend,
+            schema=schema,
+        )
 
 
 def refresh_record(
@@ -457,6 +494,7 @@ def compile_filter(klass: type, filters: Mapping[str, Any], schema: str | None =
 
     For a model kind (pydantic, msgspec) terms name the model's fields; each condition names the field
     as it is stored in the document, and its operand is in the document's JSON form (a UUID as a str)."""
+    check_record_class(klass, schema=schema)
     kind = kind_of(klass)
     known = record_fields(klass)
     conditions = []

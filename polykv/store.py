@@ -737,7 +737,7 @@ class KeyValueStore(StorePrimitives, MutableMapping[str, Any], metaclass=StoreMe
                 record = build_record(record_klass, state, backend=self.backend_name, schema=ns, key=key)
                 bind_record(record, self, ns, key)
                 records.append(record)
-        except RecordError as exc:  # FilterError included: the filter compiler knows no backend
+        except (RecordError, InvalidArgumentError) as exc:  # FilterError included: the compiler knows no backend
             locate(exc, backend=self.backend_name, schema=ns)
             raise
         return records

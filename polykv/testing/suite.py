@@ -721,6 +721,25 @@ class StoreSuite(
             people.filter_record("people", User, **filters)
         assert (info.value.backend, info.value.schema) == (people.backend_name, "people")  # errors say where
 
+    def test_a_record_class_that_cannot_hold_the_record_is_refused(self, store: KeyValueStore) -> None:
+        """A str or an int as the record class, or a class the stored fields do not fit, is a polykv error
+        naming backend and schema (AttributeError and TypeError from the class before)."""
+        store.insert_record("people", "u1", {"id": "u1", "name": "Ada"})
+
+        @dataclasses.dataclass
+        class Strict:
+            id: str
+            required: int
+
+        for call in (
+            lambda: store.filter_record("people", "User"),  # type: ignore[arg-type]
+            lambda: store.filter_record("people", int),
+            lambda: store.get_record("people", Strict, "u1"),
+        ):
+            with pytest.raises((InvalidArgumentError, RecordError)) as info:
+                call()
+            assert (info.value.backend, info.value.schema) == (store.backend_name, "people")
+
     def test_a_record_without_a_key_names_backend_and_schema(self, store: KeyValueStore) -> None:
         with pytest.raises(RecordError) as info:
             store.save(User(None, "Ada", 36), "people")  # type: ignore[arg-type]
