@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
 from .errors import InvalidArgumentError, LockNotOwnedError, LockTimeoutError, NotSupportedError, a_type_name
 from .keys import MAX_KEY_LENGTH
-from .locks import Backoff, Lock, _seconds, require_leases
+from .locks import Backoff, Lock, require_leases
+from .options import check_seconds
 
 if TYPE_CHECKING:
     from .store import KeyValueStore
@@ -90,7 +91,8 @@ def get_or_set(
     if value is not _ABSENT:
         return value
     lease = Lock(store, lease_key(key), ttl=lease_ttl)
-    timeout = None if wait_timeout is None else _seconds(wait_timeout, "wait_timeout", store.backend_name, zero=True)
+    backend = store.backend_name
+    timeout = None if wait_timeout is None else check_seconds(wait_timeout, "wait_timeout", backend, zero=True)
     backoff = Backoff(deadline=None if timeout is None else time.monotonic() + timeout)
     while True:
         if lease.acquire(blocking=False):
@@ -202,7 +204,7 @@ def memoize(
     """
     require_leases(store, "memoize")
     store._check_ttl(ttl)
-    _seconds(lease_ttl, "lease_ttl", store.backend_name)
+    check_seconds(lease_ttl, "lease_ttl", store.backend_name)
 
     def decorate(func: Callable[P, R]) -> Memoized[P, R]:
         if inspect.iscoroutinefunction(func):

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from .capabilities import Capability
 from .errors import InvalidArgumentError, LockNotOwnedError, LockTimeoutError, SerializationError
+from .options import check_seconds
 from .pausing import pause
 
 if TYPE_CHECKING:
@@ -71,17 +72,6 @@ class Backoff:
         pause(delay)  # time.sleep, or asyncio.sleep on the event loop under polykv.aio
 
 
-def _seconds(value: Any, what: str, backend: str, *, zero: bool = False) -> float:
-    """``value`` as seconds (a finite number > 0, or >= 0 with ``zero``); else ``InvalidArgumentError``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value == float("inf"):
-        raise InvalidArgumentError(f"{what} must be a finite number of seconds, got {value!r}", backend=backend)
-    if value < 0 or (value == 0 and not zero):
-        raise InvalidArgumentError(
-            f"{what} must be {'>= 0' if zero else '> 0'} seconds, got {value!r}", backend=backend
-        )
-    return float(value)
-
-
 class Lock:
     """A distributed lock on the key ``name`` of ``store``, held for at most ``ttl`` seconds per lease.
 
@@ -106,7 +96,7 @@ class Lock:
         self.blocking_timeout = (
             None
             if blocking_timeout is None
-            else _seconds(blocking_timeout, "blocking_timeout", store.backend_name, zero=True)
+            else check_seconds(blocking_timeout, "blocking_timeout", store.backend_name, zero=True)
         )
         self._held: bytes | None = None  # the stored bytes of our token while we believe we hold the lease
         self.token: str | None = None
@@ -135,7 +125,7 @@ class Lock:
         ``blocking_timeout`` (default: the lock's own; None: forever), polling with ``Backoff``."""
         timeout = self.blocking_timeout if blocking_timeout is None else blocking_timeout
         if timeout is not None:
-            timeout = _seconds(timeout, "blocking_timeout", self.store.backend_name, zero=True)
+            timeout = check_seconds(timeout, "blocking_timeout", self.store.backend_name, zero=True)
         token = secrets.token_hex(16)
         value, data = self._token_value(token)
         backoff = Backoff(deadline=None if timeout is None else time.monotonic() + timeout)

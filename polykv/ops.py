@@ -38,6 +38,7 @@ from .changes import Change, ChangeOp
 from .errors import InvalidArgumentError, NotSupportedError, RegistrationError
 from .events import notify_write, write_observers
 from .keys import validate_prefix
+from .options import check_seconds
 from .store import KV_NAMESPACE, KeyValueStore
 
 __all__ = [
@@ -564,10 +565,6 @@ def _watch_portable(
     return _follow(store, cursor, ns_filter, prefix, ops, follow, deadline, stop, poll_interval, batch_size)
 
 
-def _seconds(value: object) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float)) and value == value  # not NaN
-
-
 def check_watch_options(
     backend: str, *, follow: object = True, timeout: object = None, stop: object = None, poll_interval: object = 0.5
 ) -> None:
@@ -576,12 +573,9 @@ def check_watch_options(
     ``is_set()`` (a ``threading.Event`` or ``asyncio.Event``)."""
     if not isinstance(follow, bool):
         raise InvalidArgumentError(f"follow must be True or False, got {follow!r}", backend=backend)
-    if timeout is not None and not (_seconds(timeout) and timeout >= 0):  # type: ignore[operator]
-        raise InvalidArgumentError(f"timeout must be None or seconds >= 0, got {timeout!r}", backend=backend)
-    if not (_seconds(poll_interval) and 0 < poll_interval < float("inf")):  # type: ignore[operator]
-        raise InvalidArgumentError(
-            f"poll_interval must be a number of seconds > 0, got {poll_interval!r}", backend=backend
-        )
+    if timeout is not None and timeout != float("inf"):  # None or inf: no end
+        check_seconds(timeout, "timeout", backend, zero=True)
+    check_seconds(poll_interval, "poll_interval", backend)
     if stop is not None and not callable(getattr(stop, "is_set", None)):
         raise InvalidArgumentError(
             f"stop must be None or an event with is_set() (threading.Event, asyncio.Event), got {stop!r}",

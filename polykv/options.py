@@ -23,6 +23,7 @@ __all__ = [
     "as_float",
     "as_int",
     "check_options",
+    "check_seconds",
     "is_secret_option",
     "parse_query",
     "require_module",
@@ -127,6 +128,18 @@ def check_options(cls: type, options: Mapping[str, Any], backend: str | None = N
             f"store ({cls.__name__}); accepted: {', '.join(sorted(accepted)) or 'none'}",
             backend=name,
         )
+
+
+def check_seconds(value: Any, what: str, backend: str | None, *, zero: bool = False) -> float:
+    """``value`` as seconds (a finite number > 0, or >= 0 with ``zero``); else ``InvalidArgumentError``
+    naming ``what``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value == float("inf"):
+        raise InvalidArgumentError(f"{what} must be a finite number of seconds, got {value!r}", backend=backend)
+    if value < 0 or (value == 0 and not zero):
+        raise InvalidArgumentError(
+            f"{what} must be {'>= 0' if zero else '> 0'} seconds, got {value!r}", backend=backend
+        )
+    return float(value)
 
 
 def as_int(value: str) -> int:
