@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 import greenlet
 
-__all__ = ["await_", "in_bridge", "loop_thread", "run", "target_loop"]
+__all__ = ["await_", "in_bridge", "loop_thread", "require_loop", "run", "target_loop"]
 
 T = TypeVar("T")
 
@@ -79,6 +79,20 @@ def target_loop() -> asyncio.AbstractEventLoop | None:
     return asyncio._get_running_loop() or _idle.loop
 
 
+def require_loop() -> asyncio.AbstractEventLoop:
+    """:func:`target_loop`, or the ``RuntimeError`` :func:`await_` raises outside a bridged call."""
+    loop = target_loop()
+    if loop is None:
+        raise RuntimeError(_OUTSIDE)
+    return loop
+
+
+_OUTSIDE = (
+    "polykv.aio.bridge.await_ called outside a bridged call: this store's I/O needs the event "
+    "loop; use it through polykv.aio (await store.get(...)), not through its synchronous methods"
+)
+
+
 @contextmanager
 def loop_thread(loop: asyncio.AbstractEventLoop) -> Iterator[None]:
     """While the block runs (in a thread other than ``loop``'s), :func:`await_` in this thread runs its
@@ -107,10 +121,7 @@ def await_(awaitable: Awaitable[T]) -> T:
         close = getattr(awaitable, "close", None)
         if close is not None:
             close()  # never leave a coroutine un-awaited behind the error
-        raise RuntimeError(
-            "polykv.aio.bridge.await_ called outside a bridged call: this store's I/O needs the event "
-            "loop; use it through polykv.aio (await store.get(...)), not through its synchronous methods"
-        )
+        raise RuntimeError(_OUTSIDE)
     driver = current.parent
     assert driver is not None  # run() sets it before every switch in
     kind, payload = driver.switch((_AWAIT, awaitable))

@@ -14,6 +14,7 @@ import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from itertools import islice
 from typing import Any, Protocol, TypeVar
 
@@ -83,7 +84,7 @@ class Stream(AsyncIterator[T]):
         self._read_waiters: list[asyncio.Future[None]] = []  # aclose() calls waiting for them to end
         #: Held while a worker thread steps or closes the source (thread runners only): a read cancelled on
         #: the loop goes on in its thread, and a close meanwhile would meet "generator already executing".
-        self._serial: threading.Lock | None = threading.Lock() if runner.kind == "thread" else None
+        self._serial: AbstractContextManager[Any] = threading.Lock() if runner.kind == "thread" else nullcontext()
 
     def __aiter__(self) -> Stream[T]:
         return self
@@ -97,15 +98,10 @@ class Stream(AsyncIterator[T]):
         return self._source
 
     def _next_chunk(self) -> list[T]:
-        if self._serial is None:
-            return [] if self._closed else list(islice(self._open_source(), self._chunk))
         with self._serial:
             return [] if self._closed else list(islice(self._open_source(), self._chunk))
 
     def _close_source(self, close: Callable[[], object]) -> None:
-        if self._serial is None:
-            close()
-            return
         with self._serial:  # after a cancelled read still running in its thread (halt makes it end soon)
             close()
 

@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import threading
 from collections.abc import Callable
 from typing import Any
 
 from redis import exceptions as rexc
 
-from polykv.aio.bridge import await_, target_loop
+from polykv.aio.bridge import await_
 
 from .gate import FairGate
-from .loops import drop_connection
+from .loops import PerLoop, drop_connection
 
 __all__ = ["BridgedClient", "BridgedCluster", "BridgedNode", "BridgedPipeline", "drop_cluster"]
 
@@ -83,29 +82,16 @@ class BridgedCluster(BridgedClient):
     transient fault), as the sync connector does."""
 
     def __init__(self, make: Callable[[], Any], make_gate: Callable[[], FairGate]) -> None:
-        self._make = make
-        self._make_gate = make_gate
-        self._loops: dict[asyncio.AbstractEventLoop, tuple[Any, FairGate]] = {}
-        self._here: tuple[asyncio.AbstractEventLoop | None, Any, FairGate | None] = (None, None, None)
-        self._lock = threading.Lock()
+        self.loops: PerLoop[tuple[Any, FairGate]] = PerLoop(
+            lambda: (make(), make_gate()), lambda entry: drop_cluster(entry[0])
+        )
         self.connection_pool = None
 
     def _for_caller(self) -> tuple[Any, FairGate]:
         """The caller's loop's client and gate (made on the loop's first call)."""
-        loop, client, gate = self._here
-        if loop is not None and loop is asyncio._get_running_loop():
-            assert gate is not None
-            return client, gate
-        loop = target_loop()
-        if loop is None:
-            raise RuntimeError("a Redis Cluster client was asked for outside polykv.aio's event loop")
-        with self._lock:
-            for old in [old for old in self._loops if old.is_closed()]:
-                drop_cluster(self._loops.pop(old)[0])  # a loop that closed: its client cannot be used any more
-            entry = self._loops.get(loop)
-            if entry is None:
-                entry = self._loops[loop] = (self._make(), self._make_gate())
-            self._here = (loop, *entry)
+        loop, entry = self.loops.here
+        if loop is None or entry is None or loop is not asyncio._get_running_loop():
+            return self.loops.get()
         return entry
 
     @property
@@ -117,17 +103,6 @@ class BridgedCluster(BridgedClient):
     def gate(self) -> FairGate:  # type: ignore[override]
         """The caller's loop's gate."""
         return self._for_caller()[1]
-
-    def clients(self) -> list[tuple[asyncio.AbstractEventLoop, Any]]:
-        """Every loop's client, for stats and closing."""
-        return [(loop, entry[0]) for loop, entry in list(self._loops.items())]
-
-    def forget(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Drop ``loop``'s client (after it was closed)."""
-        with self._lock:
-            self._loops.pop(loop, None)
-            if self._here[0] is loop:
-                self._here = (None, None, None)
 
     def __getattr__(self, name: str) -> Any:
         client, gate = self._for_caller()

@@ -123,7 +123,7 @@ class AsyncRedisClusterConnector(RedisClusterConnector):
         if bridged is None:
             return
         running = asyncio._get_running_loop()
-        for loop, client in bridged.clients():
+        for loop, (client, _) in bridged.loops.items():
             if loop is running and in_bridge():
                 await_(client.aclose())
             elif loop.is_closed():
@@ -134,7 +134,7 @@ class AsyncRedisClusterConnector(RedisClusterConnector):
                         if connection.is_connected:
                             with contextlib.suppress(RuntimeError):
                                 connection._close()
-            bridged.forget(loop)
+            bridged.loops.forget(loop)
 
     def reap_idle(self, idle_timeout: float) -> int:
         """Not available: redis-py's asyncio cluster nodes keep no idle stamps (their sockets stay open)."""
@@ -145,7 +145,7 @@ class AsyncRedisClusterConnector(RedisClusterConnector):
         totals = {"total": 0, "open": 0, "in_use": 0, "idle": 0}
         if bridged is None:
             return totals
-        for _, client in bridged.clients():
+        for _, (client, _) in bridged.loops.items():
             for node in list(client.nodes_manager.nodes_cache.values()):
                 connections = list(getattr(node, "_connections", ()))
                 idle = len(getattr(node, "_free", ()))

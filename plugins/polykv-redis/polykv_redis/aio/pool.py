@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 import time
 from typing import Any, ClassVar
 
@@ -31,7 +30,7 @@ from redis.asyncio.connection import AbstractConnection
 from polykv.aio.bridge import await_
 
 from .gate import FairGate
-from .loops import LoopConnections, drop_connection, loop_of_caller
+from .loops import LoopConnections, PerLoop, drop_connection, drop_connections
 
 __all__ = ["PolyAsyncConnectionPool", "request", "request_many"]
 
@@ -118,37 +117,20 @@ class PolyAsyncConnectionPool(redis.asyncio.ConnectionPool):
         self.timeout = timeout
         #: Connections unused this long (seconds) are closed when the pool is next used (None: never).
         self.idle_timeout = idle_timeout
-        self._loops: dict[asyncio.AbstractEventLoop, LoopConnections] = {}
-        self._here: LoopConnections | None = None  # the last loop's: most calls come from one loop
-        self._loops_lock = threading.Lock()
+        self._loops: PerLoop[LoopConnections] = PerLoop(self._new_loop_connections, drop_connections)
 
-    def _connections(self) -> LoopConnections:
-        """The caller's event loop's connections (made on its first use)."""
-        loop = loop_of_caller()
-        here = self._here
-        if here is not None and here.loop is loop:
-            return here
-        if loop is None:
-            raise RuntimeError("a Redis connection was asked for outside polykv.aio's event loop")
-        with self._loops_lock:
-            for old in [old for old in self._loops.values() if old.loop.is_closed()]:
-                del self._loops[old.loop]  # a loop that closed: its connections cannot be used any more
-                for connection in old.every:
-                    drop_connection(connection)
-            here = self._loops.get(loop)
-            if here is None:
-                gate = FairGate(self.max_connections, self.timeout, what="Redis connection", backend=self.backend_name)
-                here = self._loops[loop] = LoopConnections(loop, gate)
-            self._here = here
-        return here
+    def _new_loop_connections(self) -> LoopConnections:
+        gate = FairGate(self.max_connections, self.timeout, what="Redis connection", backend=self.backend_name)
+        return LoopConnections(gate)
 
     # -- bridged (synchronous) checkout -------------------------------------------------------------
     def take(self) -> AbstractConnection:
         """An open connection, yours until ``give``. Inside a bridged call only; waits (``await_``) for a
         free one or to (re)connect."""
-        here = self._here
-        if here is None or here.loop is not _running_loop():  # a worker thread, or another loop
-            here = self._connections()
+        loop, here = self._loops.here
+        if loop is None or loop is not _running_loop():  # a worker thread, or another loop
+            here = self._loops.get()
+        assert here is not None
         if here.gate.try_enter():
             free = here.free
             if free:
@@ -200,7 +182,7 @@ class PolyAsyncConnectionPool(redis.asyncio.ConnectionPool):
     # -- redis.asyncio.Redis's interface (the change feed's commands) -------------------------------
     async def get_connection(self, *args: Any, **kwargs: Any) -> AbstractConnection:
         """Check a connection out for a ``redis.asyncio.Redis`` command (the same fair, bounded wait)."""
-        here = self._connections()
+        here = self._loops.get()
         if here.gate.try_enter():
             return await self._ready(here, here.free.pop() if here.free else None)
         return await self._acquire(here)
@@ -232,18 +214,18 @@ class PolyAsyncConnectionPool(redis.asyncio.ConnectionPool):
         loop and not counted."""
         running = asyncio._get_running_loop()
         closed = 0
-        for here in list(self._loops.values()):
-            if here.loop is running:
+        for loop, here in self._loops.items():
+            if loop is running:
                 closed += self._reap(here, idle_timeout)
-            elif not here.loop.is_closed():
+            elif not loop.is_closed():
                 with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: its connections went with it
-                    here.loop.call_soon_threadsafe(self._reap, here, idle_timeout)
+                    loop.call_soon_threadsafe(self._reap, here, idle_timeout)
         return closed
 
     def stats(self) -> dict[str, int]:
         """``total`` connection objects, ``open`` sockets, ``in_use`` and ``idle`` counts, over every loop."""
         totals = {"total": 0, "open": 0, "in_use": 0, "idle": 0}
-        for here in list(self._loops.values()):
+        for _, here in self._loops.items():
             totals["total"] += len(here.every)
             totals["open"] += sum(1 for c in list(here.every) if c.is_connected)
             totals["in_use"] += here.gate.held
@@ -254,12 +236,12 @@ class PolyAsyncConnectionPool(redis.asyncio.ConnectionPool):
         """Close every connection of the caller's loop (checked-out ones too) and, without awaiting, those of
         other loops that have closed; each reconnects when next used."""
         running = asyncio.get_running_loop()
-        for here in list(self._loops.values()):
+        for loop, here in self._loops.items():
             connections = list(here.every) if inuse_connections else list(here.free)
-            if here.loop is running:
+            if loop is running:
                 for connection in connections:
                     await connection.disconnect()
-            elif here.loop.is_closed():
+            elif loop.is_closed():
                 for connection in connections:
                     drop_connection(connection)
 
@@ -267,9 +249,9 @@ class PolyAsyncConnectionPool(redis.asyncio.ConnectionPool):
         """Close every connection without awaiting (outside any bridged call, e.g. ``store.close()`` from
         synchronous code): redis-py's own silent close, as its connections' finalizers do; a closed loop's
         sockets are closed without it."""
-        for here in list(self._loops.values()):
+        for loop, here in self._loops.items():
             for connection in list(here.every):
-                if here.loop.is_closed():
+                if loop.is_closed():
                     drop_connection(connection)
                 elif connection.is_connected:
                     with contextlib.suppress(RuntimeError):
