@@ -308,6 +308,12 @@ def _copy_portable(src: KeyValueStore, dst: KeyValueStore, **options: Any) -> Co
     return copy_batches(src, dst, _batches, **options)
 
 
+def _check_overwrite(overwrite: object, backend: str) -> None:
+    """``overwrite`` must be a bool: ``overwrite="no"`` is truthy, and overwrote."""
+    if not isinstance(overwrite, bool):
+        raise InvalidArgumentError(f"overwrite must be True or False, got {overwrite!r}", backend=backend)
+
+
 def copy_batches(
     src: KeyValueStore,
     dst: KeyValueStore,
@@ -331,6 +337,13 @@ def copy_batches(
         raise InvalidArgumentError("copy() source and destination are the same store", backend=src.backend_name)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise InvalidArgumentError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    _check_overwrite(overwrite, dst.backend_name)
+    if progress is not None and not callable(progress):
+        raise InvalidArgumentError(f"progress must be None or a callable, got {progress!r}", backend=src.backend_name)
+    if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
+        raise InvalidArgumentError(
+            f"checkpoint must be None or a file path, got {checkpoint!r}", backend=src.backend_name
+        )
     prefix = validate_prefix(prefix, src.backend_name)
     namespaces = _namespaces(src, schemas)
     fingerprint = hashlib.sha256(
@@ -435,6 +448,7 @@ def _import_jsonl_portable(
     overwrite: bool = True,
     batch_size: int = COPY_BATCH_SIZE,
 ) -> int:
+    _check_overwrite(overwrite, store.backend_name)
     source, owned = _open_text(file, "r")
     written = 0
     pending_ns = KV_NAMESPACE

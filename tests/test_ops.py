@@ -357,3 +357,22 @@ def test_an_unknown_option_names_the_operation_not_its_helper() -> None:
     assert dst.count() == 0
     with pytest.raises(TypeError):  # a positional mistake is still Python's own
         ops.copy(src, dst, "extra")  # type: ignore[call-arg]
+
+
+def test_copy_and_import_refuse_options_of_the_wrong_kind_before_writing(tmp_path: Path) -> None:
+    """overwrite="no" is truthy and overwrote; progress=5 failed after the first batch was written."""
+    src, dst = MemoryStore(), MemoryStore()
+    src.set_many({f"k{i}": i for i in range(2500)})
+    dst.set("k1", "keep")
+    for options, name in (
+        ({"overwrite": "no"}, "overwrite"),
+        ({"progress": 5, "batch_size": 1000}, "progress"),
+        ({"checkpoint": 5}, "checkpoint"),
+    ):
+        with pytest.raises(InvalidArgumentError, match=name):
+            ops.copy(src, dst, **options)
+    lines = tmp_path / "in.jsonl"
+    ops.export_jsonl(src, lines)
+    with pytest.raises(InvalidArgumentError, match="overwrite"):
+        ops.import_jsonl(dst, lines, overwrite="no")
+    assert dict(dst.items()) == {"k1": "keep"}
