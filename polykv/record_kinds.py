@@ -76,6 +76,11 @@ class RecordKind(ABC):
         """The key under which field ``field`` is stored in the document (the field name by default)."""
         return field
 
+    def kept_fields(self, klass: type) -> frozenset[str] | None:
+        """The document keys an instance built by ``from_document`` keeps; polykv keeps the others beside
+        the instance and writes them back on save. None (the default): the instance keeps every key."""
+        return None
+
     def filter_operand(self, operand: Any) -> Any:
         """``operand`` of a filter term as it would appear in a document (a UUID as its string...)."""
         return operand
@@ -169,6 +174,21 @@ class PydanticKind(RecordKind):
     def field_names(self, klass: type) -> frozenset[str]:
         return frozenset(klass.model_fields) | frozenset(klass.model_computed_fields)  # type: ignore[attr-defined]
 
+    def kept_fields(self, klass: type) -> frozenset[str] | None:
+        if klass.model_config.get("extra") in ("allow", "forbid"):  # type: ignore[attr-defined]
+            return None  # kept in __pydantic_extra__ and dumped, or refused by validation
+        names = set(klass.model_computed_fields)  # type: ignore[attr-defined]
+        for name, info in klass.model_fields.items():  # type: ignore[attr-defined]
+            names.add(name)
+            if info.alias:
+                names.add(info.alias)
+            alias = info.validation_alias
+            for choice in getattr(alias, "choices", (alias,)):  # AliasChoices, or one str or AliasPath
+                path = getattr(choice, "path", (choice,))
+                if path and isinstance(path[0], str):
+                    names.add(path[0])
+        return frozenset(names)
+
     def filter_operand(self, operand: Any) -> Any:
         return sys.modules["pydantic_core"].to_jsonable_python(operand)
 
@@ -217,6 +237,15 @@ class MsgspecKind(RecordKind):
 
     def field_names(self, klass: type) -> frozenset[str]:
         return frozenset(klass.__struct_fields__)  # type: ignore[attr-defined]
+
+    def kept_fields(self, klass: type) -> frozenset[str] | None:
+        config = klass.__struct_config__  # type: ignore[attr-defined]
+        if config.forbid_unknown_fields:
+            return None  # convert refuses them
+        names = set(klass.__struct_encode_fields__)  # type: ignore[attr-defined]
+        if isinstance(config.tag_field, str):
+            names.add(config.tag_field)
+        return frozenset(names)
 
     def document_name(self, klass: type, field: str) -> str:
         names: tuple[str, ...] = klass.__struct_fields__  # type: ignore[attr-defined]

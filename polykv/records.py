@@ -37,6 +37,7 @@ __all__ = [
     "record_key_of",
     "record_state",
     "schema_name_of",
+    "unknown_fields",
 ]
 
 T = TypeVar("T")
@@ -49,13 +50,18 @@ class RecordBinding:
     store: KeyValueStore
     schema: str | None
     key: str | None
+    #: The record's key field (``__record_key__``) as text when it was bound (None: no value): while the
+    #: field still holds it, the record belongs under ``key`` (see ``record_key_of``).
+    field: str | None = None
 
 
 class _BindingRef(weakref.ref):  # type: ignore[type-arg]
-    """A weak reference to a record that carries the record's binding (the table's value)."""
+    """A weak reference to a record that carries what polykv keeps beside it (the table's value): its
+    binding, and the stored fields its class does not declare (``unknown``, written back on save)."""
 
-    __slots__ = ("binding", "ident")
-    binding: RecordBinding
+    __slots__ = ("binding", "ident", "unknown")
+    binding: RecordBinding | None
+    unknown: dict[str, Any] | None
     ident: int
 
 
@@ -71,12 +77,33 @@ def _forget(ref: _BindingRef) -> None:
         del _bindings[ref.ident]
 
 
-def record_binding(record: object) -> RecordBinding | None:
-    """The binding ``record`` carries (set by the store calls that load or write it), or None."""
+def _side(record: object) -> _BindingRef | None:
+    """The live side-table entry of ``record``, or None."""
     ref = _bindings.get(id(record))
     if ref is None or ref() is not record:
         return None
-    return ref.binding
+    return ref
+
+
+def _side_or_new(record: object) -> _BindingRef | None:
+    """``record``'s side-table entry, made if it has none; None if the record cannot be weakly referenced."""
+    ref = _side(record)
+    if ref is None:
+        try:
+            ref = _BindingRef(record, _forget)
+        except TypeError:
+            return None
+        ref.binding = None
+        ref.unknown = None
+        ref.ident = id(record)
+        _bindings[ref.ident] = ref
+    return ref
+
+
+def record_binding(record: object) -> RecordBinding | None:
+    """The binding ``record`` carries (set by the store calls that load or write it), or None."""
+    ref = _side(record)
+    return None if ref is None else ref.binding
 
 
 def bind_record(record: object, store: KeyValueStore, schema: str | None = None, key: str | None = None) -> bool:
@@ -85,19 +112,23 @@ def bind_record(record: object, store: KeyValueStore, schema: str | None = None,
     A record that cannot be weakly referenced (a plain ``dict``, a ``__slots__`` class without
     ``__weakref__``) carries no binding: it needs a key field, or the key passed explicitly.
     """
-    if schema is None or key is None:
-        previous = record_binding(record)
-        if previous is not None:
-            schema = previous.schema if schema is None else schema
-            key = previous.key if key is None else key
-    try:
-        ref = _BindingRef(record, _forget)
-    except TypeError:
+    ref = _side_or_new(record)
+    if ref is None:
         return False
-    ref.binding = RecordBinding(store, schema, key)
-    ref.ident = id(record)
-    _bindings[ref.ident] = ref
+    previous = ref.binding
+    if previous is not None:
+        schema = previous.schema if schema is None else schema
+        key = previous.key if key is None else key
+    ref.binding = RecordBinding(store, schema, key, _key_field_text(record))
     return True
+
+
+def unknown_fields(record: object) -> dict[str, Any]:
+    """The stored fields ``record``'s class does not declare, kept from the document it was built from
+    (``get_record``, ``reload_record``...) and written back with it, so that saving a record read through
+    a narrower class loses nothing. Empty when there were none, or for a record not built by polykv."""
+    ref = _side(record)
+    return {} if ref is None or ref.unknown is None else dict(ref.unknown)
 
 
 def _unbindable_hint(record: object) -> str:
@@ -201,22 +232,47 @@ def _require_schema(klass: type) -> str:
 
 
 def record_key_of(record: object) -> str:
-    """The record's key: its key field (named by the class's ``__record_key__``, default ``id``) when that
-    holds a value, else the key it was last loaded from or written to (see ``bind_record``).
+    """The record's key: the key it was last loaded from or written to (see ``bind_record``) while its key
+    field (named by the class's ``__record_key__``, default ``id``) still holds what it held then, else
+    the key field's value.
 
-    The key field wins: after ``u.id = "u2"``, ``save()`` writes under ``"u2"`` (the record under the
+    So a record stored under ``"r1"`` with ``id=7`` saves back to ``"r1"``, never over record ``"7"``; a
+    changed key field wins: after ``u.id = "u2"``, ``save()`` writes under ``"u2"`` (the record under the
     old key stays) and the record then remembers ``"u2"``. ``RecordError`` when neither is known.
     """
-    field = getattr(type(record), "__record_key__", "id")
-    value = record.get(field) if isinstance(record, Mapping) else getattr(record, field, None)
-    if value is not None:
-        return value if isinstance(value, str) else str(value)
+    refuse_a_class(record)
+    value = _key_field_text(record)
     binding = record_binding(record)
-    if binding is not None and binding.key is not None:
-        return binding.key
+    if binding is not None and binding.key is not None and (value is None or value == binding.field):
+        return binding.key  # the key field is unchanged since the record was stored or loaded
+    if value is not None:
+        return value
+    field = getattr(type(record), "__record_key__", "id")
     raise RecordError(
         f"{type(record).__name__} record has no key: field {field!r} is missing or None, and {_unbindable_hint(record)}"
     )
+
+
+def _key_field_text(record: object) -> str | None:
+    """The value of ``record``'s key field (``__record_key__``, ``"id"`` by default) as text, or None."""
+    field = getattr(type(record), "__record_key__", "id")
+    value = record.get(field) if isinstance(record, Mapping) else getattr(record, field, None)
+    if value is None or isinstance(record, type):
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+def refuse_a_class(
+    record: object, *, backend: str | None = None, schema: str | None = None, key: str | None = None
+) -> None:
+    """``RecordError`` if ``record`` is a class (``insert_record(s, k, User)`` for ``User(...)``)."""
+    if isinstance(record, type):
+        raise RecordError(
+            f"a record is an instance, not the class {record.__name__} itself (write {record.__name__}(...))",
+            backend=backend,
+            schema=schema,
+            key=key,
+        )
 
 
 def _overrides(klass: type, name: str) -> bool:
@@ -233,6 +289,7 @@ class _Plan:
     fields: tuple[str, ...] | None  # dataclass fields, or None for a non-dataclass
     init_fields: tuple[str, ...]  # dataclass fields passed to __init__
     late_fields: tuple[str, ...]  # dataclass fields with init=False, set after __init__
+    kept: frozenset[str] | None  # the document keys an instance keeps; None: it keeps every key
 
 
 #: record class -> its plan. The MRO scans and ``dataclasses.fields`` calls are done once per class,
@@ -251,24 +308,86 @@ def _plan(klass: type) -> _Plan:
             fields=None if fields is None else tuple(f.name for f in fields),
             init_fields=() if fields is None else tuple(f.name for f in fields if f.init),
             late_fields=() if fields is None else tuple(f.name for f in fields if not f.init),
+            kept=_kept_keys(klass, fields),
         )
         _plans[klass] = plan
     return plan
+
+
+def _kept_keys(klass: type, fields: tuple[dataclasses.Field[Any], ...] | None) -> frozenset[str] | None:
+    """The stored-document keys an instance of ``klass`` built by polykv keeps (None: all of them).
+
+    A model kind says (pydantic's declared fields and aliases unless ``extra`` is allow/forbid; msgspec's
+    encoded names unless ``forbid_unknown_fields``). A dataclass keeps its fields; an attrs class with
+    attrs' own ``__setstate__`` its attributes. ``__setstate__`` classes, plain objects and dicts keep all.
+    """
+    kind = kind_of(klass)
+    if kind is not None:
+        return kind.kept_fields(klass)
+    setstate = getattr(klass, "__setstate__", None)
+    attributes = getattr(klass, "__attrs_attrs__", None)
+    if attributes is not None and getattr(setstate, "__module__", None) == "attr._make":
+        return frozenset(a.name for a in attributes if a.name != "__weakref__")
+    if _overrides(klass, "__setstate__"):
+        return None
+    return None if fields is None else frozenset(f.name for f in fields)
+
+
+def _unknown_in(
+    record: object, plan: _Plan, state: dict[str, Any], backend: str | None, schema: str | None, key: str | None
+) -> dict[str, Any] | None:
+    """The fields of ``state`` that ``record``'s class drops, or None. ``RecordError`` if there are some
+    and the record cannot carry them beside it (it cannot be weakly referenced)."""
+    kept = plan.kept
+    if kept is None or kept.issuperset(state):
+        return None
+    unknown = {name: value for name, value in state.items() if name not in kept}
+    try:
+        weakref.ref(record)
+    except TypeError:
+        klass = type(record)
+        raise RecordError(
+            f"the stored record has fields {klass.__name__} does not declare ({', '.join(sorted(unknown))}) and "
+            f"{klass.__name__} cannot carry them (it cannot be weakly referenced), so saving it would lose them; "
+            "declare the fields, make the class weak-referenceable (__weakref__ in __slots__, weakref=True for "
+            "a msgspec Struct), or read the record as a dict",
+            backend=backend,
+            schema=schema,
+            key=key,
+        ) from None
+    return unknown
+
+
+def _remember_unknown(record: object, unknown: dict[str, Any] | None) -> None:
+    """Keep ``unknown`` beside ``record`` for ``record_state`` (None forgets what was kept)."""
+    ref = _side(record) if unknown is None else _side_or_new(record)
+    if ref is not None:
+        ref.unknown = unknown
+
+
+def _with_unknown(record: object, document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` with the record's remembered unknown fields added (its own fields win)."""
+    ref = _side(record)
+    if ref is None or not ref.unknown:
+        return document
+    return {**ref.unknown, **document}
 
 
 def record_state(
     record: object, *, backend: str | None = None, schema: str | None = None, key: str | None = None
 ) -> dict[str, Any]:
     """The field dict that is stored for ``record``. A model (pydantic, msgspec) gives its JSON-mode
-    document; ``SerializationError`` naming ``backend``, ``schema`` and ``key`` if it cannot."""
+    document; ``SerializationError`` naming ``backend``, ``schema`` and ``key`` if it cannot. Stored fields
+    the class does not declare, kept when the record was built (``unknown_fields``), are written back."""
     klass = type(record)
     if isinstance(record, Mapping):
         return dict(record)
+    refuse_a_class(record, backend=backend, schema=schema, key=key)
     plan = _plan(klass)
     kind = plan.kind
     if kind is not None:  # before __getstate__: pydantic models define one for pickling
         try:
-            return kind.to_document(record)
+            return _with_unknown(record, kind.to_document(record))
         except DocumentInvalid as exc:
             raise SerializationError(
                 f"cannot store {kind.name} {klass.__name__}: {exc}", backend=backend, schema=schema, key=key
@@ -282,9 +401,9 @@ def record_state(
                 schema=schema,
                 key=key,
             )
-        return state
+        return state if plan.kept is None else _with_unknown(record, state)
     if plan.fields is not None:
-        return {name: getattr(record, name) for name in plan.fields}
+        return _with_unknown(record, {name: getattr(record, name) for name in plan.fields})
     try:
         attributes = vars(record)
     except TypeError:
@@ -318,9 +437,10 @@ def build_record(
     schema: str | None = None,
     key: str | None = None,
 ) -> T:
-    """Make a ``klass`` object from a stored field dict (unknown stored fields are kept by __setstate__
-    classes and dropped by dataclasses; model kinds validate). ``backend``, ``schema`` and ``key`` name
-    the record in the ``RecordError`` raised when a model rejects the document."""
+    """Make a ``klass`` object from a stored field dict (model kinds validate). Stored fields the class
+    does not declare are kept beside the object and written back when it is saved (``unknown_fields``).
+    ``backend``, ``schema`` and ``key`` name the record in the ``RecordError`` raised when a model rejects
+    the document, or when the class has no such fields and cannot carry them (no weak reference)."""
     if klass is dict or (isinstance(klass, type) and issubclass(klass, dict)):
         return klass(state)  # type: ignore[call-arg]
     check_record_class(klass, backend=backend, schema=schema)
@@ -328,12 +448,15 @@ def build_record(
     kind = plan.kind
     if kind is not None:
         try:
-            return kind.from_document(klass, state)
+            model = kind.from_document(klass, state)
         except DocumentInvalid as exc:
             raise _invalid(klass, kind, exc, backend, schema, key) from None
+        _remember_unknown(model, _unknown_in(model, plan, state, backend, schema, key))
+        return model
     if plan.setstate:
         obj = klass.__new__(klass)
         obj.__setstate__(state)  # type: ignore[attr-defined]
+        _remember_unknown(obj, _unknown_in(obj, plan, state, backend, schema, key))
         return obj
     if plan.fields is not None:
         try:
@@ -349,6 +472,7 @@ def build_record(
         for name in plan.late_fields:
             if name in state:
                 object.__setattr__(obj, name, state[name])
+        _remember_unknown(obj, _unknown_in(obj, plan, state, backend, schema, key))
         return obj
     obj = klass.__new__(klass)
     try:
@@ -365,10 +489,22 @@ def build_record(
 
 
 def check_record_class(klass: object, *, backend: str | None = None, schema: str | None = None) -> None:
-    """``InvalidArgumentError`` unless ``klass`` is a class (``filter_record("users", "User")`` is a slip)."""
+    """``InvalidArgumentError`` unless ``klass`` is a class whose instances can hold a record's fields
+    (``filter_record("users", "User")`` and ``filter_record("users", int)`` are slips, refused even when
+    nothing matches)."""
     if not isinstance(klass, type):
         raise InvalidArgumentError(
             f"a record class must be a class (a dataclass, dict, Record or model), not {a_type_name(klass)}",
+            backend=backend,
+            schema=schema,
+        )
+    if issubclass(klass, dict):
+        return
+    plan = _plan(klass)
+    if plan.kind is None and not plan.setstate and plan.fields is None and not klass.__dictoffset__:
+        raise InvalidArgumentError(  # int, str, list, a __slots__ class: nothing to hold the fields
+            f"{klass.__name__} cannot hold a record (its instances have no fields to fill); use a dataclass, "
+            "a dict, a Record, a model class, or define __getstate__/__setstate__",
             backend=backend,
             schema=schema,
         )
@@ -389,6 +525,7 @@ def refresh_record(
         record.update(state)
         return
     plan = _plan(type(record))
+    unknown = _unknown_in(record, plan, state, backend, schema, key)  # before any change
     if plan.kind is not None:
         try:
             plan.kind.refresh(record, state)
@@ -403,6 +540,7 @@ def refresh_record(
     else:
         record.__dict__.clear()
         record.__dict__.update(state)
+    _remember_unknown(record, unknown)
 
 
 def record_fields(klass: type) -> frozenset[str] | None:

@@ -32,7 +32,7 @@ OTHER_TENANT = {"tenant2/a": 1, "tenant10/b": 2, "tenant1": 3, "tenant1-x": 4}
 
 def _seed_other_tenant(inner: KeyValueStore) -> None:
     inner.set_many(OTHER_TENANT)
-    inner.insert_record("users", "tenant2/u", {"id": "u"})
+    PrefixStore(inner, "tenant2/").insert_record("users", "u", {"id": "u"})
 
 
 def _other_tenant_untouched(inner: KeyValueStore) -> None:

@@ -45,6 +45,16 @@ class Loose:
     note: str = ""
 
 
+@attrs.define
+class BookView:
+    """Two fields of ``Book`` (slotted, as ``attrs.define`` makes it): the others are kept beside it."""
+
+    __record_key__: ClassVar[str] = "isbn"
+
+    isbn: str
+    author: str
+
+
 class AttrsRecordSuite:
     """Record-surface tests with attrs classes; subclass and provide a ``store`` fixture."""
 
@@ -66,3 +76,10 @@ class AttrsRecordSuite:
         assert frozen == Frozen("b")
         store.insert_record("loose", "l", Loose("l", "hi"))
         assert store.get_record("loose", Loose, "l") == Loose("l", "hi")
+
+    def test_fields_a_narrower_class_does_not_declare_survive_a_save(self, store: KeyValueStore) -> None:
+        store.save(Book("1", "Le Guin", 300, ["sf"]))
+        view = store.get_record("books", BookView, "1")
+        view.author = "Ursula K. Le Guin"
+        store.save(view, "books")
+        assert store.get_record("books", Book, "1") == Book("1", "Ursula K. Le Guin", 300, ["sf"])

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from ..errors import RecordError
-from ..records import Record, _bindings, record_binding
+from ..records import Record, _bindings, record_binding, unknown_fields
 from ..store import KeyValueStore
 
 __all__ = ["RecordBindingSuite"]
@@ -84,6 +84,47 @@ class KeyedUser:
 
     id: str
     name: str
+
+
+@dataclasses.dataclass
+class WideUser:
+    """The full record of a ``users`` schema: narrower classes read a part of it."""
+
+    id: str
+    name: str
+    email: str
+    visits: int
+
+
+@dataclasses.dataclass
+class NarrowUser:
+    """A view of ``WideUser`` with two of its fields."""
+
+    id: str
+    name: str
+
+
+@dataclasses.dataclass(frozen=True)
+class FrozenNarrowUser:
+    id: str
+    name: str
+
+
+@dataclasses.dataclass
+class SlottedNarrowUser:
+    __slots__ = ("__weakref__", "id", "name")
+    id: str
+    name: str
+
+
+@dataclasses.dataclass
+class SlottedNarrowNoWeakref:
+    __slots__ = ("id", "name")
+    id: str
+    name: str
+
+
+NARROW: list[Any] = [NarrowUser, FrozenNarrowUser, SlottedNarrowUser]
 
 
 class Doc(dict[str, Any]):
@@ -176,10 +217,66 @@ class RecordBindingSuite:
         assert store.get_record("users", KeyedUser, "u2") == KeyedUser("u2", "Ada")
         binding = record_binding(user)
         assert binding is not None and binding.key == "u2"
+        odd = store.get_record("users", KeyedUser, "u1")
+        store.reload_record("users", odd, record_key="u2")  # an explicit key wins for a reload
+        assert odd == KeyedUser("u2", "Ada")
+
+    def test_a_record_stored_under_another_key_saves_back_there(self, store: KeyValueStore) -> None:
+        # A record whose key field holds another value than the key it was stored under (an imported
+        # document {"id": 7} under "r7") belongs under that key: save() and reload() go there, never to
+        # the record its key field names; only a changed key field moves it.
+        store.insert_record("users", "u1", KeyedUser("u1", "Ada"))
         store.insert_record("users", "odd", KeyedUser("u1", "stored under another key"))
         odd = store.get_record("users", KeyedUser, "odd")
-        store.reload_record("users", odd)  # the key field says u1
-        assert odd.name == "Ada"
+        odd.name = "still odd"
+        store.save(odd, "users")
+        assert store.get_record("users", KeyedUser, "u1") == KeyedUser("u1", "Ada"), "u1 was not written over"
+        assert store.get_record("users", KeyedUser, "odd").name == "still odd"
+        store.reload_record("users", odd)
+        assert odd.name == "still odd"
+        written = KeyedUser("u1", "upserted under u9")
+        store.upsert_record("users", "u9", written)
+        store.save(written, "users")
+        assert store.count("users") == 3 and store.get_record("users", KeyedUser, "u1").name == "Ada"
+        odd.id = "u3"  # a changed key field moves the record, as documented
+        store.save(odd, "users")
+        assert store.get_record("users", KeyedUser, "u3").name == "still odd" and store.exists("users", "odd")
+
+    @pytest.mark.parametrize("kind", NARROW, ids=[k.__name__ for k in NARROW])
+    def test_fields_a_narrower_class_does_not_declare_survive_its_writes(self, store: KeyValueStore, kind: Any) -> None:
+        # A record read through a class with fewer fields keeps the others beside it: saving, updating or
+        # upserting it writes them back instead of dropping them.
+        store.insert_record("users", "u1", WideUser("u1", "Ada", "ada@example.org", 3))
+        store.insert_record("users", "u2", WideUser("u2", "Bob", "bob@example.org", 5))
+        narrow = store.get_record("users", kind, "u1")
+        assert unknown_fields(narrow) == {"email": "ada@example.org", "visits": 3}
+        store.save(narrow, "users")
+        if kind is not FrozenNarrowUser:
+            narrow.name = "Ada L."
+            store.update_record("users", "u1", narrow)
+        assert store.get_record("users", WideUser, "u1").email == "ada@example.org"
+        (bob,) = store.filter_record("users", kind, name="Bob")
+        store.upsert_record("users", "u2", bob)
+        _, listed = next(iter(store.iter_records("users", kind)))
+        store.save(listed)
+        assert {key: user.visits for key, user in store.iter_records("users", WideUser)} == {"u1": 3, "u2": 5}
+        store.update_record("users", "u1", WideUser("u1", "Ada", "new@example.org", 4))
+        store.reload_record("users", narrow)  # a reload replaces what was kept
+        assert unknown_fields(narrow) == {"email": "new@example.org", "visits": 4}
+        store.upsert_record("users", "u1", {"id": "u1", "name": "Ada"})
+        store.reload_record("users", narrow)
+        assert unknown_fields(narrow) == {}
+
+    def test_a_narrower_class_that_cannot_carry_the_other_fields_is_refused(self, store: KeyValueStore) -> None:
+        store.insert_record("users", "u1", WideUser("u1", "Ada", "ada@example.org", 3))
+        with pytest.raises(RecordError, match=r"does not declare \(email, visits\).*__weakref__") as caught:
+            store.get_record("users", SlottedNarrowNoWeakref, "u1")
+        assert (caught.value.schema, caught.value.key) == ("users", "u1")
+        with pytest.raises(RecordError, match="does not declare"):
+            store.filter_record("users", SlottedNarrowNoWeakref, name="Ada")
+        store.insert_record("users", "u2", SlottedNarrowNoWeakref("u2", "Bob"))  # no other fields: fine
+        assert store.get_record("users", SlottedNarrowNoWeakref, "u2") == SlottedNarrowNoWeakref("u2", "Bob")
+        assert store.get_record("users", WideUser, "u1").visits == 3
 
     def test_explicit_record_key_for_reload(self, store: KeyValueStore) -> None:
         store.insert_record("docs", "d1", {"body": "x"})

@@ -65,6 +65,18 @@ class Keyless(msgspec.Struct):
     name: str
 
 
+class EventView(msgspec.Struct, rename="camel", weakref=True):
+    """Two fields of ``Event``: the others are kept beside it and written back."""
+
+    event_id: uuid.UUID
+    owner_name: str
+
+
+class EventViewNoWeakref(msgspec.Struct, rename="camel"):
+    event_id: uuid.UUID
+    owner_name: str
+
+
 def event(n: int, owner: str, level: Level = Level.LOW) -> Event:
     return Event(
         event_id=uuid.UUID(int=n),
@@ -132,3 +144,14 @@ class MsgspecRecordSuite:
             store.insert_record("holders", "h", Holder(thing=object()))
         assert info.value.schema == "holders" and info.value.key == "h"
         assert not store.exists("holders", "h")
+
+    def test_fields_a_narrower_struct_does_not_declare_survive_a_save(self, store: KeyValueStore) -> None:
+        full = event(1, "ada", Level.HIGH)
+        store.save(full)
+        key = str(full.event_id)
+        view = store.get_record("events", EventView, key)
+        view.owner_name = "Ada"
+        store.save(view, "events")
+        assert store.get_record("events", Event, key) == msgspec.structs.replace(full, owner_name="Ada")
+        with pytest.raises(RecordError, match=r"does not declare \(at, level, place, tags\).*weakref=True"):
+            store.get_record("events", EventViewNoWeakref, key)

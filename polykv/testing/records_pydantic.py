@@ -63,6 +63,13 @@ class Account(BaseModel):
         return self.email.rpartition("@")[2]
 
 
+class AccountView(BaseModel):
+    """Two fields of ``Account`` (one by its alias): the others are kept beside it and written back."""
+
+    account_id: uuid.UUID
+    email: str = Field(alias="eMail")
+
+
 class Strict(BaseModel):
     """Frozen, no extra fields, no key field: reload relies on the remembered key."""
 
@@ -134,8 +141,8 @@ class PydanticRecordSuite:
 
     def test_document_is_json_mode_with_field_names(self, store: KeyValueStore) -> None:
         acc = account(3, "eve@example.org")
-        store.insert_record("accounts", "3", acc)
-        doc = store.get_record("accounts", dict, "3")
+        store.insert_record("accounts", str(acc.account_id), acc)
+        doc = store.get_record("accounts", dict, str(acc.account_id))
         assert doc["account_id"] == str(uuid.UUID(int=3))
         assert doc["email"] == "eve@example.org" and "eMail" not in doc
         assert doc["created"] == acc.created.isoformat().replace("+00:00", "Z")
@@ -151,16 +158,17 @@ class PydanticRecordSuite:
 
     def test_update_and_upsert_take_models(self, store: KeyValueStore) -> None:
         acc = account(1, "ada@example.org")
-        store.upsert_record("accounts", "1", acc)
+        one, two = str(uuid.UUID(int=1)), str(uuid.UUID(int=2))
+        store.upsert_record("accounts", one, acc)
         with pytest.raises(RecordExistsError):
-            store.insert_record("accounts", "1", acc)
+            store.insert_record("accounts", one, acc)
         changed = acc.model_copy(update={"plan": Plan.PRO})
-        store.update_record("accounts", "1", changed)
-        assert store.get_record("accounts", Account, "1").plan is Plan.PRO
-        store.upsert_record("accounts", "1", acc)
-        assert store.get_record("accounts", Account, "1").plan is Plan.FREE
+        store.update_record("accounts", one, changed)
+        assert store.get_record("accounts", Account, one).plan is Plan.PRO
+        store.upsert_record("accounts", one, acc)
+        assert store.get_record("accounts", Account, one).plan is Plan.FREE
         with pytest.raises(RecordNotFoundError):
-            store.update_record("accounts", "2", account(2, "bob@example.org"))
+            store.update_record("accounts", two, account(2, "bob@example.org"))
 
     def test_schema_name_and_record_key(self, store: KeyValueStore) -> None:
         acc = account(5, "ada@example.org")
@@ -279,3 +287,14 @@ class PydanticRecordSuite:
             store.insert_record("blobs", "b1", Blob(id="b1", data=b"\xff\x00"))
         assert info.value.key == "b1"
         assert not store.exists("blobs", "b1")
+
+    def test_fields_a_narrower_model_does_not_declare_survive_a_save(self, store: KeyValueStore) -> None:
+        full = account(4, "dan@example.org", Plan.PRO)
+        key = str(full.account_id)
+        store.save(full)
+        view = store.get_record("accounts", AccountView, key)
+        view.email = "daniel@example.org"
+        store.save(view, "accounts")
+        assert store.get_record("accounts", Account, key) == full.model_copy(update={"email": "daniel@example.org"})
+        doc = store.get_record("accounts", dict, key)
+        assert "eMail" not in doc and doc["domain"] == "example.org"  # the new computed value, not the kept one
