@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 from .errors import InvalidArgumentError, LockNotOwnedError, LockTimeoutError, NotSupportedError, a_type_name
 from .keys import MAX_KEY_LENGTH
 from .locks import Backoff, Lock, require_leases
-from .options import check_seconds
+from .options import MAX_TTL, check_seconds
 
 if TYPE_CHECKING:
     from .store import KeyValueStore
@@ -58,6 +58,18 @@ def lease_key(key: str) -> str:
     if len(name) <= MAX_KEY_LENGTH:
         return name
     return LEASE_PREFIX + "sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def _check_lease_ttl(lease_ttl: object, backend: str, key: str | None = None) -> None:
+    """``InvalidArgumentError`` naming ``lease_ttl`` (not the lease lock's ``ttl``) unless it is seconds in
+    (0, ``MAX_TTL``]; checked before anything is read, whether or not a lease is then needed."""
+    check_seconds(lease_ttl, "lease_ttl", backend)
+    if lease_ttl > MAX_TTL:  # type: ignore[operator]  # a number: check_seconds passed
+        raise InvalidArgumentError(
+            f"lease_ttl must be at most {MAX_TTL} seconds (polykv.MAX_TTL, 10 years), got {lease_ttl!r}",
+            backend=backend,
+            key=key,
+        )
 
 
 def get_or_set(
@@ -87,12 +99,13 @@ def get_or_set(
             key=key,
         )
     ttl = store._check_ttl(ttl)
+    backend = store.backend_name
+    _check_lease_ttl(lease_ttl, backend, key)
+    timeout = None if wait_timeout is None else check_seconds(wait_timeout, "wait_timeout", backend, zero=True)
     value = store.get(key, _ABSENT)
     if value is not _ABSENT:
         return value
     lease = Lock(store, lease_key(key), ttl=lease_ttl)
-    backend = store.backend_name
-    timeout = None if wait_timeout is None else check_seconds(wait_timeout, "wait_timeout", backend, zero=True)
     backoff = Backoff(deadline=None if timeout is None else time.monotonic() + timeout)
     while True:
         if lease.acquire(blocking=False):
@@ -204,7 +217,7 @@ def memoize(
     """
     require_leases(store, "memoize")
     store._check_ttl(ttl)
-    check_seconds(lease_ttl, "lease_ttl", store.backend_name)
+    _check_lease_ttl(lease_ttl, store.backend_name)
 
     def decorate(func: Callable[P, R]) -> Memoized[P, R]:
         if inspect.iscoroutinefunction(func):

@@ -15,9 +15,9 @@ from itertools import accumulate, repeat
 from typing import Any, Protocol, runtime_checkable
 
 from .claims import Offers
-from .errors import SerializationError
+from .errors import a_type_name
 from .events import load_plugins
-from .options import require_module
+from .options import option_error, require_module
 
 __all__ = [
     "HOOK_CODECS",
@@ -255,17 +255,18 @@ def _describe(obj: object) -> str:
     return f"{getattr(obj, '__module__', '?')}:{getattr(obj, '__qualname__', repr(obj))}"
 
 
-def get_codec(codec: str | Codec) -> Codec:
+def get_codec(codec: str | Codec, *, backend: str | None = None) -> Codec:
     """Return a codec instance for a name (``json``, ``bytes``, ``msgpack``, ``pickle``, one given to
-    ``register_codec``, or one a hook plugin offers) or pass a ``Codec`` through. ``SerializationError`` for
-    an unknown name; ``PluginConflictError`` when two hook plugins offer different codecs under it."""
+    ``register_codec``, or one a hook plugin offers) or pass a ``Codec`` through. ``InvalidArgumentError``
+    naming ``backend`` for an unknown name or another kind of object (``InvalidURLError`` when the name came
+    from a URL query); ``PluginConflictError`` when two hook plugins offer different codecs under it."""
     if not isinstance(codec, str):
         if isinstance(codec, Codec):
             return codec
-        raise TypeError(f"codec must be a name or a Codec, got {type(codec).__name__}")
+        raise option_error(["codec"], f"codec must be a codec name or a Codec, not {a_type_name(codec)}", backend)
     factory = _CODEC_FACTORIES.get(codec) or HOOK_CODECS.resolve(codec)
     if factory is None and load_plugins():  # hook plugins declared by entry points not loaded yet: load them
         factory = HOOK_CODECS.resolve(codec)
     if factory is None:
-        raise SerializationError(f"unknown codec {codec!r}; known: {', '.join(sorted(_CODEC_FACTORIES))}")
+        raise option_error(["codec"], f"unknown codec {codec!r}; known: {', '.join(sorted(_CODEC_FACTORIES))}", backend)
     return factory()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import inspect
 import json
 import os
 import re
@@ -89,10 +90,12 @@ def generic(func: Callable[..., R]) -> _SingleDispatchCallable[R]:
             unknown = _UNEXPECTED_KEYWORD.search(str(exc))
             if unknown is None or unknown.group(1) not in kwargs:
                 raise
-            backend = args[0].backend_name if args and isinstance(args[0], KeyValueStore) else None
-            raise InvalidArgumentError(
-                f"polykv.ops.{name} has no option {unknown.group(1)!r} (its options: see help(polykv.ops.{name}))",
-                backend=backend,
+            store = args[0] if args and isinstance(args[0], KeyValueStore) else None
+            raise unknown_option(
+                f"polykv.ops.{name}",
+                unknown.group(1),
+                operation_options(name, store),
+                None if store is None else store.backend_name,
             ) from None
 
     for attribute in ("register", "dispatch", "registry", "_clear_cache"):
@@ -100,6 +103,30 @@ def generic(func: Callable[..., R]) -> _SingleDispatchCallable[R]:
     generic_operation = cast("_SingleDispatchCallable[R]", operation)
     GENERIC_OPERATIONS[name] = generic_operation
     return generic_operation
+
+
+def operation_options(name: str, store: object = None) -> list[str]:
+    """The option names generic operation ``name`` takes for ``store`` (its implementation for the store's
+    class, else the portable one): the parameters with a default or keyword-only, sorted."""
+    operation = GENERIC_OPERATIONS[name]
+    implementation = operation.dispatch(KeyValueStore if store is None else type(store))
+    implementation = _OPTIONS_FROM.get(implementation, implementation)
+    parameters = inspect.signature(implementation).parameters.values()
+    return sorted(
+        p.name
+        for p in parameters
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+        or (p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and p.default is not inspect.Parameter.empty)
+    )
+
+
+def unknown_option(
+    operation: str, option: str, accepted: Iterable[str], backend: str | None = None
+) -> InvalidArgumentError:
+    """The error for an option ``operation`` (as the user called it, ``"polykv.ops.copy"``) does not take."""
+    return InvalidArgumentError(
+        f"{operation} has no option {option!r}; its options: {', '.join(accepted)}", backend=backend
+    )
 
 
 #: CPython's message for a keyword a function does not take.
@@ -387,6 +414,10 @@ def copy_batches(
         state.finish(ns)
     state.remove()
     return result
+
+
+#: An implementation that passes its options on -> the function whose signature lists them.
+_OPTIONS_FROM: dict[Callable[..., Any], Callable[..., Any]] = {_copy_portable: copy_batches}
 
 
 # == JSON lines ======================================================================================

@@ -9,7 +9,9 @@ Every way of configuring a store (constructor keywords, ``connect(url, **options
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from importlib import import_module
 from types import ModuleType
 from typing import Any
@@ -19,17 +21,27 @@ from .errors import InvalidArgumentError, InvalidURLError, MissingDependencyErro
 
 __all__ = [
     "GENERIC_SECRET_OPTIONS",
+    "MAX_TTL",
     "as_bool",
     "as_float",
     "as_int",
     "check_options",
     "check_seconds",
     "is_secret_option",
+    "option_error",
+    "options_from_url",
     "parse_query",
     "require_module",
     "secret_options",
     "store_options",
 ]
+
+#: The option names read from the URL being opened (``options_from_url``), for ``option_error``.
+_URL_OPTIONS: ContextVar[frozenset[str]] = ContextVar("polykv_url_options", default=frozenset())
+
+#: The longest TTL every store honours, in seconds (10 years of 365 days): well inside Redis's PX range
+#: and exact as a float expiry in sqlite and memory. A ttl is finite, > 0 and at most this.
+MAX_TTL = 315_360_000
 
 #: Query/option names treated as secrets for every store, whatever the store declares in ``secret_options``.
 GENERIC_SECRET_OPTIONS: frozenset[str] = frozenset(
@@ -114,7 +126,9 @@ def store_options(cls: type) -> frozenset[str] | None:
 
 def check_options(cls: type, options: Mapping[str, Any], backend: str | None = None) -> None:
     """Raise ``InvalidArgumentError`` listing the accepted options when ``options`` holds a name ``cls``
-    does not accept; does nothing when the accepted set cannot be known (see ``store_options``)."""
+    does not accept; does nothing when the accepted set cannot be known (see ``store_options``). A class
+    with many pass-through options may shorten the list with a ``listed_options()`` classmethod (a list
+    of names and ``"ssl_*"``-style groups)."""
     if not options:
         return
     accepted = store_options(cls)
@@ -123,11 +137,40 @@ def check_options(cls: type, options: Mapping[str, Any], backend: str | None = N
     unknown = sorted(set(options) - accepted)
     if unknown:
         name = backend or getattr(cls, "_backend_type", None) or cls.__name__
-        raise InvalidArgumentError(
+        raise option_error(
+            unknown,
             f"unknown option{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} for the {name!r} "
-            f"store ({cls.__name__}); accepted: {', '.join(sorted(accepted)) or 'none'}",
-            backend=name,
+            f"store ({cls.__name__}); accepted: {_listed(cls, accepted)}",
+            name,
         )
+
+
+def _listed(cls: type, accepted: frozenset[str]) -> str:
+    """The accepted options of ``cls`` as its errors list them (its ``listed_options()`` if it has one)."""
+    listed = getattr(cls, "listed_options", None)
+    return ", ".join(listed() if callable(listed) else sorted(accepted)) or "none"
+
+
+@contextmanager
+def options_from_url(names: Iterable[str]) -> Iterator[None]:
+    """Within this block, an unknown option among ``names`` is a fault of the URL it was read from: the
+    option checks (``check_options``, a plugin's own) raise ``InvalidURLError`` for it (see
+    ``option_error``). ``from_url`` methods wrap their constructor call in it with the query's
+    option names (less those a keyword overrides)."""
+    token = _URL_OPTIONS.set(frozenset(names))
+    try:
+        yield
+    finally:
+        _URL_OPTIONS.reset(token)
+
+
+def option_error(options: Iterable[str], message: str, backend: str | None) -> InvalidArgumentError:
+    """The error for unknown or malformed ``options`` (their names): ``InvalidURLError`` when they all
+    came from the URL being opened (inside ``options_from_url``), else ``InvalidArgumentError``."""
+    from_url = _URL_OPTIONS.get()
+    names = set(options)
+    error = InvalidURLError if names and names <= from_url else InvalidArgumentError
+    return error(message, backend=backend)
 
 
 def check_seconds(value: Any, what: str, backend: str | None, *, zero: bool = False) -> float:

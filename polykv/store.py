@@ -37,6 +37,7 @@ from .errors import (
     RecordExistsError,
     RecordNotFoundError,
     SerializationError,
+    WrongTypeError,
     a_type_name,
     locate,
     with_article,
@@ -44,6 +45,7 @@ from .errors import (
 from .events import notify_write, write_observers
 from .keys import MAX_KEY_LENGTH, validate_key, validate_prefix, validate_schema_name
 from .locks import Lock
+from .options import MAX_TTL
 from .primitives import DEFAULT_BATCH_SIZE, MISSING, StorePrimitives
 from .primitives import _Missing as _Missing  # re-exported: backends type _ttl with it
 from .records import (
@@ -55,6 +57,7 @@ from .records import (
     record_schema_of,
     record_state,
     refresh_record,
+    refuse_a_class,
 )
 from .registration import StoreMeta, store_registry_config
 
@@ -83,9 +86,6 @@ T = TypeVar("T")
 #: The namespace of the plain key-value surface; record schemas are every other namespace.
 KV_NAMESPACE = ""
 
-#: The longest TTL every store honours, in seconds (10 years of 365 days): well inside Redis's PX range
-#: and exact as a float expiry in sqlite and memory. A ttl is finite, > 0 and at most this.
-MAX_TTL = 315_360_000
 
 #: ``incr`` results and amounts stay within signed 64 bits (Redis's integer range) on every store.
 INCR_MIN = -(2**63)
@@ -104,7 +104,7 @@ class KeyValueStore(StorePrimitives, MutableMapping[str, Any], metaclass=StoreMe
     __registry_config__ = store_registry_config
 
     def __init__(self, *, codec: str | Codec = "json") -> None:
-        self.codec: Codec = get_codec(codec)
+        self.codec: Codec = get_codec(codec, backend=self.backend_name)
 
     # == helpers ===================================================================================
     @property
@@ -480,7 +480,15 @@ class KeyValueStore(StorePrimitives, MutableMapping[str, Any], metaclass=StoreMe
             key = self._key(key)
         except InvalidKeyError:
             return False
-        return self._get(KV_NAMESPACE, key) is not None
+        return self._present(KV_NAMESPACE, key)
+
+    def _present(self, ns: str, key: str) -> bool:
+        """Whether something is stored under ``key``: a foreign value of another server type counts (reading
+        it raises ``WrongTypeError``, but the key is taken)."""
+        try:
+            return self._get(ns, key) is not None
+        except WrongTypeError:
+            return True
 
     def _lookup(self, key: object) -> Any:
         """The decoded value under ``key``, or MISSING when absent or not a valid key at all."""
@@ -550,7 +558,8 @@ class KeyValueStore(StorePrimitives, MutableMapping[str, Any], metaclass=StoreMe
 
     def update(self, other: Any = (), /, **kwargs: Any) -> None:
         """``dict.update``: from a mapping, an object with ``keys()``, or ``(key, value)`` pairs, then
-        ``kwargs``; written with ``set_many`` in batches (each batch is validated before it is written)."""
+        ``kwargs``; written with ``set_many`` in batches of ``DEFAULT_BATCH_SIZE``, each validated and written
+        whole before the next is read: an error in a later batch leaves the earlier ones stored."""
         checked = True  # the pairs come from a mapping
         if isinstance(other, Mapping):
             pairs: Iterable[Any] = other.items()
@@ -625,9 +634,9 @@ class KeyValueStore(StorePrimitives, MutableMapping[str, Any], metaclass=StoreMe
         if record_key is None:
             if schema_name is not None:
                 raise TypeError("exists(schema_name=...) also needs record_key")
-            return self._get(KV_NAMESPACE, self._key(key)) is not None
+            return self._present(KV_NAMESPACE, self._key(key))
         ns = self._schema(key)
-        return self._get(ns, self._key(record_key, ns)) is not None
+        return self._present(ns, self._key(record_key, ns))
 
     def count(self, schema_name: str | None = None, *, prefix: str = "") -> int:
         """``count(schema_name)``: records in a schema (0 if it has none); ``count(prefix=...)``: KV keys."""
@@ -640,6 +649,7 @@ class KeyValueStore(StorePrimitives, MutableMapping[str, Any], metaclass=StoreMe
     # == record surface ============================================================================
     def _record_data(self, ns: str, record_key: object, record: object) -> tuple[str, bytes]:
         key = self._key(record_key, ns)
+        refuse_a_class(record, backend=self.backend_name, schema=ns, key=key)
         try:
             fields = indexed_fields(type(record))
         except RecordError as exc:

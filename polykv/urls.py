@@ -128,6 +128,14 @@ def store_class_for_url(url: str, *, _follow_alias: bool = True) -> type[KeyValu
     if target is None:
         known = sorted(set(BUILTIN_SCHEMES) | set(declared))
         hint = install_hint(scheme=scheme)
+        head = scheme.partition("+")[0]
+        if "+" in scheme and head not in known and f"{head}+" not in known:  # "bogus+memory": a misspelt wrapper
+            from .wrappers.stacking import WRAPPER_NAMES
+
+            hint = (
+                f"; if {head!r} is meant as a wrapper in front of a store URL, it is none of "
+                f"{', '.join(WRAPPER_NAMES)}{hint}"
+            )
         raise InvalidURLError(f"no store serves the URL scheme {scheme!r} (known: {', '.join(known)}){hint}")
     name, schemes, origin = origins[target]
     return load_store_class(name, target, schemes, f"{origin}, for URL scheme {scheme!r}")

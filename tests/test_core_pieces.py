@@ -13,6 +13,7 @@ from polykv.codecs import JSONCodec, get_codec, register_codec
 from polykv.errors import (
     BackendNotFoundError,
     FilterError,
+    InvalidArgumentError,
     InvalidKeyError,
     KeyNotFoundError,
     PolyKVError,
@@ -64,7 +65,7 @@ def test_pickle_is_never_the_default_and_unknown_codec_is_clear() -> None:
     from polykv.backends.memory import MemoryStore
 
     assert MemoryStore().codec.name == "json"
-    with pytest.raises(SerializationError, match="unknown codec 'yaml'"):
+    with pytest.raises(InvalidArgumentError, match="unknown codec 'yaml'"):
         get_codec("yaml")
 
 

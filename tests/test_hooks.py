@@ -17,7 +17,7 @@ import polykv
 from polykv import events, hooks
 from polykv.backends.memory import MemoryStore
 from polykv.codecs import JSONCodec
-from polykv.errors import InvalidURLError, SerializationError
+from polykv.errors import InvalidArgumentError, InvalidURLError
 
 
 class Recorder:
@@ -103,7 +103,7 @@ def test_seams_are_empty_when_nothing_is_registered() -> None:
 
 
 def test_extra_codec_and_scheme_alias() -> None:
-    with pytest.raises(SerializationError, match="unknown codec 'hooked-json'"):
+    with pytest.raises(InvalidArgumentError, match="unknown codec 'hooked-json'"):
         MemoryStore(codec="hooked-json")
     with pytest.raises(InvalidURLError, match="no store serves the URL scheme 'mem'"):
         polykv.connect("mem://")

@@ -354,6 +354,9 @@ def test_an_unknown_option_names_the_operation_not_its_helper() -> None:
         with pytest.raises(InvalidArgumentError, match=rf"polykv\.ops\.{name} has no option") as info:
             call()
         assert "batches" not in str(info.value) and "_portable" not in str(info.value)
+        accepted = str(info.value).partition("its options: ")[2].partition(" [")[0].split(", ")
+        assert accepted == ops.operation_options(name, src)
+        assert ("overwrite" if name == "copy" else "follow") in accepted
     assert dst.count() == 0
     with pytest.raises(TypeError):  # a positional mistake is still Python's own
         ops.copy(src, dst, "extra")  # type: ignore[call-arg]
@@ -376,3 +379,23 @@ def test_copy_and_import_refuse_options_of_the_wrong_kind_before_writing(tmp_pat
     with pytest.raises(InvalidArgumentError, match="overwrite"):
         ops.import_jsonl(dst, lines, overwrite="no")
     assert dict(dst.items()) == {"k1": "keep"}
+
+
+def test_the_async_operations_name_themselves_in_an_unknown_option() -> None:
+    """polykv.aio.watch and polykv.aio.copy refuse a misspelt option at the call, under their own name."""
+    import asyncio
+
+    import polykv.aio
+
+    async def main() -> None:
+        src, dst = await polykv.aio.connect("memory://"), await polykv.aio.connect("memory://")
+        await src.set("a", 1)
+        with pytest.raises(
+            InvalidArgumentError, match=r"polykv\.aio\.watch has no option 'folow'; its options: .*follow"
+        ):
+            polykv.aio.watch(src, folow=False)
+        with pytest.raises(InvalidArgumentError, match=r"polykv\.aio\.copy has no option 'overwrit'; .*overwrite"):
+            await polykv.aio.copy(src, dst, overwrit=True)
+        assert await dst.count() == 0
+
+    asyncio.run(main())

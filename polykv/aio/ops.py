@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from .. import ops
 from ..changes import Change
 from ..errors import a_type_name
+from ..store import KeyValueStore
 from .runners import Stream
 from .store import AsyncKeyValueStore
 
@@ -41,6 +42,7 @@ def watch(
             "for a synchronous store use polykv.ops.watch"
         )
     inner = store._store
+    _check_options("watch", inner, options)
     halt = threading.Event()  # set by the stream when its reader is cancelled or it closes
     given = options.pop("stop", None)
     ops.check_watch_options(inner.backend_name, stop=given)
@@ -63,7 +65,17 @@ async def copy(src: AsyncKeyValueStore, dst: AsyncKeyValueStore, **options: Any)
     """``polykv.ops.copy`` between async stores (same options: ``prefix``, ``schemas``, ``overwrite``,
     ``batch_size``, ``checkpoint``...; resumable as the sync one is). It runs on the bridge when both stores
     are native, else in a worker thread."""
+    if isinstance(src, AsyncKeyValueStore):
+        _check_options("copy", src._store, options)
     return await call(ops.copy, src, dst, **options)
+
+
+def _check_options(name: str, store: KeyValueStore, options: dict[str, Any]) -> None:
+    """``InvalidArgumentError`` naming ``polykv.aio.<name>`` for an option ``polykv.ops.<name>`` does not take."""
+    accepted = ops.operation_options(name, store)
+    for option in options:
+        if option not in accepted:
+            raise ops.unknown_option(f"polykv.aio.{name}", option, accepted, store.backend_name)
 
 
 async def call(operation: Callable[..., R], /, *args: Any, **kwargs: Any) -> R:

@@ -67,7 +67,7 @@ class MemoryStore(KeyValueStore):
         from urllib.parse import urlsplit
 
         from ..errors import InvalidURLError
-        from ..options import as_int, parse_query
+        from ..options import as_int, options_from_url, parse_query
 
         parts = urlsplit(url)
         if parts.username is not None or parts.password is not None:  # never echoed: it may be a secret
@@ -76,8 +76,8 @@ class MemoryStore(KeyValueStore):
                 backend="memory",
             )
         settings = parse_query(parts.query, {"codec": str, "change_log_size": as_int}, "memory")
-        settings.update(options)
-        return cls(**settings)
+        with options_from_url(set(settings) - set(options)):
+            return cls(**{**settings, **options})
 
     # -- expiry -----------------------------------------------------------------------------------
     def _expired(self, ns: str, key: str) -> bool:

@@ -28,7 +28,7 @@ from urllib.parse import unquote, urlsplit
 from ..capabilities import Capability
 from ..changes import RawChange
 from ..errors import InvalidArgumentError, InvalidURLError, PolyKVError
-from ..options import as_bool, as_float, as_int, parse_query
+from ..options import as_bool, as_float, as_int, options_from_url, parse_query
 from ..records import Condition, matches_all
 from ..store import MISSING, KeyValueStore, _Missing
 from . import sqlite_changes
@@ -159,8 +159,8 @@ class SQLiteStore(SQLiteConnections, KeyValueStore):
             },
             "sqlite",
         )
-        settings.update(options)
-        return cls(path, **settings)
+        with options_from_url(set(settings) - set(options)):
+            return cls(path, **{**settings, **options})
 
     def __repr__(self) -> str:
         return f"<SQLiteStore path={self.path!r} codec={self.codec.name!r} synchronous={self.synchronous!r}>"
@@ -182,6 +182,11 @@ class SQLiteStore(SQLiteConnections, KeyValueStore):
             raise
         if self.change_log:  # an instance attribute: only a store with a change log offers watch
             object.__setattr__(self, "capabilities", type(self).capabilities | {Capability.WATCH})
+
+    def _reinitialise(self, con: sqlite3.Connection) -> None:
+        """A :memory: store used again after ``close()``: its database is new and empty, lay it out again."""
+        self._ready_indexes = set()
+        self._initialise(con)
 
     # == namespaces ================================================================================
     def _sql(self, ns: str) -> Statements:

@@ -67,6 +67,7 @@ class SQLiteConnections:
     _local: threading.local
     _connections: list[tuple[threading.Thread, sqlite3.Connection]]
     _connections_lock: threading.Lock
+    _emptied: bool  # a :memory: database whose last connection closed: the next one must lay it out
 
     def _setup_connections(self) -> None:
         """Prepare the (empty) connection table for ``self.path``; opens nothing."""
@@ -76,6 +77,7 @@ class SQLiteConnections:
         self._local = threading.local()
         self._connections = []
         self._connections_lock = threading.Lock()
+        self._emptied = False
 
     def _forget_after_fork(self) -> None:
         """Have a forked child of this process drop this object's connections unused."""
@@ -101,8 +103,15 @@ class SQLiteConnections:
                     other.close()
             alive.append((thread, con))
             self._connections = alive
+            # the first connection after close() of a :memory: store opens a new, empty database
+            reopened, self._emptied = self._emptied, False
         self._local.con = con
+        if reopened:
+            self._reinitialise(con)
         return con
+
+    def _reinitialise(self, con: sqlite3.Connection) -> None:
+        """Lay out the new, empty database a :memory: store opens after ``close()`` (the store's own)."""
 
     def _open(self) -> sqlite3.Connection:
         try:
@@ -136,6 +145,7 @@ class SQLiteConnections:
         with self._connections_lock:
             connections, self._connections = self._connections, []
             self._local = threading.local()
+            self._emptied = self._emptied or (self.in_memory and bool(connections))  # memdb freed with them
         for _owner, con in connections:
             con.close()
 

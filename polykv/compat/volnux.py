@@ -78,7 +78,7 @@ class KeyValueStoreBackendBase(StoreWrapper):
         if klass is not None and not (isinstance(klass, type) and issubclass(klass, BackendConnectorBase)):
             raise InvalidArgumentError(f"connector_klass must be a BackendConnectorBase subclass, got {klass!r}")
         self.connector_klass = klass
-        self.connection_mode = ConnectionMode(connection_mode or ConnectionMode.SINGLE)
+        self.connection_mode = ConnectionMode.parse(connection_mode or ConnectionMode.SINGLE)
         self.pool_options = {k: connector_config.pop(k) for k in POOL_OPTIONS if k in connector_config}
         self.connector_config = connector_config
         self.connector_manager: BaseConnectorManager | None = None

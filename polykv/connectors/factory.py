@@ -6,6 +6,7 @@ from enum import Enum
 from typing import Any
 
 from ..errors import InvalidArgumentError
+from ..options import option_error
 from .connector import BackendConnectorBase
 from .managers import BaseConnectorManager
 from .pool import PooledConnectorManager
@@ -23,6 +24,17 @@ class ConnectionMode(str, Enum):
     def __str__(self) -> str:
         return self.value
 
+    @classmethod
+    def parse(cls, value: object, backend: str | None = None) -> ConnectionMode:
+        """``value`` (a mode or its name, ``"single"``/``"pooled"``) as a mode; ``InvalidArgumentError``
+        naming ``backend`` otherwise (``InvalidURLError`` when it came from a URL query)."""
+        try:
+            return cls(value)
+        except ValueError:
+            raise option_error(
+                ["connection_mode"], f"connection_mode must be 'single' or 'pooled', got {value!r}", backend
+            ) from None
+
 
 class ConnectorManagerFactory:
     """Builds the manager for a connection mode (the reference API's entry point)."""
@@ -36,13 +48,9 @@ class ConnectorManagerFactory:
     ) -> BaseConnectorManager:
         """``SINGLE`` (the default) -> ``SingleConnectorManager``; ``POOLED`` -> ``PooledConnectorManager``
         with ``max_connections``, ``connection_timeout``, ``idle_timeout`` from ``kwargs``."""
-        try:
-            mode = ConnectionMode(connection_mode or ConnectionMode.SINGLE)
-        except ValueError:
-            raise InvalidArgumentError(
-                f"connection_mode must be 'single' or 'pooled', got {connection_mode!r}",
-                backend=getattr(connector_class, "backend_name", None),
-            ) from None
+        mode = ConnectionMode.parse(
+            connection_mode or ConnectionMode.SINGLE, getattr(connector_class, "backend_name", None)
+        )
         if mode is ConnectionMode.POOLED:
             return PooledConnectorManager(connector_class, connector_config, **kwargs)
         unknown = set(kwargs) - {"retry"}

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ..errors import InvalidArgumentError
+from ..errors import InvalidArgumentError, InvalidURLError
 from ..options import store_options
 from ..urls import redact_url
 
@@ -49,9 +49,21 @@ class ConfigSuite:
 
     def test_from_url_refuses_an_unknown_query_option(self, store: Any, request: pytest.FixtureRequest) -> None:
         url = _store_url(request)
-        with pytest.raises(InvalidArgumentError, match=_UNKNOWN):
+        with pytest.raises(InvalidURLError, match=_UNKNOWN) as info:  # a URL's fault: InvalidURLError
             opened = type(store).from_url(_with_query(url, f"{_UNKNOWN}=1"))
             opened.close()
+        assert info.value.backend is not None and "accepted" in str(info.value)  # it lists what is
+
+    def test_an_unknown_codec_is_a_configuration_error(self, store: Any, request: pytest.FixtureRequest) -> None:
+        # A codec name nothing offers is the caller's configuration, not a value that failed to encode:
+        # InvalidURLError from a URL query, InvalidArgumentError from a keyword, naming the backend.
+        url = _store_url(request)
+        with pytest.raises(InvalidURLError, match="unknown codec 'polykv-no-such-codec'") as info:
+            type(store).from_url(_with_query(url, "codec=polykv-no-such-codec")).close()
+        assert info.value.backend is not None and "json" in str(info.value), "it lists the known codecs"
+        with pytest.raises(InvalidArgumentError, match="unknown codec") as keyword:
+            type(store).from_url(url, codec="polykv-no-such-codec").close()
+        assert not isinstance(keyword.value, InvalidURLError) and keyword.value.backend is not None
 
     def test_query_secrets_never_show(self, store: Any, request: pytest.FixtureRequest) -> None:
         url = _with_query(_store_url(request), f"{_UNKNOWN}=1&password={_SECRET}&token={_SECRET}")

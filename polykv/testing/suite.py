@@ -182,6 +182,16 @@ class StoreSuite(
         assert all(isinstance(c, Capability) for c in store.capabilities)
         assert store.count() == 0 and list(store.keys()) == []
 
+    def test_a_closed_store_opens_again_when_used(self, store: KeyValueStore) -> None:
+        """``close()`` releases connections and files but does not retire the store (docs: concepts,
+        *Registry*): used again it reconnects, and closing twice is harmless."""
+        store.set("before", 1)
+        store.close()
+        store.close()
+        store.set("after", 2)
+        assert store.get("after") == 2 and store.get_many(["after"]) == {"after": 2}
+        assert store.delete("after") is True
+
     @pytest.mark.parametrize("value", SAMPLE_VALUES, ids=[repr(v)[:30] for v in SAMPLE_VALUES])
     def test_set_get_round_trip(self, store: KeyValueStore, value: Any) -> None:
         store.set("k", value)
@@ -734,11 +744,27 @@ class StoreSuite(
         for call in (
             lambda: store.filter_record("people", "User"),  # type: ignore[arg-type]
             lambda: store.filter_record("people", int),
+            lambda: store.filter_record("people", int, x=1),  # refused even though nothing matches
+            lambda: store.filter_record("people", str, name="Nobody"),
+            lambda: store.filter_record("people", tuple, name="Nobody"),
+            lambda: store.get_record("people", int, "u1"),
+            lambda: list(store.iter_records("people", bytes)),
             lambda: store.get_record("people", Strict, "u1"),
         ):
             with pytest.raises((InvalidArgumentError, RecordError)) as info:
                 call()
             assert (info.value.backend, info.value.schema) == (store.backend_name, "people")
+
+    def test_a_record_class_given_for_a_record_is_refused(self, store: KeyValueStore) -> None:
+        """``insert_record("people", "u1", User)`` (the class, not an instance) is a RecordError that says
+        so, for every write, and nothing is stored (the JSON codec's "type is not serializable" before)."""
+        for write in (store.insert_record, store.upsert_record):
+            with pytest.raises(RecordError, match=r"not the class User itself") as info:
+                write("people", "u1", User)
+            assert (info.value.backend, info.value.schema) == (store.backend_name, "people")
+        with pytest.raises(RecordError, match="not the class"):
+            store.save(User, "people")
+        assert store.count("people") == 0
 
     def test_a_record_without_a_key_names_backend_and_schema(self, store: KeyValueStore) -> None:
         with pytest.raises(RecordError) as info:

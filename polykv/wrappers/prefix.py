@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from ..errors import InvalidArgumentError, InvalidKeyError, a_type_name
 from ..keys import validate_key
 from ..records import Condition
 from ..store import KeyValueStore, _Missing
@@ -25,7 +26,16 @@ class PrefixStore(StoreWrapper):
 
     def __init__(self, store: KeyValueStore, prefix: str, *, owns: bool = False) -> None:
         super().__init__(store, owns=owns)
-        self.prefix = validate_key(prefix, "prefix")
+        if not isinstance(prefix, str):  # validate_key's message would speak of keys
+            raise InvalidArgumentError(
+                f"PrefixStore's prefix must be a str, not {a_type_name(prefix)}", backend="prefix"
+            )
+        try:
+            self.prefix = validate_key(prefix, "prefix")
+        except InvalidKeyError as exc:
+            raise InvalidArgumentError(
+                f"PrefixStore's prefix must be usable as a key: {exc.args[0]}", backend="prefix"
+            ) from None
         self._cut = len(self.prefix)
 
     def __repr__(self) -> str:

@@ -5,7 +5,8 @@ fsspec file systems take ``**storage_options`` and many keep what they do not kn
 store's pass-through options itself, against the keyword parameters of the file system class's
 ``__init__`` along its MRO (fsspec's convention: every ``__init__`` hands ``**kwargs`` up to
 ``AbstractFileSystem``) plus the few fsspec's base classes read from ``**storage_options``. An option
-outside that set raises :class:`~polykv.errors.InvalidArgumentError` naming it and the accepted ones.
+outside that set raises :class:`~polykv.errors.InvalidArgumentError` naming it and the accepted ones
+(``InvalidURLError`` when it came from the URL being opened).
 Values are never shown: an option may be a credential.
 """
 
@@ -15,7 +16,7 @@ import inspect
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from polykv.errors import InvalidArgumentError
+from polykv.options import option_error
 
 __all__ = ["FSSPEC_BASE_OPTIONS", "check_filesystem_options", "filesystem_options"]
 
@@ -69,9 +70,10 @@ def check_filesystem_options(
     )
     if unknown:
         listed = ", ".join(sorted(set(own_options))) or "none"
-        raise InvalidArgumentError(
+        raise option_error(
+            unknown,
             f"unknown option{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} for the {backend} "
             f"store: accepted are the store's own ({listed}) and those of {fs_class.__module__}."
             f"{fs_class.__qualname__} ({', '.join(sorted(accepted))})",
-            backend=backend,
+            backend,
         )

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from polykv.connectors import BackendConnectorBase, BaseConnectorManager, ConnectionMode, ConnectorManagerFactory
 from polykv.errors import InvalidArgumentError, InvalidURLError
-from polykv.options import require_module
+from polykv.options import options_from_url, require_module
 
 from .fsoptions import check_filesystem_options
 from .store import FsspecStore, parse_options
@@ -161,17 +161,19 @@ class HDFSStore(FsspecStore):
         parts = urlsplit(url)
         if not parts.hostname:
             raise InvalidURLError("an HDFS URL needs the NameNode host: hdfs://host:port/base", backend="hdfs")
-        merged = {**parse_options(parts.query), **options}
+        query = parse_options(parts.query)
+        merged = {**query, **options}
         codec = merged.pop("codec", "json")
         username = merged.pop("user", None) or merged.pop("username", None) or parts.username
-        connector = HDFSConnector(
-            parts.hostname,
-            parts.port or (9870 if parts.scheme == "webhdfs" else 9000),
-            username,
-            protocol=parts.scheme.lower(),
-            **merged,
-        )
-        return cls(connector, parts.path.rstrip("/") or "/polykv", codec=codec)
+        with options_from_url(set(query) - set(options)):
+            connector = HDFSConnector(
+                parts.hostname,
+                parts.port or (9870 if parts.scheme == "webhdfs" else 9000),
+                username,
+                protocol=parts.scheme.lower(),
+                **merged,
+            )
+            return cls(connector, parts.path.rstrip("/") or "/polykv", codec=codec)
 
     def close(self) -> None:
         """Return the connector to the manager, and close the manager if the store made it."""

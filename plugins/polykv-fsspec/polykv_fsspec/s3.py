@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from polykv.errors import InvalidArgumentError, InvalidURLError
-from polykv.options import require_module
+from polykv.options import options_from_url, require_module
 
 from .fsoptions import check_filesystem_options
 from .store import FsspecStore, parse_options
@@ -113,8 +113,9 @@ class S3Store(FsspecStore):
         parts = urlsplit(url)
         if not parts.hostname:
             raise InvalidURLError("an s3:// URL needs a bucket: s3://bucket/prefix", backend="s3")
-        merged = {**parse_options(parts.query), **options}
-        return cls(parts.netloc, parts.path.strip("/"), **merged)
+        query = parse_options(parts.query)
+        with options_from_url(set(query) - set(options)):
+            return cls(parts.netloc, parts.path.strip("/"), **{**query, **options})
 
     def _filesystem(self) -> Any:
         """The file system the store's I/O goes through (called once, by ``__init__``): a synchronous s3fs.

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from polykv.capabilities import Capability
 from polykv.errors import InvalidURLError, MissingDependencyError, PolyKVError
-from polykv.options import require_module
+from polykv.options import options_from_url, require_module
 from polykv.store import KeyValueStore
 from polykv.urls import redact_url
 
@@ -128,7 +128,8 @@ class FsspecStore(KeyValueStore):
             raise InvalidURLError(f"cannot tell the file system of {redact_url(url)!r}", backend="fsspec")
         query_options = parse_options(parts.query)
         inner = urlunsplit((inner_scheme, parts.netloc, parts.path, "", ""))
-        return cls(inner, **{**query_options, **options})
+        with options_from_url(set(query_options) - set(options)):
+            return cls(inner, **{**query_options, **options})
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._location!r} codec={self.codec.name!r}>"

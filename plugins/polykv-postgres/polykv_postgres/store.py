@@ -39,7 +39,7 @@ from polykv.errors import (
     PoolTimeoutError,
 )
 from polykv.keys import encodable
-from polykv.options import as_bool, as_float, as_int, parse_query
+from polykv.options import as_bool, as_float, as_int, options_from_url, parse_query
 from polykv.records import Condition, matches_all
 from polykv.store import MISSING, KeyValueStore, _Missing
 from polykv.urls import redact_url
@@ -142,12 +142,7 @@ class PostgresStore(KeyValueStore):
             )
         if not isinstance(db, str) or not db:
             raise InvalidArgumentError(f"db must be a database name, got {db!r}", backend="postgres")
-        try:
-            mode = ConnectionMode(connection_mode)
-        except ValueError:
-            raise InvalidArgumentError(
-                f"connection_mode must be 'single' or 'pooled', got {connection_mode!r}", backend="postgres"
-            ) from None
+        mode = ConnectionMode.parse(connection_mode, "postgres")
         total = connect_timeout if timeout is None else timeout
         if isinstance(total, bool) or not isinstance(total, (int, float)) or not 0 < total < float("inf"):
             raise InvalidArgumentError(
@@ -228,9 +223,11 @@ class PostgresStore(KeyValueStore):
         path = unquote(parts.path.strip("/"))
         if path:
             kwargs["db"] = path
-        kwargs.update(parse_query(parts.query, _URL_OPTIONS, "postgres", secrets=cls.secret_options))
+        query = parse_query(parts.query, _URL_OPTIONS, "postgres", secrets=cls.secret_options)
+        kwargs.update(query)
         kwargs.update(options)
-        return cls(**kwargs)
+        with options_from_url(set(query) - set(options)):
+            return cls(**kwargs)
 
     def __repr__(self) -> str:
         return (

@@ -161,7 +161,9 @@ def reply_of(exc: BaseException) -> Reply | None:
         text = text[pipeline.end() :]
     code = getattr(exc, "status_code", None)
     if code:
-        return Reply(str(code), text)
+        code = str(code)
+        # some redis-py paths keep the code in the text too ("WRONGTYPE Operation against..."): once is enough
+        return Reply(code, text[len(code) + 1 :] if text.startswith(f"{code} ") else text)
     if isinstance(exc, rexc.ResponseError):
         return reply_of_text(text)
     return None

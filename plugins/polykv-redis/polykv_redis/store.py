@@ -35,7 +35,7 @@ from polykv.errors import (
     PolyKVError,
     PoolTimeoutError,
 )
-from polykv.options import as_bool, is_secret_option
+from polykv.options import as_bool, is_secret_option, options_from_url
 from polykv.records import Condition, matches_all
 from polykv.store import MISSING, KeyValueStore, _Missing
 from polykv.urls import redact_url
@@ -73,6 +73,19 @@ _MANAGED_REDIS_OPTIONS = frozenset(
 )  # fmt: skip
 
 
+#: redis-py ``Connection`` parameters that are its own plumbing, set by its clients and pools (parsers,
+#: packers, callbacks, the maintenance-notification and HIMPORT state), not settings for users: refused
+#: as unknown options rather than passed through.
+_INTERNAL_REDIS_OPTIONS = frozenset(
+    {
+        "parser_class", "command_packer", "redis_connect_func", "event_dispatcher", "orig_host_address",
+        "orig_socket_connect_timeout", "orig_socket_timeout", "maint_notifications_config",
+        "maint_notifications_pool_handler", "maintenance_notification_hash", "maintenance_state",
+        "oss_cluster_maint_notifications_handler", "himport_registry", "legacy_responses",
+    }
+)  # fmt: skip
+
+
 def _parameters(func: Any) -> set[str]:
     import inspect
 
@@ -91,17 +104,25 @@ def redis_passthrough_options(cluster: bool = False) -> frozenset[str]:
         from redis import cluster as rc
 
         names = (names & set(rc.REDIS_ALLOWED_KEYS)) | _parameters(rc.RedisCluster.__init__)
-    return frozenset(names - _MANAGED_REDIS_OPTIONS) | {"pool_timeout"}
+    return frozenset(names - _MANAGED_REDIS_OPTIONS - _INTERNAL_REDIS_OPTIONS) | {"pool_timeout"}
 
 
 def _refuse_reply_decoding(options: Mapping[str, Any], backend: str) -> None:
     """``InvalidArgumentError`` for redis-py options that change what bytes polykv reads or writes: replies
-    decoded to ``str`` (``decode_responses``), or keys and arguments encoded other than as UTF-8
-    (``encoding``), would break the codec's values and the key layout the other clients of the data share."""
+    decoded to ``str`` (``decode_responses``) or in RESP3 shapes (``protocol=3``), or keys and arguments
+    encoded other than as UTF-8 (``encoding``), would break the codec's values, the replies polykv parses
+    and the key layout the other clients of the data share."""
     if options.get("decode_responses"):
         raise InvalidArgumentError(
             "decode_responses is not supported: polykv reads every reply as bytes and its codec decodes the "
             "values (codec='json' by default gives str, numbers, lists and dicts back)",
+            backend=backend,
+        )
+    protocol = options.get("protocol")
+    if protocol not in (None, 2, "2"):
+        raise InvalidArgumentError(
+            f"protocol must be 2 (RESP2), got {protocol!r}: polykv reads RESP2 replies (RESP3 maps would break "
+            "the change feed and the scripts' replies)",
             backend=backend,
         )
     encoding = options.get("encoding", "utf-8")
@@ -177,6 +198,14 @@ class RedisStore(KeyValueStore):
             redis_passthrough_options(cls._cluster_client)
         )
 
+    @classmethod
+    def listed_options(cls) -> list[str]:
+        """The accepted options as an unknown-option error lists them: the TLS options as one ``ssl_*``
+        entry, and without the redis-py ones polykv accepts only at their defaults (``decode_responses``,
+        ``encoding``, ``encoding_errors``)."""
+        names = cls.accepted_options() - {"decode_responses", "encoding", "encoding_errors"}
+        return sorted({"ssl_* (redis-py's TLS options)" if n.startswith("ssl_") else n for n in names})
+
     def __init__(
         self,
         host: str = "127.0.0.1",
@@ -238,7 +267,7 @@ class RedisStore(KeyValueStore):
             **connector_options,
         }
         pool: dict[str, Any] = {}
-        if ConnectionMode(connection_mode) is ConnectionMode.POOLED:
+        if ConnectionMode.parse(connection_mode, self._backend_type) is ConnectionMode.POOLED:
             pool = {
                 "max_connections": max_connections,
                 "connection_timeout": connection_timeout,
@@ -286,7 +315,8 @@ class RedisStore(KeyValueStore):
                     f"the path of {redact_url(url)!r} must be a database number", backend=cls._backend_type
                 )
             kwargs["db"] = int(path)
-        for name, value in parse_qsl(parts.query):
+        query = parse_qsl(parts.query)
+        for name, value in query:
             if name in _BOOL_OPTIONS:
                 if value.lower() not in ("true", "false", "1", "0"):
                     raise InvalidURLError(
@@ -311,7 +341,8 @@ class RedisStore(KeyValueStore):
         if scheme.startswith("rediss"):
             kwargs["ssl"] = True
         kwargs.update(options)
-        return cls(**kwargs)
+        with options_from_url({name for name, _ in query} - set(options)):
+            return cls(**kwargs)
 
     def __repr__(self) -> str:
         return (
