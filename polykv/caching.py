@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_LEASE_TTL", "LEASE_PREFIX", "Memoized", "default_key", "get_or_set", "lease_key", "memoize"]
 
 P = ParamSpec("P")
+S = TypeVar("S")
 R = TypeVar("R")
 
 #: Seconds a computing caller's lease lasts (``lease_ttl``): longer than any factory should take.
@@ -157,21 +158,16 @@ def default_key(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[st
     return f"{MEMOIZE_PREFIX}{func.__module__}.{func.__qualname__}:{digest}"
 
 
-class Memoized(Generic[P, R]):
-    """A function whose results are cached in ``store`` (made by ``memoize``). Call it as the function;
-    ``key_for(*args, **kwargs)`` is the key a call uses, ``invalidate(*args, **kwargs)`` deletes that
-    call's cached result (returns whether there was one)."""
+class MemoKeys(Generic[P, S]):
+    """What a memoized function of either face keeps: the function, its ``store`` (a sync or an async one),
+    ttl and lease ttl, and how a call becomes its store key (``key_for``: the ``key=`` callable, else
+    ``default_key``)."""
 
     def __init__(
-        self,
-        func: Callable[P, R],
-        store: KeyValueStore,
-        ttl: float | None,
-        key: Callable[..., str] | None,
-        lease_ttl: float,
+        self, func: Callable[P, Any], store: S, ttl: float | None, key: Callable[..., str] | None, lease_ttl: float
     ) -> None:
         self.__wrapped__ = func
-        functools.update_wrapper(self, func)
+        functools.update_wrapper(self, func)  # type: ignore[arg-type]  # the subclasses are the callables
         self.store = store
         self.ttl = ttl
         self.lease_ttl = lease_ttl
@@ -182,6 +178,19 @@ class Memoized(Generic[P, R]):
         if self._key is not None:
             return self._key(*args, **kwargs)
         return default_key(self.__wrapped__, args, kwargs)
+
+
+def check_memoize(store: KeyValueStore, ttl: float | None, lease_ttl: float) -> None:
+    """The checks ``memoize`` (either face) makes when it is applied: leases, ``ttl`` and ``lease_ttl``."""
+    require_leases(store, "memoize")
+    store._check_ttl(ttl)
+    _check_lease_ttl(lease_ttl, store.backend_name)
+
+
+class Memoized(MemoKeys[P, "KeyValueStore"], Generic[P, R]):
+    """A function whose results are cached in ``store`` (made by ``memoize``). Call it as the function;
+    ``key_for(*args, **kwargs)`` is the key a call uses, ``invalidate(*args, **kwargs)`` deletes that
+    call's cached result (returns whether there was one)."""
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         func = self.__wrapped__
@@ -213,17 +222,15 @@ def memoize(
     ``default_key`` (module, qualified name and a digest of the JSON arguments). Results go through the
     store's codec, so they must be values it stores (JSON by default: a tuple comes back as a list).
     ``NotSupportedError`` at decoration time for a store without ADD, TTL and LEASE, and for coroutine
-    functions (they need the asyncio face, ``polykv.aio``, which this release does not have).
+    functions (their results are awaited: use ``polykv.aio.memoize`` with an async store).
     """
-    require_leases(store, "memoize")
-    store._check_ttl(ttl)
-    _check_lease_ttl(lease_ttl, store.backend_name)
+    check_memoize(store, ttl, lease_ttl)
 
     def decorate(func: Callable[P, R]) -> Memoized[P, R]:
         if inspect.iscoroutinefunction(func):
             raise NotSupportedError(
-                f"memoize cannot cache the coroutine function {func.__qualname__}: that needs polykv's asyncio "
-                "face, which this release does not have",
+                f"memoize cannot cache the coroutine function {func.__qualname__}: its result is a coroutine; "
+                "use polykv.aio.memoize with an async store (polykv.aio.connect)",
                 capability="async",
                 backend=store.backend_name,
             )

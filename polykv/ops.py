@@ -395,6 +395,10 @@ def copy_batches(
         for consumed, items in batches:
             if not same_codec:
                 items = [(k, dst._encode(src._decode(d, ns, k), ns, k)) for k, d in items]
+            elif not all(type(d) is bytes for _, d in items):  # a value another program stored (sqlite TEXT...)
+                # decoded and encoded again, as a codec change would: the destination gets bytes, and a value
+                # the codec cannot read raises SerializationError naming its key before this batch is written
+                items = [(k, d if type(d) is bytes else dst._encode(src._decode(d, ns, k), ns, k)) for k, d in items]
             if not overwrite and items:
                 present = dst._get_many(ns, [k for k, _ in items])
                 kept = [item for item, there in zip(items, present, strict=True) if there is None]

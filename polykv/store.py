@@ -147,11 +147,15 @@ class KeyValueStore(StorePrimitives, MutableMapping[str, Any], metaclass=StoreMe
         try:
             return self.codec.decode(data)
         except Exception as exc:
-            raise self._decode_error(exc, ns, key) from None
+            raise self._decode_error(exc, ns, key, data) from None
 
-    def _decode_error(self, exc: Exception, ns: str, key: str) -> SerializationError:
+    def _decode_error(self, exc: Exception, ns: str, key: str, data: object = b"") -> SerializationError:
+        if not isinstance(data, (bytes, bytearray, memoryview, str)):  # a sqlite INTEGER another program wrote
+            why = f"the stored value is {a_type_name(data)}, not bytes (not written by polykv)"
+        else:
+            why = f"{type(exc).__name__}: {exc}"
         return SerializationError(
-            f"the {self.codec.name} codec cannot decode the stored value: {type(exc).__name__}: {exc}",
+            f"the {self.codec.name} codec cannot decode the stored value: {why}",
             backend=self.backend_name,
             schema=ns or None,
             key=key,
@@ -224,7 +228,7 @@ class KeyValueStore(StorePrimitives, MutableMapping[str, Any], metaclass=StoreMe
         try:
             return self.codec.decode(data)
         except Exception as exc:
-            raise self._decode_error(exc, KV_NAMESPACE, key) from None
+            raise self._decode_error(exc, KV_NAMESPACE, key, data) from None
 
     def set(self, key: str, value: Any, ttl: float | None = None) -> None:
         """Store ``value`` under ``key`` (replacing any value and expiry); ``ttl`` needs the TTL capability."""

@@ -190,7 +190,7 @@ def test_memoize_refuses_coroutine_functions(store: KeyValueStore) -> None:
     async def fetch() -> int:
         return 1
 
-    with pytest.raises(NotSupportedError) as info:
+    with pytest.raises(NotSupportedError, match=r"polykv\.aio\.memoize") as info:
         polykv.memoize(store)(fetch)
     assert info.value.capability == "async"
 

@@ -399,3 +399,28 @@ def test_the_async_operations_name_themselves_in_an_unknown_option() -> None:
         assert await dst.count() == 0
 
     asyncio.run(main())
+
+
+def test_copy_of_values_another_program_stored_in_sqlite(tmp_path: Path) -> None:
+    """A TEXT row (valid JSON) written by another program was handed to the destination as a str; it is
+    re-encoded as bytes. An INTEGER row no codec reads stops the copy with an error naming its key, before
+    that batch is written."""
+    import sqlite3
+
+    path = tmp_path / "foreign.db"
+    src = SQLiteStore(str(path))
+    src.set("a", {"x": 1})
+    con = sqlite3.connect(path, isolation_level=None)
+    con.execute("""INSERT INTO polykv_kv (key, value) VALUES ('text', '{"y": 2}')""")
+    dst = MemoryStore()
+    assert ops.copy(src, dst).copied == 2
+    assert dict(dst.items()) == {"a": {"x": 1}, "text": {"y": 2}}
+    assert all(type(data) is bytes for _, data in dst._scan_items("", ""))
+    con.execute("INSERT INTO polykv_kv (key, value) VALUES ('int', 5)")
+    con.close()
+    other = MemoryStore()
+    with pytest.raises(SerializationError, match=r"stored value is an int, not bytes") as info:
+        ops.copy(src, other)
+    assert (info.value.backend, info.value.key) == ("sqlite", "int")
+    assert other.count() == 0
+    src.close()

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .. import pausing
 from . import bridge
 from .backend_registry import AsyncBackendRegistry, default_registry
+from .caching import AsyncMemoized, memoize
 from .connect import connect
 from .faces import wrap
 from .manager import AsyncStoreManager
@@ -31,6 +32,7 @@ __all__ = [
     "AsyncBackendRegistry",
     "AsyncKeyValueStore",
     "AsyncLock",
+    "AsyncMemoized",
     "AsyncStoreManager",
     "BridgeRunner",
     "CachedStore",
@@ -42,6 +44,7 @@ __all__ = [
     "connect",
     "copy",
     "default_registry",
+    "memoize",
     "registry",
     "watch",
     "wrap",
