@@ -66,6 +66,9 @@ class StorePrimitives(ABC):
     #: memoryview, str or int, even for data another program wrote): the ``bytes`` codec then hands them
     #: out without a type check per value.
     exact_bytes: ClassVar[bool] = False
+    #: Whether ``_get_present`` is the backend's own (one query answering a dict), so that ``get_many``
+    #: calls it instead of ``_get_many``: no list aligned with the keys is built when nothing is absent.
+    gets_present: ClassVar[bool] = False
     #: The value codec (set by ``KeyValueStore.__init__``).
     codec: Codec
 
@@ -98,6 +101,11 @@ class StorePrimitives(ABC):
     def _get_many(self, ns: str, keys: Sequence[str]) -> list[bytes | None]:
         """The stored bytes of each key, in order (None where absent); default: one ``_get`` each."""
         return [self._get(ns, key) for key in keys]
+
+    def _get_present(self, ns: str, keys: Sequence[str]) -> dict[str, bytes]:
+        """The stored bytes of the keys that are present, by key, in any order (a backend that sets
+        ``gets_present`` answers this with one query); default: from ``_get_many``."""
+        return {key: data for key, data in zip(keys, self._get_many(ns, keys), strict=True) if data is not None}
 
     def _set_many(self, ns: str, items: Sequence[tuple[str, bytes]], ttl: float | None) -> None:
         """Store every ``(key, data)`` pair with one ``ttl``; default: one ``_set`` each."""

@@ -314,7 +314,17 @@ class KeyValueStore(StorePrimitives, MutableMapping[str, Any], metaclass=StoreMe
     def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
         """The values of the keys that exist, in one batch where the backend can."""
         wanted = self._valid_keys(keys)
-        datas = self._get_many(KV_NAMESPACE, wanted)
+        datas: list[bytes | None]
+        if self.gets_present:  # the backend answers a dict (sqlite: in key order)
+            found = self._get_present(KV_NAMESPACE, wanted)
+            if len(found) == len(wanted) and list(found) == wanted:  # every key, in the batch's order
+                if type(self.codec) is BytesCodec and (self.exact_bytes or set(map(type, found.values())) == {bytes}):
+                    return found  # what the path below would build, without the aligned list
+                datas = list(found.values())
+            else:
+                datas = list(map(found.get, wanted))
+        else:
+            datas = self._get_many(KV_NAMESPACE, wanted)
         if type(self.codec) is BytesCodec:  # bytes in, bytes out: no call per value
             # all present and not empty (the common case): C-level passes only
             if all(datas) and (self.exact_bytes or set(map(type, datas)) == {bytes}):
@@ -334,8 +344,8 @@ class KeyValueStore(StorePrimitives, MutableMapping[str, Any], metaclass=StoreMe
             if decode_many is not None:
                 if None not in datas:
                     return dict(zip(wanted, decode_many(datas), strict=True))
-                found = [(key, data) for key, data in zip(wanted, datas, strict=True) if data is not None]
-                return dict(zip([key for key, _ in found], decode_many([data for _, data in found]), strict=True))
+                pairs = [(key, data) for key, data in zip(wanted, datas, strict=True) if data is not None]
+                return dict(zip([key for key, _ in pairs], decode_many([data for _, data in pairs]), strict=True))
             decode = self.codec.decode
             return {key: decode(data) for key, data in zip(wanted, datas, strict=True) if data is not None}
         except Exception:
