@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import threading
+import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -55,6 +56,10 @@ class Runner(Protocol):
 
     async def aclose(self) -> None:
         """Release the runner's threads (a bridge has none)."""
+        ...
+
+    def halt_streams(self) -> None:
+        """Ask every open stream's source to stop waiting (the store is closing)."""
         ...
 
 
@@ -134,6 +139,11 @@ class Stream(AsyncIterator[T]):
                 if self._halt is not None:
                     self._halt.set()  # the read goes on in its thread until the source sees this
                 raise
+            except Exception:
+                if self._halt is not None and self._halt.is_set():  # the store closed under a waiting feed
+                    self._done = True
+                    raise StopAsyncIteration from None
+                raise
             if self._closed:  # closed by another task while this read ran
                 raise StopAsyncIteration
             if len(chunk) < self._chunk:
@@ -170,7 +180,25 @@ class Stream(AsyncIterator[T]):
         await self.aclose()
 
 
-class BridgeRunner:
+class _Streams:
+    """The halt events of a runner's open streams: closing the store sets them, so a change feed waiting
+    in a worker thread (or on the loop) ends at its next check instead of holding up the close."""
+
+    def __init__(self) -> None:
+        self._halts: weakref.WeakSet[threading.Event] = weakref.WeakSet()
+
+    def stream(self, make: Callable[[], Iterator[T]], chunk: int, halt: threading.Event | None = None) -> Stream[T]:
+        if halt is not None:
+            self._halts.add(halt)
+        return Stream(self, make, chunk, halt)  # type: ignore[arg-type]  # the subclasses are Runners
+
+    def halt_streams(self) -> None:
+        """Set the halt event of every open stream (``AsyncKeyValueStore.aclose`` does, before closing)."""
+        for halt in list(self._halts):
+            halt.set()
+
+
+class BridgeRunner(_Streams):
     """Runs methods on the loop through :mod:`polykv.aio.bridge`: their I/O awaits natively."""
 
     kind = "bridge"
@@ -178,17 +206,14 @@ class BridgeRunner:
     async def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         return await bridge.run(fn, *args, **kwargs)
 
-    def stream(self, make: Callable[[], Iterator[T]], chunk: int, halt: threading.Event | None = None) -> Stream[T]:
-        return Stream(self, make, chunk, halt)
-
     async def aclose(self) -> None:
-        return None
+        self.halt_streams()
 
     def __repr__(self) -> str:
         return "<BridgeRunner>"
 
 
-class ThreadRunner:
+class ThreadRunner(_Streams):
     """Runs methods in a bounded pool of ``max_workers`` threads, so blocking I/O never stalls the loop.
 
     Calls are queued and drained in batches: a worker thread runs every call queued by the time it gets
@@ -205,6 +230,7 @@ class ThreadRunner:
     kind = "thread"
 
     def __init__(self, max_workers: int = DEFAULT_MAX_WORKERS) -> None:
+        super().__init__()
         self.max_workers = check_max_workers(max_workers)
         self._pool: ThreadPoolExecutor | None = None
         self._queue: deque[_Job] = deque()
@@ -272,10 +298,8 @@ class ThreadRunner:
         for each, outcomes in done.items():
             _hand_back(each, outcomes)
 
-    def stream(self, make: Callable[[], Iterator[T]], chunk: int, halt: threading.Event | None = None) -> Stream[T]:
-        return Stream(self, make, chunk, halt)
-
     async def aclose(self) -> None:
+        self.halt_streams()  # a feed waiting in a worker ends within its poll interval; then the pool stops
         pool, self._pool = self._pool, None
         if pool is not None:
             await asyncio.get_running_loop().run_in_executor(None, pool.shutdown)

@@ -81,7 +81,9 @@ class AsyncKeyValueStore:
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def aclose(self) -> None:
-        """Close the store (its connections, files) and the runner's threads."""
+        """Close the store (its connections, files) and the runner's threads; open change feeds end (at
+        their next check, within ``poll_interval``) instead of failing or holding the close up."""
+        self._runner.halt_streams()
         try:
             await self._call("close")
         finally:

@@ -575,6 +575,36 @@ class AsyncWatchSuite(WatchSuite):
 
         asyncio.run(main())
 
+    def test_aclose_ends_the_feeds_waiting_on_the_store(
+        self, open_watched_async: Callable[[int], Awaitable[AsyncKeyValueStore]]
+    ) -> None:
+        """``aclose()`` while a feed waits for changes: the close returns, and the feed ends (its ``async for``
+        finishes) rather than waiting on (a worker thread held the pool's shutdown for ever) or failing with
+        the closed connection's error (Redis ``XREAD BLOCK``)."""
+
+        async def main() -> None:
+            store = await open_watched_async(1000)
+            await store.set("a", 1)
+            seen: list[object] = []
+            changes = watch(store, schema="", poll_interval=0.05)
+            await changes.open()  # the head cursor is taken: the next read waits for a change
+
+            async def follow() -> None:
+                async for change in changes:
+                    seen.append(change)
+
+            feed = asyncio.ensure_future(follow())
+            deadline = time.monotonic() + 10
+            while getattr(store.runner, "busy", 1) < 1 and time.monotonic() < deadline:  # waiting in its thread
+                await asyncio.sleep(0.01)
+            for _ in range(20):  # a native feed: a few loop turns take its read to the server's blocking wait
+                await asyncio.sleep(0)
+            await asyncio.wait_for(store.aclose(), 10)
+            await asyncio.wait_for(feed, 10)  # ended, without an error
+            assert seen == []
+
+        asyncio.run(main())
+
 
 async def _awaited(awaitable: Awaitable[T]) -> T:
     return await awaitable
