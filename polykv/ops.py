@@ -36,7 +36,7 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
 
 from .capabilities import Capability
 from .changes import Change, ChangeOp
-from .errors import InvalidArgumentError, NotSupportedError, RegistrationError
+from .errors import InvalidArgumentError, NotSupportedError, RegistrationError, a_type_name
 from .events import notify_write, write_observers
 from .keys import validate_prefix
 from .options import check_seconds
@@ -508,21 +508,11 @@ def _import_jsonl_portable(
             if not text.strip():
                 continue
             try:
-                line = json.loads(text)
-                if not isinstance(line, dict):
-                    raise ValueError("not a JSON object")
-                schema = line.get("schema")
-                ns = KV_NAMESPACE if schema is None else store._schema(schema)
-                key = store._key(line["key"], ns)
-                if "value_b64" in line:
-                    value: Any = base64.b64decode(line["value_b64"], validate=True)
-                else:
-                    value = line["value"]
-            except (ValueError, KeyError, TypeError) as exc:
-                raise InvalidArgumentError(
-                    f"line {number} is not a polykv JSON line ({type(exc).__name__}: {exc})",
-                    backend=store.backend_name,
-                ) from None
+                line = _import_line(store, number, text)
+            except InvalidArgumentError:
+                flush()  # the lines before the bad one are written, as the docstring says
+                raise
+            ns, key, value = line
             if ns != pending_ns or len(pending) >= batch_size:
                 flush()
                 pending_ns = ns
@@ -532,6 +522,34 @@ def _import_jsonl_portable(
         if owned:
             source.close()
     return written
+
+
+def _import_line(store: KeyValueStore, number: int, text: str) -> tuple[str, str, Any]:
+    """``(namespace, key, value)`` of JSON line ``number``; ``InvalidArgumentError`` naming it if it is bad."""
+    try:
+        line = json.loads(text)
+        if not isinstance(line, dict):
+            raise ValueError("not a JSON object")
+        schema = line.get("schema")
+        ns = KV_NAMESPACE if schema is None else store._schema(schema)
+        key = store._key(line["key"], ns)
+        if "value_b64" in line:
+            value: Any = base64.b64decode(line["value_b64"], validate=True)
+        else:
+            value = line["value"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidArgumentError(
+            f"line {number} is not a polykv JSON line ({type(exc).__name__}: {exc})",
+            backend=store.backend_name,
+        ) from None
+    if ns != KV_NAMESPACE and not isinstance(value, dict):  # upsert_record refuses it just the same
+        raise InvalidArgumentError(
+            f"line {number} holds a record of schema {schema!r} that is {a_type_name(value)}, not a JSON object",
+            backend=store.backend_name,
+            schema=ns,
+            key=key,
+        )
+    return ns, key, value
 
 
 # == schemas =========================================================================================

@@ -148,7 +148,7 @@ class StorePrimitives(ABC):
         """Yield ``(key, state)`` of matching records; the default decodes and tests every record."""
         for key, data in self._scan_items(ns, ""):
             state = self._decode(data, ns, key)
-            if matches_all(state, conditions):
+            if not isinstance(state, dict) or matches_all(state, conditions):  # the store refuses a non-record
                 yield key, state
 
     def _replace(self, ns: str, key: str, data: bytes, ttl: float | None) -> bool:

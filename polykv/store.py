@@ -724,7 +724,11 @@ class KeyValueStore(StorePrimitives, MutableMapping[str, Any], metaclass=StoreMe
         data = self._get(ns, key)
         if data is None:
             raise RecordNotFoundError("no record with this key", backend=self.backend_name, schema=ns, key=key)
-        state = self._decode(data, ns, key)
+        return self._record_state(self._decode(data, ns, key), ns, key)
+
+    def _record_state(self, state: Any, ns: str, key: str) -> dict[str, Any]:
+        """``state`` if it is a record (a dict); ``RecordError`` naming the key otherwise (a value written to
+        the schema's key by other means, such as a raw copy)."""
         if not isinstance(state, dict):
             raise RecordError(
                 f"stored value is {a_type_name(state)}, not a record", backend=self.backend_name, schema=ns, key=key
@@ -758,6 +762,7 @@ class KeyValueStore(StorePrimitives, MutableMapping[str, Any], metaclass=StoreMe
         try:
             conditions = compile_filter(record_klass, filter_kwargs, schema=ns)
             for key, state in self._filter(ns, conditions, indexed_fields(record_klass)):
+                state = self._record_state(state, ns, key)
                 record = build_record(record_klass, state, backend=self.backend_name, schema=ns, key=key)
                 bind_record(record, self, ns, key)
                 records.append(record)
@@ -770,7 +775,7 @@ class KeyValueStore(StorePrimitives, MutableMapping[str, Any], metaclass=StoreMe
         """Stream every ``(record_key, record)`` of a schema."""
         ns = self._schema(schema_name)
         for key, data in self._scan_items(ns, ""):
-            state = self._decode(data, ns, key)
+            state = self._record_state(self._decode(data, ns, key), ns, key)
             record = build_record(record_klass, state, backend=self.backend_name, schema=ns, key=key)
             bind_record(record, self, ns, key)
             yield key, record
