@@ -25,6 +25,7 @@ import hashlib
 import inspect
 import json
 import time
+import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
@@ -172,6 +173,11 @@ class MemoKeys(Generic[P, S]):
         self.ttl = ttl
         self.lease_ttl = lease_ttl
         self._key = key
+
+    def __get__(self, instance: object, owner: type | None = None) -> Any:
+        """As a method (``@memoize`` in a class body), bound to ``instance`` like a function: the instance is
+        the first argument, so the default key needs it to be a JSON value; give ``key=`` otherwise."""
+        return self if instance is None else types.MethodType(self, instance)  # type: ignore[arg-type]  # subclasses call
 
     def key_for(self, *args: P.args, **kwargs: P.kwargs) -> str:
         """The store key of the call ``func(*args, **kwargs)``."""

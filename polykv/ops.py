@@ -190,8 +190,11 @@ def _namespaces(store: KeyValueStore, schemas: Iterable[str] | None) -> list[str
     """``""`` (the KV pairs) then every schema when ``schemas`` is None; otherwise the named ones."""
     if schemas is None:
         return [KV_NAMESPACE, *sorted(store._schemas())]
-    if isinstance(schemas, str):
-        raise InvalidArgumentError("schemas must be a list of names, not a str", backend=store.backend_name)
+    if isinstance(schemas, (str, bytes)) or not isinstance(schemas, Iterable):
+        raise InvalidArgumentError(
+            f'schemas must be None or a list of schema names ("" for the KV pairs), not {a_type_name(schemas)}',
+            backend=store.backend_name,
+        )
     return [KV_NAMESPACE if name == KV_NAMESPACE else store._schema(name) for name in schemas]
 
 

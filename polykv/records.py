@@ -474,10 +474,10 @@ def build_record(
                 object.__setattr__(obj, name, state[name])
         _remember_unknown(obj, _unknown_in(obj, plan, state, backend, schema, key))
         return obj
-    obj = klass.__new__(klass)
     try:
+        obj = klass.__new__(klass)
         obj.__dict__.update(state)
-    except AttributeError:  # int, str, a __slots__ class: nothing to hold the fields
+    except (AttributeError, TypeError):  # a __slots__ class, typing.Any: nothing to hold the fields
         raise RecordError(
             f"cannot build {with_article(klass.__name__)} from a stored record: use a dataclass, a dict, a "
             "Record, a model class, or define __setstate__",
@@ -651,10 +651,18 @@ def compile_filter(klass: type, filters: Mapping[str, Any], schema: str | None =
             raise FilterError(
                 f"{klass.__name__} has no field {field!r} (fields: {', '.join(sorted(known))})", schema=schema
             )
+        if operand is None and lookup in ("exact", "ne"):  # as Django does: a stored None, or no such field
+            lookup, operand = "isnull", lookup == "exact"
         if lookup == "in":
             if isinstance(operand, (str, bytes)) or not isinstance(operand, Iterable):
                 raise FilterError(f"{term} needs a list, tuple or set, got {operand!r}", schema=schema)
             operand = list(operand)
+            if None in operand:
+                raise FilterError(
+                    f"{term} cannot match None (stored None never equals it); find those with "
+                    f"{field}__isnull=True in a second filter_record",
+                    schema=schema,
+                )
         elif lookup == "isnull" and not isinstance(operand, bool):
             raise FilterError(f"{term} needs True or False, got {operand!r}", schema=schema)
         elif lookup in _ORDERING and operand is None:

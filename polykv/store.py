@@ -744,8 +744,9 @@ class KeyValueStore(StorePrimitives, MutableMapping[str, Any], metaclass=StoreMe
         return record
 
     def reload_record(self, schema_name: str, record: Any, *, record_key: str | None = None) -> None:
-        """Refresh ``record`` in place from the store. Its key: ``record_key`` if given, else its key field,
-        else the key it was loaded from or written to (``RecordError`` if none is known)."""
+        """Refresh ``record`` in place from the store. Its key: ``record_key`` if given, else the one
+        ``record_key_of`` gives (the key it was loaded from or written to while its key field is unchanged,
+        else its key field; ``RecordError`` if none is known)."""
         ns = self._schema(schema_name)
         try:
             key = self._key(record_key_of(record) if record_key is None else record_key, ns)

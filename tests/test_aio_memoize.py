@@ -38,6 +38,20 @@ def test_concurrent_calls_compute_once_and_share_the_sync_key(url: str, tmp_path
     asyncio.run(main())
 
 
+def test_a_memoized_method_binds_the_instance() -> None:
+    async def main() -> None:
+        async with polykv.aio.connect("memory://") as store:
+
+            class Prices:
+                @polykv.aio.memoize(store, key=lambda self, n: f"price:{n}")
+                async def price(self, n: int) -> int:
+                    return n * 10
+
+            assert await Prices().price(3) == 30 and await store.get("price:3") == 30
+
+    asyncio.run(main())
+
+
 def test_refusals_say_which_face_to_use() -> None:
     async def main() -> None:
         async with polykv.aio.connect("memory://") as store:

@@ -209,3 +209,24 @@ def test_a_factory_that_is_not_callable_is_refused() -> None:
     with pytest.raises(InvalidArgumentError, match="callable"):
         store.get_or_set("k", 5)  # type: ignore[arg-type]
     assert store.get("k") is None
+
+
+def test_memoize_on_a_method_binds_the_instance(store: KeyValueStore) -> None:
+    """In a class body the memoized function binds like a function (it said "missing a required argument");
+    the default key cannot take the instance, so the error asks for key=, and key= works."""
+    calls: list[int] = []
+
+    class Prices:
+        @polykv.memoize(store)
+        def plain(self, n: int) -> int:
+            return n
+
+        @polykv.memoize(store, key=lambda self, n: f"price:{n}")
+        def price(self, n: int) -> int:
+            calls.append(n)
+            return n * 10
+
+    with pytest.raises(polykv.InvalidArgumentError, match="pass key="):
+        Prices().plain(1)
+    assert Prices().price(2) == Prices().price(2) == 20 and calls == [2]
+    assert store.get("price:2") == 20 and Prices.price.invalidate(None, 2) is True

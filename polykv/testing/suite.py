@@ -715,6 +715,9 @@ class StoreSuite(
             ({"tags__contains": "code"}, ["1", "2"]),
             ({"name__startswith": "A"}, ["1", "2"]),
             ({"email__isnull": True}, ["3"]),
+            ({"email": None}, ["3"]),  # as Django: field=None is field__isnull=True
+            ({"email__exact": None}, ["3"]),
+            ({"email__ne": None}, ["1", "2", "4"]),
             ({"age__isnull": False}, ["1", "2", "3"]),
             ({"name__startswith": "A", "age__gt": 40}, ["2"]),
             ({"name": "Nobody"}, []),
@@ -725,7 +728,10 @@ class StoreSuite(
         assert sorted(u.id for u in found) == expected
         assert all(isinstance(u, User) for u in found)
 
-    @pytest.mark.parametrize("filters", [{"nmae": "Ada"}, {"name__like": "A%"}, {"age__in": 3}, {"email__isnull": 1}])
+    @pytest.mark.parametrize(
+        "filters",
+        [{"nmae": "Ada"}, {"name__like": "A%"}, {"age__in": 3}, {"email__isnull": 1}, {"email__in": ["x", None]}],
+    )
     def test_bad_filters_raise(self, people: KeyValueStore, filters: dict[str, Any]) -> None:
         with pytest.raises(FilterError) as info:
             people.filter_record("people", User, **filters)
