@@ -192,7 +192,7 @@ def _namespaces(store: KeyValueStore, schemas: Iterable[str] | None) -> list[str
         return [KV_NAMESPACE, *sorted(store._schemas())]
     if isinstance(schemas, (str, bytes)) or not isinstance(schemas, Iterable):
         raise InvalidArgumentError(
-            f'schemas must be None or a list of schema names ("" for the KV pairs), not {a_type_name(schemas)}',
+            f'schemas must be None or a list of names (of schemas; "" for the KV pairs), not {a_type_name(schemas)}',
             backend=store.backend_name,
         )
     return [KV_NAMESPACE if name == KV_NAMESPACE else store._schema(name) for name in schemas]

@@ -283,8 +283,10 @@ def test_every_operation_on_a_hung_server_ends_within_the_deadline(own_server: R
 
 
 def test_pool_bounds_queues_and_times_out(redis_server: RedisServer, key_prefix: str) -> None:
+    # connection_timeout leaves the 300 queued gets room on a loaded CI worker (0.3 s failed there once), and
+    # stays well inside the watchers' 4 s XREAD BLOCK, so the timeout below is the pool's, not the read's
     store = AsyncRedisStore(
-        port=redis_server.port, prefix=key_prefix, change_feed=True, max_connections=3, connection_timeout=0.3
+        port=redis_server.port, prefix=key_prefix, change_feed=True, max_connections=3, connection_timeout=1.0
     )
 
     async def body(a: RedisStore) -> None:
@@ -293,12 +295,15 @@ def test_pool_bounds_queues_and_times_out(redis_server: RedisServer, key_prefix:
         assert got == [i % 50 for i in range(300)]
         assert a.manager.stats()["total"] <= 3
         head = await run(a._change_head)
-        watchers = [asyncio.ensure_future(run(a._changes, head, 1, 2.0)) for _ in range(3)]
-        await asyncio.sleep(0.2)  # all three connections now wait in XREAD BLOCK
+        watchers = [asyncio.ensure_future(run(a._changes, head, 1, 4.0)) for _ in range(3)]
+        deadline = time.monotonic() + 10
+        while a.manager.stats()["in_use"] < 3 and time.monotonic() < deadline:  # all three wait in XREAD BLOCK
+            await asyncio.sleep(0.01)
+        assert a.manager.stats()["in_use"] == 3
         started = time.monotonic()
         with pytest.raises(PoolTimeoutError, match="max_connections=3"):
             await run(a.get, "k1")
-        assert 0.25 < time.monotonic() - started < 1.0
+        assert 0.95 < time.monotonic() - started < 3.5
         for watcher in watchers:
             watcher.cancel()
         await asyncio.gather(*watchers, return_exceptions=True)
