@@ -257,7 +257,7 @@ def _key_field_text(record: object) -> str | None:
     """The value of ``record``'s key field (``__record_key__``, ``"id"`` by default) as text, or None."""
     field = getattr(type(record), "__record_key__", "id")
     value = record.get(field) if isinstance(record, Mapping) else getattr(record, field, None)
-    if value is None or isinstance(record, type):
+    if value is None:
         return None
     return value if isinstance(value, str) else str(value)
 
@@ -301,20 +301,21 @@ def _plan(klass: type) -> _Plan:
     plan = _plans.get(klass)
     if plan is None:
         fields = dataclasses.fields(klass) if dataclasses.is_dataclass(klass) else None
+        setstate = _overrides(klass, "__setstate__")
         plan = _Plan(
             kind=kind_of(klass),
             getstate=_overrides(klass, "__getstate__"),
-            setstate=_overrides(klass, "__setstate__"),
+            setstate=setstate,
             fields=None if fields is None else tuple(f.name for f in fields),
             init_fields=() if fields is None else tuple(f.name for f in fields if f.init),
             late_fields=() if fields is None else tuple(f.name for f in fields if not f.init),
-            kept=_kept_keys(klass, fields),
+            kept=_kept_keys(klass, fields, setstate),
         )
         _plans[klass] = plan
     return plan
 
 
-def _kept_keys(klass: type, fields: tuple[dataclasses.Field[Any], ...] | None) -> frozenset[str] | None:
+def _kept_keys(klass: type, fields: tuple[dataclasses.Field[Any], ...] | None, setstate: bool) -> frozenset[str] | None:
     """The stored-document keys an instance of ``klass`` built by polykv keeps (None: all of them).
 
     A model kind says (pydantic's declared fields and aliases unless ``extra`` is allow/forbid; msgspec's
@@ -324,11 +325,10 @@ def _kept_keys(klass: type, fields: tuple[dataclasses.Field[Any], ...] | None) -
     kind = kind_of(klass)
     if kind is not None:
         return kind.kept_fields(klass)
-    setstate = getattr(klass, "__setstate__", None)
     attributes = getattr(klass, "__attrs_attrs__", None)
-    if attributes is not None and getattr(setstate, "__module__", None) == "attr._make":
+    if attributes is not None and getattr(getattr(klass, "__setstate__", None), "__module__", None) == "attr._make":
         return frozenset(a.name for a in attributes if a.name != "__weakref__")
-    if _overrides(klass, "__setstate__"):
+    if setstate:
         return None
     return None if fields is None else frozenset(f.name for f in fields)
 

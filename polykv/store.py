@@ -57,7 +57,6 @@ from .records import (
     record_schema_of,
     record_state,
     refresh_record,
-    refuse_a_class,
 )
 from .registration import StoreMeta, store_registry_config
 
@@ -663,7 +662,6 @@ class KeyValueStore(StorePrimitives, MutableMapping[str, Any], metaclass=StoreMe
     # == record surface ============================================================================
     def _record_data(self, ns: str, record_key: object, record: object) -> tuple[str, bytes]:
         key = self._key(record_key, ns)
-        refuse_a_class(record, backend=self.backend_name, schema=ns, key=key)
         try:
             fields = indexed_fields(type(record))
         except RecordError as exc:
