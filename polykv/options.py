@@ -152,12 +152,12 @@ def _listed(cls: type, accepted: frozenset[str]) -> str:
 
 
 @contextmanager
-def options_from_url(names: Iterable[str]) -> Iterator[None]:
-    """Within this block, an unknown option among ``names`` is a fault of the URL it was read from: the
-    option checks (``check_options``, a plugin's own) raise ``InvalidURLError`` for it (see
-    ``option_error``). ``from_url`` methods wrap their constructor call in it with the query's
-    option names (less those a keyword overrides)."""
-    token = _URL_OPTIONS.set(frozenset(names))
+def options_from_url(names: Iterable[str], overridden: Iterable[str] = ()) -> Iterator[None]:
+    """Within this block, an unknown or malformed option among ``names`` (read from the URL being opened)
+    that no keyword in ``overridden`` replaced is a fault of the URL: the option checks (``check_options``,
+    a plugin's own) raise ``InvalidURLError`` for it (see ``option_error``). ``from_url`` methods wrap their
+    constructor call in it: ``with options_from_url(query, options): return cls(...)``."""
+    token = _URL_OPTIONS.set(frozenset(names).difference(overridden))
     try:
         yield
     finally:

@@ -76,7 +76,7 @@ class MemoryStore(KeyValueStore):
                 backend="memory",
             )
         settings = parse_query(parts.query, {"codec": str, "change_log_size": as_int}, "memory")
-        with options_from_url(set(settings) - set(options)):
+        with options_from_url(settings, options):
             return cls(**{**settings, **options})
 
     # -- expiry -----------------------------------------------------------------------------------

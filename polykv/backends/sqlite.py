@@ -159,7 +159,7 @@ class SQLiteStore(SQLiteConnections, KeyValueStore):
             },
             "sqlite",
         )
-        with options_from_url(set(settings) - set(options)):
+        with options_from_url(settings, options):
             return cls(path, **{**settings, **options})
 
     def __repr__(self) -> str:

@@ -165,7 +165,7 @@ class HDFSStore(FsspecStore):
         merged = {**query, **options}
         codec = merged.pop("codec", "json")
         username = merged.pop("user", None) or merged.pop("username", None) or parts.username
-        with options_from_url(set(query) - set(options)):
+        with options_from_url(query, options):
             connector = HDFSConnector(
                 parts.hostname,
                 parts.port or (9870 if parts.scheme == "webhdfs" else 9000),

@@ -114,7 +114,7 @@ class S3Store(FsspecStore):
         if not parts.hostname:
             raise InvalidURLError("an s3:// URL needs a bucket: s3://bucket/prefix", backend="s3")
         query = parse_options(parts.query)
-        with options_from_url(set(query) - set(options)):
+        with options_from_url(query, options):
             return cls(parts.netloc, parts.path.strip("/"), **{**query, **options})
 
     def _filesystem(self) -> Any:

@@ -128,7 +128,7 @@ class FsspecStore(KeyValueStore):
             raise InvalidURLError(f"cannot tell the file system of {redact_url(url)!r}", backend="fsspec")
         query_options = parse_options(parts.query)
         inner = urlunsplit((inner_scheme, parts.netloc, parts.path, "", ""))
-        with options_from_url(set(query_options) - set(options)):
+        with options_from_url(query_options, options):
             return cls(inner, **{**query_options, **options})
 
     def __repr__(self) -> str:

@@ -226,7 +226,7 @@ class PostgresStore(KeyValueStore):
         query = parse_query(parts.query, _URL_OPTIONS, "postgres", secrets=cls.secret_options)
         kwargs.update(query)
         kwargs.update(options)
-        with options_from_url(set(query) - set(options)):
+        with options_from_url(query, options):
             return cls(**kwargs)
 
     def __repr__(self) -> str:

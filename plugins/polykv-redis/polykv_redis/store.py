@@ -341,7 +341,7 @@ class RedisStore(KeyValueStore):
         if scheme.startswith("rediss"):
             kwargs["ssl"] = True
         kwargs.update(options)
-        with options_from_url({name for name, _ in query} - set(options)):
+        with options_from_url([name for name, _ in query], options):
             return cls(**kwargs)
 
     def __repr__(self) -> str:
