@@ -25,7 +25,6 @@ import hashlib
 import inspect
 import json
 import time
-import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
@@ -177,7 +176,7 @@ class MemoKeys(Generic[P, S]):
     def __get__(self, instance: object, owner: type | None = None) -> Any:
         """As a method (``@memoize`` in a class body), bound to ``instance`` like a function: the instance is
         the first argument, so the default key needs it to be a JSON value; give ``key=`` otherwise."""
-        return self if instance is None else types.MethodType(self, instance)  # type: ignore[arg-type]  # subclasses call
+        return self if instance is None else _BoundMemo(self, instance)
 
     def key_for(self, *args: P.args, **kwargs: P.kwargs) -> str:
         """The store key of the call ``func(*args, **kwargs)``."""
@@ -186,11 +185,40 @@ class MemoKeys(Generic[P, S]):
         return default_key(self.__wrapped__, args, kwargs)
 
 
-def check_memoize(store: KeyValueStore, ttl: float | None, lease_ttl: float) -> None:
-    """The checks ``memoize`` (either face) makes when it is applied: leases, ``ttl`` and ``lease_ttl``."""
+class _BoundMemo:
+    """A memoized function bound to an instance: calling it, ``key_for`` and ``invalidate`` all pass the
+    instance first (a ``types.MethodType`` would bind only the call)."""
+
+    __slots__ = ("__self__", "memo")
+
+    def __init__(self, memo: MemoKeys[Any, Any], instance: object) -> None:
+        self.memo = memo
+        self.__self__ = instance
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.memo(self.__self__, *args, **kwargs)  # type: ignore[operator]  # the subclasses call
+
+    def key_for(self, *args: Any, **kwargs: Any) -> str:
+        """The store key of this call (the instance first)."""
+        return self.memo.key_for(self.__self__, *args, **kwargs)
+
+    def invalidate(self, *args: Any, **kwargs: Any) -> Any:
+        """Delete this call's cached result (awaitable on the async face)."""
+        return self.memo.invalidate(self.__self__, *args, **kwargs)  # type: ignore[attr-defined]
+
+
+def check_memoize(
+    store: KeyValueStore, ttl: float | None, lease_ttl: float, key: Callable[..., str] | None = None
+) -> None:
+    """The checks ``memoize`` (either face) makes when it is applied: leases, ``ttl``, ``lease_ttl``, ``key``."""
     require_leases(store, "memoize")
     store._check_ttl(ttl)
     _check_lease_ttl(lease_ttl, store.backend_name)
+    if key is not None and not callable(key):
+        raise InvalidArgumentError(
+            f"memoize's key must be a callable taking the function's arguments, not {a_type_name(key)}",
+            backend=store.backend_name,
+        )
 
 
 class Memoized(MemoKeys[P, "KeyValueStore"], Generic[P, R]):
@@ -230,7 +258,7 @@ def memoize(
     ``NotSupportedError`` at decoration time for a store without ADD, TTL and LEASE, and for coroutine
     functions (their results are awaited: use ``polykv.aio.memoize`` with an async store).
     """
-    check_memoize(store, ttl, lease_ttl)
+    check_memoize(store, ttl, lease_ttl, key)
 
     def decorate(func: Callable[P, R]) -> Memoized[P, R]:
         if inspect.iscoroutinefunction(func):

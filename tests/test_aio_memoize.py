@@ -48,6 +48,10 @@ def test_a_memoized_method_binds_the_instance() -> None:
                     return n * 10
 
             assert await Prices().price(3) == 30 and await store.get("price:3") == 30
+            bound = Prices().price
+            assert bound.key_for(3) == "price:3" and await bound.invalidate(3) is True
+            with pytest.raises(polykv.InvalidArgumentError, match="key must be a callable"):
+                polykv.aio.memoize(store, key="price")  # type: ignore[arg-type]
 
     asyncio.run(main())
 

@@ -230,3 +230,8 @@ def test_memoize_on_a_method_binds_the_instance(store: KeyValueStore) -> None:
         Prices().plain(1)
     assert Prices().price(2) == Prices().price(2) == 20 and calls == [2]
     assert store.get("price:2") == 20 and Prices.price.invalidate(None, 2) is True
+    prices = Prices()
+    assert prices.price(4) == 40 and prices.price.key_for(4) == "price:4"  # bound: the instance goes first
+    assert prices.price.invalidate(4) is True and prices.price.invalidate(4) is False
+    with pytest.raises(polykv.InvalidArgumentError, match="key must be a callable"):
+        polykv.memoize(store, key="price")  # type: ignore[arg-type]

@@ -55,7 +55,7 @@ def memoize(
             f"polykv.aio.memoize takes an async store (from polykv.aio.connect), not {a_type_name(store)}; "
             "for a synchronous store use polykv.memoize"
         )
-    check_memoize(store._store, ttl, lease_ttl)
+    check_memoize(store._store, ttl, lease_ttl, key)
 
     def decorate(func: Callable[P, Awaitable[R]]) -> AsyncMemoized[P, R]:
         if not callable(func):
